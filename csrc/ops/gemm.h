@@ -1,0 +1,43 @@
+// GEMM with a fused epilogue: the contract shared by the CPU and CUDA siblings.
+//
+//   C[M,N] = act( alpha * op(A) @ op(B) + beta * C + bias[None, :] )
+//
+// Sizes: M rows of C, N columns of C, K the inner dimension.
+// Layout: all matrices row-major (C order) with leading dimensions (row strides, in elements):
+//   op(A) is M x K: A is M x K (lda >= K) or, when trans_a, A is K x M (lda >= M).
+//   op(B) is K x N: B is K x N (ldb >= N) or, when trans_b, B is N x K (ldb >= K).
+//   C is M x N (ldc >= N). C is overwritten: it is read only when beta != 0 (BLAS semantics:
+//   with beta == 0, NaN/Inf already in C do not propagate; with alpha == 0 or K == 0, A and B
+//   are not read).
+// bias: nullptr or N floats, added to every row after alpha/beta. act: applied last.
+// The reduction over K runs in a fixed order per output element, so results do not depend on
+// the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace lf {
+
+enum class Activation : int { none = 0, sigmoid = 1, tanh = 2, relu = 3 };
+
+// Naive triple loop with a double accumulator: the oracle in tests.
+void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                        int64_t K, float alpha, float beta, const float* bias, Activation act);
+
+// Packed, cache-blocked (BLIS-style) OpenMP GEMM with runtime ISA dispatch.
+void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                      int64_t K, float alpha, float beta, const float* bias, Activation act,
+                      int num_threads);
+
+// CUDA sibling: same arguments, but every pointer is a device pointer, and the last argument
+// is the stream (a cudaStream_t passed as void* so this header needs no CUDA include).
+// Launch errors are checked and thrown as std::runtime_error. A CPU-only build links a stub
+// that throws "latentforge was built without CUDA".
+void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                       const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                       int64_t K, float alpha, float beta, const float* bias, Activation act,
+                       void* stream);
+
+}  // namespace lf

@@ -1,0 +1,18 @@
+"""latentforge: representation learning on native C++/OpenMP (and CUDA) kernels.
+
+>>> import numpy as np, latentforge as lf
+>>> A = np.ones((3, 4), np.float32); B = np.ones((4, 2), np.float32)
+>>> lf.ops.gemm(A, B)
+array([[4., 4.],
+       [4., 4.],
+       [4., 4.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from . import ops
+from ._backend import build_info, get_num_threads, set_num_threads
+
+__version__: str = build_info()["version"]
+
+__all__ = ["__version__", "build_info", "get_num_threads", "ops", "set_num_threads"]
