@@ -1,0 +1,43 @@
+// Built instead of the CUDA sources when no CUDA compiler was found (CMake LF_WITH_CUDA=OFF).
+// Every CUDA entry point exists, so the extension links, and each one says clearly why it cannot
+// run: CUDA is never a silent fallback to the CPU.
+#include <stdexcept>
+#include <string>
+
+#include "core/cuda_runtime.h"
+#include "ops/gemm.h"
+
+namespace lf {
+namespace {
+
+[[noreturn]] void built_without_cuda(const char* what) {
+  throw std::runtime_error(std::string("latentforge was built without CUDA: ") + what +
+                           " is unavailable (rebuild with nvcc on PATH or -DLATENTFORGE_CUDA=ON)");
+}
+
+}  // namespace
+
+bool cuda_compiled() { return false; }
+
+int cuda_device_count() { return 0; }
+
+std::string cuda_device_name(int) { built_without_cuda("cuda_device_name"); }
+
+void gemm_forward_cuda(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
+                       int64_t, int64_t, int64_t, float, float, const float*, Activation, void*) {
+  built_without_cuda("gemm_forward_cuda");
+}
+
+void gemm_forward_cuda_config(float*, int64_t, const float*, int64_t, bool, const float*, int64_t,
+                              bool, int64_t, int64_t, int64_t, float, float, const float*,
+                              Activation, int, void*) {
+  built_without_cuda("gemm_forward_cuda");
+}
+
+void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t,
+                         bool, int64_t, int64_t, int64_t, float, float, const float*, Activation,
+                         int) {
+  built_without_cuda("gemm_cuda_from_host");
+}
+
+}  // namespace lf

@@ -1,0 +1,40 @@
+// CUDA GEMM launcher: lf::gemm_forward_cuda (contract in ops/gemm.h). The kernel and the launch
+// geometry live in ops/gemm_cuda_kernel.cuh, shared with the CPU emulator (emu/gemm_cuda_emu.cpp).
+#include <cuda_runtime.h>
+
+#include "core/check.h"
+#include "core/cuda_runtime.h"
+#include "ops/gemm.h"
+#include "ops/gemm_cuda_kernel.cuh"
+
+namespace lf {
+
+void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                              const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                              int64_t K, float alpha, float beta, const float* bias,
+                              Activation act, int config, void* stream) {
+  gpu::gemm_cuda_check_args(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, act, config);
+  if (M == 0 || N == 0) return;  // an empty grid is an invalid launch
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  gpu::gemm_cuda_dispatch(config, [&](auto tile) {
+    using Tile = decltype(tile);
+    const gpu::GemmLaunch g = gpu::gemm_cuda_geometry<Tile>(M, N);
+    gpu::gemm_forward_kernel<Tile><<<g.grid, g.block, 0, s>>>(C, ldc, A, lda, trans_a, B, ldb,
+                                                              trans_b, M, N, K, alpha, beta, bias,
+                                                              static_cast<int>(act));
+  });
+  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
+  // here; faults during execution surface at the caller's next synchronization.
+  const cudaError_t err = cudaGetLastError();
+  LF_CHECK_RT(err == cudaSuccess, "gemm_forward_cuda: kernel launch failed: ",
+              cudaGetErrorString(err));
+}
+
+void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                       const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, float beta, const float* bias, Activation act, void* stream) {
+  gemm_forward_cuda_config(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias,
+                           act, /*config=*/0, stream);
+}
+
+}  // namespace lf
