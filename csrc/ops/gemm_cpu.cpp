@@ -131,8 +131,12 @@ void gemm_worker(const GemmPlan& p, int tid) {
       const float beta = pc == 0 ? p.beta : 1.0f;
       const bool last = pc + kc == p.K;
       {
-        for (int64_t ic = r0; ic < r1; ic += kt.mc) {
-          const int64_t mc = std::min(kt.mc, r1 - ic);
+        // Equal MR-multiple blocks rather than MC-sized ones plus a thin remainder, which would
+        // pull every B sliver into L1 for a few rows of work.
+        const int64_t n_mb = ceil_div(r1 - r0, kt.mc);
+        const int64_t mb = ceil_div(ceil_div(r1 - r0, n_mb), MR) * MR;
+        for (int64_t ic = r0; ic < r1; ic += mb) {
+          const int64_t mc = std::min(mb, r1 - ic);
           kt.pack_a(a_pack, p.A, p.lda, p.trans_a, ic, pc, mc, kc);
           for (int64_t s = s0; s < s1; ++s) {
             const int64_t j = jc + s * NR;
