@@ -1,0 +1,102 @@
+"""Benchmark suites shipped with latentforge (``latentforge bench``).
+
+The suites live inside the package (not in the repository's ``benchmarks/``
+directory) so that an installed wheel can run them.  ``benchmarks/*.py`` in the
+repository are thin scripts that call into these modules.
+
+Adding a suite
+--------------
+Write a module ``latentforge/bench/<name>.py`` that defines::
+
+    def run(full=False, repeats=None, out=sys.stdout, *, progress=sys.stderr,
+            threads=None, **kwargs) -> SuiteResult
+
+``run`` prints its human-readable tables to ``out``, progress lines to
+``progress`` (``None`` silences them) and returns a :class:`SuiteResult`: a
+plain list of per-case result dicts carrying a ``meta`` dict (machine and
+library information) and an ``ok`` flag (``False`` when any case failed its
+correctness check or raised).  Then append a :class:`Suite` entry to
+:data:`SUITES`.  Suites are imported lazily, only when selected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+__all__ = [
+    "Suite",
+    "SuiteResult",
+    "SUITES",
+    "get_suite",
+    "register_suite",
+    "suite_names",
+    "write_json",
+]
+
+
+class SuiteResult(list):
+    """A list of result dicts with a ``meta`` dict attached (JSON: ``{"meta", "results"}``)."""
+
+    def __init__(self, results=(), meta: Optional[Dict[str, Any]] = None):
+        super().__init__(results)
+        self.meta: Dict[str, Any] = dict(meta or {})
+
+    @property
+    def ok(self) -> bool:
+        """False when any case failed its correctness check or raised."""
+        return all(r.get("verified", True) is not False and not r.get("error") for r in self)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"meta": self.meta, "ok": self.ok, "results": list(self)}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A registered benchmark suite: ``module`` must define ``run`` (see module docstring)."""
+
+    name: str
+    description: str
+    module: str
+
+    def load(self) -> Callable[..., SuiteResult]:
+        return importlib.import_module(self.module).run
+
+
+#: Registered suites, in the order ``latentforge bench`` runs them.
+SUITES: List[Suite] = [
+    Suite(
+        "gemm",
+        "float32 GEMM and fused linear+sigmoid vs numpy (in-process and with OPENBLAS_* unset)",
+        "latentforge.bench.gemm",
+    ),
+]
+
+
+def suite_names() -> List[str]:
+    return [s.name for s in SUITES]
+
+
+def get_suite(name: str) -> Suite:
+    for s in SUITES:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown benchmark suite {name!r}; available: {', '.join(suite_names())}")
+
+
+def register_suite(suite: Suite) -> None:
+    """Add (or replace, by name) a suite in the registry."""
+    for i, s in enumerate(SUITES):
+        if s.name == suite.name:
+            SUITES[i] = suite
+            return
+    SUITES.append(suite)
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (non-JSON values via ``str``)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, default=str)
+        f.write("\n")

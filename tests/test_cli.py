@@ -1,0 +1,216 @@
+"""The ``latentforge`` command line and the benchmark-suite machinery (fast: tiny shapes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import latentforge as lf
+from latentforge import cli
+from latentforge.bench import SUITES, Suite, SuiteResult, get_suite, register_suite
+from latentforge.bench import gemm as bench_gemm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env_with_package_on_path() -> dict:
+    """Environment for a child interpreter that imports the same latentforge as this process."""
+    env = dict(os.environ)
+    pkg_parent = str(Path(lf.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_child(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=_env_with_package_on_path(),
+        timeout=timeout,
+    )
+
+
+# --------------------------------------------------------------------------- info
+
+
+def test_python_m_latentforge_info_prints_isa_and_version():
+    proc = _run_child("-m", "latentforge", "info")
+    assert proc.returncode == 0, proc.stderr
+    info = lf.build_info()
+    lines = dict(
+        (k.strip(), v.strip()) for k, v in (ln.split(":", 1) for ln in proc.stdout.splitlines())
+    )
+    assert lines["version"] == lf.__version__
+    assert lines["isa_selected"] == str(info["isa_selected"])
+    assert "isa_compiled" in lines and "num_threads" in lines
+
+
+def test_info_values_are_aligned(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(lf.build_info())
+    value_columns = {len(ln) - len(ln.split(":", 1)[1].lstrip()) for ln in out}
+    assert len(value_columns) == 1  # every value starts in the same column
+
+
+def test_info_json(capsys):
+    assert cli.main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["version"] == lf.__version__
+    assert info["isa_selected"] in info["isa_compiled"]
+
+
+def test_version_flag(capsys):
+    assert cli.main(["--version"]) == 0
+    assert lf.__version__ in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert cli.main([]) == 2
+    assert "bench" in capsys.readouterr().err
+
+
+def test_format_info_formats_lists_and_bools():
+    text = cli.format_info({"a": [1, 2], "long_key": True, "empty": []})
+    assert text.splitlines() == ["a:        1, 2", "long_key: yes", "empty:    (none)"]
+
+
+# --------------------------------------------------------------------------- bench suite
+
+
+def _check_results(res):
+    assert isinstance(res, SuiteResult) and res.ok
+    kinds = {r["kind"] for r in res}
+    assert kinds == {"gemm", "linear"}
+    for r in res:
+        assert r["verified"] is True and r["error"] is None
+        assert r["rel_err"] <= bench_gemm.REL_TOL
+        for key in ("lf_gflops", "numpy_gflops", "numpy_unset_gflops", "ratio"):
+            assert r[key] is not None and r[key] > 0, (key, r)
+        assert r["lf_ms"] > 0 and r["numpy_ms"] > 0
+
+
+def test_gemm_suite_smoke_runs_and_reports_positive_speeds():
+    out = io.StringIO()
+    res = bench_gemm.run(smoke=True, out=out, progress=None)
+    _check_results(res)
+    table = out.getvalue()
+    assert "lf / best numpy" in table and "numpy (OPENBLAS_* unset)" in table
+    assert "best of 2" in table
+    assert "MISMATCH" not in table and "ERROR" not in table
+    meta = res.meta
+    assert meta["openblas_inprocess"]["core"]
+    assert "core" in meta["openblas_unset"], meta.get("openblas_unset_error")
+    assert meta["latentforge"]["isa_selected"] == lf.build_info()["isa_selected"]
+    json.dumps(res.to_json(), default=str)
+
+
+def test_gemm_suite_sizes_override_and_median():
+    res = bench_gemm.run(
+        sizes=[40],
+        mlp_shapes=[(8, 16, 24)],
+        linear=False,
+        repeats=1,
+        min_time=0.001,
+        out=io.StringIO(),
+        progress=None,
+        stat="median",
+        unset_subprocess=False,
+    )
+    assert [(r["M"], r["K"], r["N"]) for r in res] == [(40, 40, 40), (8, 16, 24)]
+    assert all(r["numpy_unset_gflops"] is None and r["lf_gflops"] > 0 for r in res)
+    assert res.meta["stat"] == "median"
+
+
+def test_gemm_suite_flags_a_wrong_result_and_does_not_time_it(monkeypatch):
+    monkeypatch.setattr(lf.ops, "gemm", lambda A, B, **kw: np.asarray(A @ B) * np.float32(1.01))
+
+    def broken_linear(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(lf.ops, "linear", broken_linear)
+    out = io.StringIO()
+    res = bench_gemm.run(smoke=True, out=out, progress=None, unset_subprocess=False)
+    assert not res.ok
+    gem = [r for r in res if r["kind"] == "gemm"]
+    lin = [r for r in res if r["kind"] == "linear"]
+    assert all(
+        r["verified"] is False and r["lf_gflops"] is None and r["ratio"] is None for r in gem
+    )
+    assert all("boom" in r["error"] and r["lf_ms"] is None for r in lin)
+    table = out.getvalue()
+    assert "MISMATCH" in table and "ERROR: RuntimeError: boom" in table and "FAILED" in table
+
+
+def test_numpy_worker_runs_without_openblas_overrides(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    cases = bench_gemm.make_cases([16], [], linear=False)
+    w = bench_gemm._run_numpy_worker(cases, 1, 0.001, 0, None, None)
+    assert w["env"]["OPENBLAS_CORETYPE"] is None and w["env"]["OPENBLAS_L2_SIZE"] is None
+    assert len(w["results"]) == 1 and w["results"][0]["best_s"] > 0
+    assert w["openblas"]["core"]
+
+
+def test_cli_bench_smoke_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--suite", "gemm", "--smoke", "--json", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "=== latentforge bench: gemm ===" in captured.out
+    assert "[gemm]" in captured.err  # progress lines go to stderr
+    report = json.loads(path.read_text())
+    assert report["ok"] is True
+    results = report["suites"]["gemm"]["results"]
+    assert results and all(r["lf_gflops"] > 0 for r in results)
+    assert report["suites"]["gemm"]["meta"]["suite"] == "gemm"
+
+
+def test_cli_bench_list_and_unknown_suite(capsys):
+    assert cli.main(["bench", "--list"]) == 0
+    assert "gemm" in capsys.readouterr().out
+    assert cli.main(["bench", "--suite", "no-such-suite"]) == 2
+    assert "unknown benchmark suite" in capsys.readouterr().err
+
+
+def test_suite_registry_accepts_new_suites(monkeypatch, capsys):
+    monkeypatch.setattr("latentforge.bench.SUITES", list(SUITES))
+    calls = []
+
+    def fake_run(full=False, repeats=None, out=None, **kwargs):
+        calls.append((full, repeats, kwargs))
+        print("fake table", file=out)
+        return SuiteResult([{"kind": "x", "verified": True}], {"suite": "fake"})
+
+    mod = type(sys)("latentforge_fake_suite")
+    mod.run = fake_run
+    monkeypatch.setitem(sys.modules, "latentforge_fake_suite", mod)
+    register_suite(Suite("fake", "a fake suite", "latentforge_fake_suite"))
+    assert get_suite("fake").load() is fake_run
+    assert cli.main(["bench", "--suite", "fake", "--full", "--repeats", "3"]) == 0
+    assert calls == [(True, 3, {"threads": None, "smoke": False})]
+    assert "fake table" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (REPO / "benchmarks" / "bench_gemm.py").exists(), reason="source tree only")
+def test_benchmarks_script_smoke(tmp_path):
+    path = tmp_path / "r.json"
+    proc = _run_child(str(REPO / "benchmarks" / "bench_gemm.py"), "--smoke", "--json", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "lf / best numpy" in proc.stdout
+    assert json.loads(path.read_text())["ok"] is True
+
+
+def test_gemm_suite_threads_option_is_restored():
+    before = lf.get_num_threads()
+    res = bench_gemm.run(
+        smoke=True, threads=1, out=io.StringIO(), progress=None, unset_subprocess=False
+    )
+    assert res.ok and res.meta["lf_num_threads"] == 1
+    assert lf.get_num_threads() == before
