@@ -1,5 +1,6 @@
 // AVX2 + FMA GEMM kernels (this file is compiled with -mavx2 -mfma and only called when the
 // CPU supports them). Micro-tile 6 x 16: 12 ymm accumulators, 2 for B, 1 broadcast of A.
+#include <bit>
 #include <cstdint>
 
 #include "ops/gemm_kernels.h"

@@ -2,6 +2,9 @@
 // support them). Micro-tile 14 x 32: 28 zmm accumulators, 2 zmm for the B row; A values are
 // broadcast straight from memory into the FMA ({1to16} operand), so 30 of 32 registers are
 // live and the loop issues 28 FMAs per 16 loads. Edge tiles use masked loads/stores.
+#include <array>
+#include <bit>
+#include <utility>
 #include <cstdint>
 
 #include "ops/gemm_kernels.h"
@@ -17,22 +20,101 @@ namespace {
 constexpr int kMR = 14;
 constexpr int kNR = 32;
 
-void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                  int64_t ldc, int m, int n, float alpha, float beta) {
+// Vector exp with the same reduction and polynomial as lf_expf (gemm_common.inc); scalef
+// applies 2^n directly. min/max take the constant first so a NaN input propagates.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
+  const __m512 n = _mm512_roundscale_ps(
+      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 sigmoid16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+// Same formula as lf_tanh: odd polynomial for |x| < 0.25, else 1 - 2 / (exp(2|x|) + 1).
+inline __m512 tanh16(__m512 x) {
+  const __m512 ax = _mm512_abs_ps(x);
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(0.021869489f), _mm512_set1_ps(-0.053968254f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(0.133333333f));
+  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-0.333333333f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
+  const __m512 e = exp16(_mm512_add_ps(ax, ax));
+  const __m512 big = _mm512_sub_ps(
+      _mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  // Copy the sign of x onto big (bit 31).
+  const __m512 signed_big = _mm512_castsi512_ps(_mm512_or_si512(
+      _mm512_castps_si512(big),
+      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u)))));
+  const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.25f), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(is_small, signed_big, small);
+}
+
+inline __m512 relu16(__m512 x) {
+  // x < 0 ? 0 : x, NaN kept (the compare is false for NaN).
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(neg, x, _mm512_setzero_ps());
+}
+
+template <Activation A>
+void epilogue_rows(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* c = C + i * ldc;
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 mask =
+          n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
+      __m512 v = _mm512_maskz_loadu_ps(mask, c + j);
+      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias + j));
+      if constexpr (A == Activation::sigmoid) v = sigmoid16(v);
+      if constexpr (A == Activation::tanh) v = tanh16(v);
+      if constexpr (A == Activation::relu) v = relu16(v);
+      _mm512_mask_storeu_ps(c + j, mask, v);
+    }
+  }
+}
+
+void epilogue_avx512(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
+                     Activation act) {
+  switch (act) {
+    case Activation::sigmoid: return epilogue_rows<Activation::sigmoid>(C, ldc, m, n, bias);
+    case Activation::tanh: return epilogue_rows<Activation::tanh>(C, ldc, m, n, bias);
+    case Activation::relu: return epilogue_rows<Activation::relu>(C, ldc, m, n, bias);
+    default: return epilogue_rows<Activation::none>(C, ldc, m, n, bias);
+  }
+}
+
+// Computes the first R rows of a micro-tile (R <= kMR; Ap keeps the kMR-row packed layout), so
+// an edge tile of m < kMR rows costs m rows of work, not kMR.
+template <int R>
+void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                int64_t ldc, int n, float alpha, float beta) {
   // Ask for the C tile now so its (likely L3/DRAM) lines arrive while the FMAs run instead of
   // stalling the final read-modify-write: otherwise ~10% of a large GEMM waits on C.
-  for (int i = 0; i < m; ++i) {
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + kNR - 1), _MM_HINT_T0);
   }
-  __m512 c0[kMR], c1[kMR];
+  __m512 c0[R], c1[R];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < R; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(Bp);
     const __m512 b1 = _mm512_loadu_ps(Bp + 16);
 #pragma GCC unroll 14
-    for (int i = 0; i < kMR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const __m512 a = _mm512_set1_ps(Ap[i]);
       c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
       c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
@@ -48,8 +130,7 @@ void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restric
                        : n > 16 ? static_cast<__mmask16>((1u << (n - 16)) - 1u)
                                 : static_cast<__mmask16>(0);
 #pragma GCC unroll 14
-  for (int i = 0; i < kMR; ++i) {
-    if (i >= m) break;
+  for (int i = 0; i < R; ++i) {
     float* c = C + i * ldc;
     __m512 r0 = _mm512_mul_ps(va, c0[i]);
     __m512 r1 = _mm512_mul_ps(va, c1[i]);
@@ -62,11 +143,23 @@ void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restric
   }
 }
 
+template <int... Rs>
+constexpr auto make_row_kernels(std::integer_sequence<int, Rs...>) {
+  using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float);
+  return std::array<Fn, sizeof...(Rs)>{&micro_rows<Rs + 1>...};
+}
+constexpr auto kRowKernels = make_row_kernels(std::make_integer_sequence<int, kMR>{});
+
+void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                  int64_t ldc, int m, int n, float alpha, float beta) {
+  kRowKernels[m - 1](kc, Ap, Bp, C, ldc, n, alpha, beta);
+}
+
 }  // namespace
 
 const GemmKernels& kernels_avx512() {
   static const GemmKernels k{"avx512", kMR, kNR, 336, 256, 3072, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_avx512, &epilogue_impl};
+                             &pack_b_impl<kNR>, &micro_avx512, &epilogue_avx512};
   return k;
 }
 

@@ -1,5 +1,6 @@
 // Portable GEMM kernels: plain C++ compiled for the baseline ISA (SSE2 on x86-64), always
 // available. The compiler vectorizes the NR loop with whatever the baseline offers.
+#include <bit>
 #include <cstdint>
 
 #include "ops/gemm_kernels.h"
