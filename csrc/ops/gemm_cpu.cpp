@@ -16,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <cstdio>
 
 #include "core/check.h"
 #include "core/cpu_features.h"
@@ -88,15 +87,26 @@ struct GemmPlan {
   float alpha, beta;
   const float* bias;
   Activation act;
-  float* b_pack;       // kc x round_up(nc, NR), shared
+  float* b_pack;       // shared: kc x round_up(nc, NR); private: b_stride floats per thread
   float* a_pack;       // per thread: a_stride floats
   int64_t a_stride;
   int pm, pn;          // thread grid: pm row groups x pn column groups
+  bool private_b;      // each thread packs only its own B slivers: no barriers at all
+  int64_t b_stride;
 };
 
-// Thread grid for nt threads: split rows while every row group keeps >= 2 MR-tiles, and the
-// rest of the threads over columns.
-void thread_grid(int nt, int64_t m_tiles, int* pm, int* pn) {
+// Thread grid for nt threads. Short-and-wide outputs (few rows, many NR-column slivers) are split
+// over columns only: each thread then owns whole columns of C, packs just its own B slivers and
+// never waits for the others (no barrier per K slice; those cost most on small, fast GEMMs).
+// Otherwise rows are split while every row group keeps >= 2 MR-tiles (the B panel is packed
+// once, cooperatively, and shared), and any remaining threads split columns.
+void thread_grid(int nt, int64_t M, int64_t N, int64_t MR, int64_t NR, int* pm, int* pn) {
+  if (nt > 1 && M <= 16 * MR && M < N && ceil_div(N, NR) >= 2 * nt) {
+    *pm = 1;
+    *pn = nt;
+    return;
+  }
+  const int64_t m_tiles = ceil_div(M, MR);
   int m = nt;
   while (m > 1 && (nt % m != 0 || m_tiles < 2 * m)) --m;
   *pm = m;
@@ -109,10 +119,11 @@ void gemm_worker(const GemmPlan& p, int tid) {
   const auto& kt = *p.kt;
   const int64_t MR = kt.mr, NR = kt.nr;
   const int tm = tid / p.pn, tn = tid % p.pn;
-  const int64_t m_tiles = ceil_div(p.M, MR);
-  const int64_t r0 = std::min(p.M, (m_tiles * tm / p.pm) * MR);
-  const int64_t r1 = std::min(p.M, (m_tiles * (tm + 1) / p.pm) * MR);
+  // Equal row ranges (not whole MR tiles): the micro-kernels cost in proportion to the rows of
+  // an edge tile, so e.g. 128 rows on 2 threads is 64 + 64 rather than 70 + 58.
+  const int64_t r0 = p.M * tm / p.pm, r1 = p.M * (tm + 1) / p.pm;
   float* a_pack = p.a_pack + static_cast<int64_t>(tid) * p.a_stride;
+  float* b_own = p.b_pack + static_cast<int64_t>(tid) * p.b_stride;  // private_b only
   const bool epilogue = p.bias != nullptr || p.act != Activation::none;
 
   for (int64_t jc = 0; jc < p.N; jc += kt.nc) {
@@ -121,13 +132,24 @@ void gemm_worker(const GemmPlan& p, int tid) {
     const int64_t s0 = n_sl * tn / p.pn, s1 = n_sl * (tn + 1) / p.pn;
     for (int64_t pc = 0; pc < p.K; pc += kt.kc) {
       const int64_t kc = std::min(kt.kc, p.K - pc);
+      // Sliver s of this panel lives at b_base + s * kc * NR.
+      float* b_base;
+      if (p.private_b) {
+        b_base = b_own - s0 * kc * NR;
+        for (int64_t s = s0; s < s1; ++s) {
+          kt.pack_b(b_base + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
+                    std::min(NR, nc - s * NR));
+        }
+      } else {
+        b_base = p.b_pack;
 #ifdef LF_WITH_OPENMP
 #pragma omp for schedule(static)
 #endif
-      for (int64_t s = 0; s < n_sl; ++s) {
-        kt.pack_b(p.b_pack + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
-                  std::min(NR, nc - s * NR));
-      }  // implicit barrier: the packed panel is complete
+        for (int64_t s = 0; s < n_sl; ++s) {
+          kt.pack_b(b_base + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
+                    std::min(NR, nc - s * NR));
+        }  // implicit barrier: the packed panel is complete
+      }
       const float beta = pc == 0 ? p.beta : 1.0f;
       const bool last = pc + kc == p.K;
       {
@@ -141,7 +163,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
           for (int64_t s = s0; s < s1; ++s) {
             const int64_t j = jc + s * NR;
             const int n = static_cast<int>(std::min(NR, p.N - j));
-            const float* bp = p.b_pack + s * kc * NR;
+            const float* bp = b_base + s * kc * NR;
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int m = static_cast<int>(std::min(MR, mc - ir));
               float* c = p.C + (ic + ir) * p.ldc + j;
@@ -154,7 +176,9 @@ void gemm_worker(const GemmPlan& p, int tid) {
         }
       }
 #ifdef LF_WITH_OPENMP
+      if (!p.private_b) {
 #pragma omp barrier
+      }
 #endif
     }
   }
@@ -190,10 +214,7 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
                       int num_threads) {
   check_args(ldc, lda, trans_a, ldb, trans_b, M, N, K);
   if (M == 0 || N == 0) return;
-  const auto& kt0 = gemm_detail::kernels_for(active_isa());
-  static gemm_detail::GemmKernels ktt = kt0;
-  if (const char* e = std::getenv("LF_TUNE")) { long a,b,c; if (sscanf(e, "%ld,%ld,%ld", &a,&b,&c)==3) { ktt = kt0; ktt.mc=a; ktt.kc=b; ktt.nc=c; } }
-  const auto& kt = std::getenv("LF_TUNE") ? ktt : kt0;
+  const auto& kt = gemm_detail::kernels_for(active_isa());
 
   if (K == 0 || alpha == 0.0f) {
     // Nothing to multiply: C = beta * C (zeros when beta == 0, whatever C held), then epilogue.
@@ -218,20 +239,33 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   const double flops = 2.0 * static_cast<double>(M) * N * K;
   int nt = std::max(1, num_threads);
   nt = static_cast<int>(std::min<double>(nt, std::max(1.0, flops / 1.0e6)));
+  int pm = 1, pn = 1;
+  thread_grid(nt, M, N, MR, NR, &pm, &pn);
+  // Private B: each thread holds at most ceil(slivers / pn) slivers of a panel.
+  const int64_t b_stride = kc_max * ceil_div(ceil_div(nc_max, NR), pn) * NR;
+
   thread_local ScratchBuffer b_buf, a_buf;
   GemmPlan plan{&kt, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act,
-                nullptr, nullptr, mc_max * kc_max, 1, 1};
-  plan.b_pack = b_buf.get(static_cast<size_t>(kc_max * nc_max));
+                nullptr, nullptr, mc_max * kc_max, 1, 1, true, b_stride};
+  plan.b_pack = b_buf.get(static_cast<size_t>(std::max(kc_max * nc_max, b_stride * nt)));
   plan.a_pack = a_buf.get(static_cast<size_t>(plan.a_stride * nt));
 
 #ifdef LF_WITH_OPENMP
   if (nt > 1) {
 #pragma omp parallel num_threads(nt)
     {
-      // The runtime may grant fewer threads than asked; every thread derives the same grid
-      // from the team size it actually got.
       GemmPlan local = plan;
-      thread_grid(omp_get_num_threads(), ceil_div(M, MR), &local.pm, &local.pn);
+      const int team = omp_get_num_threads();
+      if (team == nt) {
+        local.pm = pm;
+        local.pn = pn;
+        local.private_b = pm == 1;
+      } else {
+        // The runtime granted fewer threads than asked (e.g. nested parallelism): every thread
+        // derives the same shared-B grid from the team it actually got.
+        thread_grid(team, M, N, MR, NR, &local.pm, &local.pn);
+        local.private_b = false;
+      }
       gemm_worker(local, omp_get_thread_num());
     }
     return;

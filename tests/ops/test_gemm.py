@@ -129,18 +129,21 @@ def test_zero_copy_views_give_the_same_result():
     assert_dot_close(lf.ops.gemm(np.ascontiguousarray(A), np.ascontiguousarray(B)), ref, absprod)
 
 
-def test_result_independent_of_thread_count(threads):
+# Row split with a shared B panel (300 rows), and column split with private B (short-and-wide).
+@pytest.mark.parametrize("shape", [(300, 500, 700), (100, 900, 700), (1, 2000, 300)], ids=str)
+def test_result_independent_of_thread_count(threads, shape):
+    M, N, K = shape
     rng = np.random.default_rng(9)
-    A = rng.standard_normal((300, 700)).astype(np.float32)
-    B = rng.standard_normal((700, 500)).astype(np.float32)
-    lf.set_num_threads(1)
-    one = lf.ops.gemm(A, B)
-    lf.set_num_threads(2)
-    two = lf.ops.gemm(A, B)
-    lf.set_num_threads(3)
-    three = lf.ops.gemm(A, B)
-    np.testing.assert_array_equal(one, two)
-    np.testing.assert_array_equal(one, three)
+    A = rng.standard_normal((M, K)).astype(np.float32)
+    B = rng.standard_normal((K, N)).astype(np.float32)
+    results = []
+    for n in (1, 2, 3, 4):
+        lf.set_num_threads(n)
+        results.append(lf.ops.gemm(A, B))
+    for r in results[1:]:
+        np.testing.assert_array_equal(results[0], r)
+    ref, absprod = dot_reference(A, B)
+    assert_dot_close(results[0], ref, absprod)
 
 
 def _sigmoid(z):
