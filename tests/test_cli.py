@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,22 @@ def _check_results(res):
     for r in res:
         assert r["verified"] is True and r["error"] is None
         assert r["rel_err"] <= bench_gemm.REL_TOL
-        for key in ("lf_gflops", "numpy_gflops", "numpy_unset_gflops", "ratio"):
+        for key in (
+            "lf_gflops",
+            "numpy_gflops",
+            "lf_unsetrun_gflops",
+            "numpy_unset_gflops",
+            "ratio",
+            "ratio_asis",
+            "ratio_unset",
+        ):
             assert r[key] is not None and r[key] > 0, (key, r)
-        assert r["lf_ms"] > 0 and r["numpy_ms"] > 0
+        assert r["lf_ms"] > 0 and r["numpy_ms"] > 0 and r["lf_unsetrun_ms"] > 0
+        # Each ratio compares two timings taken in the same process; the headline is the smaller.
+        assert r["ratio_asis"] == pytest.approx(r["numpy_ms"] / r["lf_ms"])
+        assert r["ratio_unset"] == pytest.approx(r["numpy_unset_ms"] / r["lf_unsetrun_ms"])
+        assert r["ratio"] == min(r["ratio_asis"], r["ratio_unset"])
+        assert r["best_numpy"] == ("numpy" if r["ratio"] == r["ratio_asis"] else "numpy_unset")
 
 
 def test_gemm_suite_smoke_runs_and_reports_positive_speeds():
@@ -104,12 +118,16 @@ def test_gemm_suite_smoke_runs_and_reports_positive_speeds():
     _check_results(res)
     table = out.getvalue()
     assert "lf / best numpy" in table and "numpy (OPENBLAS_* unset)" in table
+    assert "lf GFLOP/s (unset run)" in table and "lf ms (unset run)" in table
+    assert "timed interleaved in the same process" in table and "per process" in table
     assert "best of 2" in table
     assert "MISMATCH" not in table and "ERROR" not in table
     meta = res.meta
     assert meta["openblas_inprocess"]["core"]
     assert "core" in meta["openblas_unset"], meta.get("openblas_unset_error")
     assert meta["latentforge"]["isa_selected"] == lf.build_info()["isa_selected"]
+    # The subprocess imported the very latentforge this process runs.
+    assert meta["latentforge_file_unsetrun"] == os.path.abspath(lf.__file__)
     json.dumps(res.to_json(), default=str)
 
 
@@ -124,9 +142,12 @@ def test_gemm_suite_sizes_override_and_median():
         progress=None,
         stat="median",
         unset_subprocess=False,
+        settle=0.0,
     )
     assert [(r["M"], r["K"], r["N"]) for r in res] == [(40, 40, 40), (8, 16, 24)]
     assert all(r["numpy_unset_gflops"] is None and r["lf_gflops"] > 0 for r in res)
+    assert all(r["lf_unsetrun_ms"] is None and r["ratio_unset"] is None for r in res)
+    assert all(r["ratio"] == r["ratio_asis"] > 0 and r["best_numpy"] == "numpy" for r in res)
     assert res.meta["stat"] == "median"
 
 
@@ -153,10 +174,53 @@ def test_gemm_suite_flags_a_wrong_result_and_does_not_time_it(monkeypatch):
 def test_numpy_worker_runs_without_openblas_overrides(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     cases = bench_gemm.make_cases([16], [], linear=False)
-    w = bench_gemm._run_numpy_worker(cases, 1, 0.001, 0, None, None)
+    cases += [dict(c, time_lf=False) for c in bench_gemm.make_cases([8], [], linear=False)]
+    w = bench_gemm._run_numpy_worker(cases, 1, 0.001, 0, 1, None, settle=0.0)
     assert w["env"]["OPENBLAS_CORETYPE"] is None and w["env"]["OPENBLAS_L2_SIZE"] is None
-    assert len(w["results"]) == 1 and w["results"][0]["best_s"] > 0
+    assert w["env"]["OPENBLAS_NUM_THREADS"] == "1" and w["lf_num_threads"] == 1
+    assert w["latentforge_file"] == os.path.abspath(lf.__file__)
+    timed, untimed = w["results"]
+    assert timed["numpy_unset"]["best_s"] > 0 and timed["lf"]["best_s"] > 0
+    assert timed["lf_rel_err"] <= bench_gemm.REL_TOL and timed["lf_error"] is None
+    assert untimed["numpy_unset"]["best_s"] > 0 and untimed["lf"] is None  # failed: not timed
     assert w["openblas"]["core"]
+
+
+def test_measure_interleaved_alternates_and_orders_by_speed(monkeypatch):
+    calls = []
+
+    def fake(name, seconds):
+        def fn():
+            calls.append(name)
+            t_end = time.perf_counter() + seconds
+            while time.perf_counter() < t_end:  # busy-wait: sleep granularity is too coarse
+                pass
+
+        return fn
+
+    sleeps = []
+    monkeypatch.setattr(bench_gemm.time, "sleep", lambda s: sleeps.append(s))
+    m = bench_gemm._measure_interleaved(
+        {"fast": fake("fast", 0.002), "slow": fake("slow", 0.004)}, 4, 0.0, settle=0.05
+    )
+    assert set(m) == {"fast", "slow"}
+    for name in m:
+        assert set(m[name]) == {"best_s", "median_s", "number", "repeats"}
+        assert m[name]["repeats"] == 4 and m[name]["number"] == 1
+        assert m[name]["best_s"] <= m[name]["median_s"]
+    assert 0.002 <= m["fast"]["best_s"] < m["slow"]["best_s"]
+    assert m["slow"]["best_s"] >= 0.004
+    # warm-up + calibration of each, then 4 rounds in alternating order.
+    timed = calls[4:]
+    assert calls[:4] == ["fast", "fast", "slow", "slow"]
+    assert timed == ["fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast"]
+    # A pause wherever the function changes: after calibration and inside every round.
+    changes = sum(a != b for a, b in zip(calls, calls[1:]))
+    assert sleeps == [0.05] * changes and changes == 6
+    # settle=0 never sleeps.
+    sleeps.clear()
+    bench_gemm._measure_interleaved({"a": fake("a", 0.0), "b": fake("b", 0.0)}, 3, 0.0, settle=0)
+    assert sleeps == []
 
 
 def test_cli_bench_smoke_writes_json(tmp_path, capsys):

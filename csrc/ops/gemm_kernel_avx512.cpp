@@ -158,7 +158,11 @@ void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restric
 }  // namespace
 
 const GemmKernels& kernels_avx512() {
-  static const GemmKernels k{"avx512", kMR, kNR, 336, 256, 3072, &pack_a_impl<kMR>,
+  // Blocking measured on a 2-core Zen 5 (benchmarks/RESULTS.md): a deep KC = 1024 (B sliver
+  // 128 KiB and A sliver 56 KiB, both streamed from L2, whose bandwidth keeps up) halves or
+  // quarters the passes over C compared with an L1-sized KC = 256, which was the main cost at
+  // n >= 1024 (2048^3 on 2 threads: 440 -> 483 GFLOP/s); MC = 112 keeps the A block in L2.
+  static const GemmKernels k{"avx512", kMR, kNR, 112, 1024, 3072, &pack_a_impl<kMR>,
                              &pack_b_impl<kNR>, &micro_avx512, &epilogue_avx512};
   return k;
 }

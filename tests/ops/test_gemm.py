@@ -8,7 +8,7 @@ from latentforge import _C
 from latentforge.testing import assert_close, assert_dot_close, dot_reference
 
 # (M, N, K): degenerate, primes, tall-skinny, short-wide, K=1, and sizes that are not multiples
-# of any micro-tile (4x8, 6x16, 14x32) or cache block (KC=256, MC=336/144/128).
+# of any micro-tile (4x8, 6x16, 14x32) or cache block (KC=256/1024, MC=112/144/128).
 SHAPES = [
     (1, 1, 1),
     (17, 65, 33),
@@ -21,6 +21,7 @@ SHAPES = [
     (29, 47, 257),
     (337, 70, 513),
     (128, 1000, 784),
+    (50, 70, 1100),
 ]
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
