@@ -90,6 +90,7 @@ struct GemmPlan {
   float* b_pack;       // shared: kc x round_up(nc, NR); private: b_stride floats per thread
   float* a_pack;       // per thread: a_stride floats
   int64_t a_stride;
+  int64_t nc;          // column panel width (NR multiple)
   int pm, pn;          // thread grid: pm row groups x pn column groups
   bool private_b;      // each thread packs only its own B slivers: no barriers at all
   int64_t b_stride;
@@ -126,8 +127,8 @@ void gemm_worker(const GemmPlan& p, int tid) {
   float* b_own = p.b_pack + static_cast<int64_t>(tid) * p.b_stride;  // private_b only
   const bool epilogue = p.bias != nullptr || p.act != Activation::none;
 
-  for (int64_t jc = 0; jc < p.N; jc += kt.nc) {
-    const int64_t nc = std::min(kt.nc, p.N - jc);
+  for (int64_t jc = 0; jc < p.N; jc += p.nc) {
+    const int64_t nc = std::min(p.nc, p.N - jc);
     const int64_t n_sl = ceil_div(nc, NR);
     const int64_t s0 = n_sl * tn / p.pn, s1 = n_sl * (tn + 1) / p.pn;
     for (int64_t pc = 0; pc < p.K; pc += kt.kc) {
@@ -232,7 +233,8 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
 
   const int64_t MR = kt.mr, NR = kt.nr;
   const int64_t kc_max = std::min(kt.kc, K);
-  const int64_t nc_max = std::min(kt.nc, ceil_div(N, NR) * NR);
+  // Equal NR-multiple column panels (N = 4096 with NC = 3072 gives 2 x 2048, not 3072 + 1024).
+  const int64_t nc_max = ceil_div(ceil_div(N, ceil_div(N, kt.nc)), NR) * NR;
   const int64_t mc_max = std::min(kt.mc, ceil_div(M, MR) * MR);
 
   // Threads: no more than the work can feed (about 1 MFLOP each), and at most what was asked.
@@ -246,7 +248,7 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
 
   thread_local ScratchBuffer b_buf, a_buf;
   GemmPlan plan{&kt, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act,
-                nullptr, nullptr, mc_max * kc_max, 1, 1, true, b_stride};
+                nullptr, nullptr, mc_max * kc_max, nc_max, 1, 1, true, b_stride};
   plan.b_pack = b_buf.get(static_cast<size_t>(std::max(kc_max * nc_max, b_stride * nt)));
   plan.a_pack = a_buf.get(static_cast<size_t>(plan.a_stride * nt));
 
