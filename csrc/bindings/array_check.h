@@ -6,7 +6,11 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <utility>
+
+#include "ops/gemm.h"
 
 namespace lf::bind {
 
@@ -59,6 +63,79 @@ inline const float* vector_view(const py::array& a, const char* name, int64_t le
     throw py::value_error(std::string(name) + " must be contiguous");
   }
   return static_cast<const float*>(a.data());
+}
+
+// True when the byte ranges of two arrays intersect (conservative: first to last element, which is
+// exact for the row-major layouts accepted here).
+inline bool overlaps(const py::array& x, const py::array& y) {
+  if (x.nbytes() == 0 || y.nbytes() == 0) return false;
+  auto range = [](const py::array& a) {
+    const char* lo = static_cast<const char*>(a.data());
+    const char* hi = lo;
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) hi += (a.shape(d) - 1) * a.strides(d);
+    return std::pair<const char*, const char*>(lo, hi + a.itemsize());
+  };
+  const auto [xl, xh] = range(x);
+  const auto [yl, yh] = range(y);
+  return xl < yh && yl < xh;
+}
+
+// Validated operands of C = act(alpha * op(A) @ op(B) + beta * C + bias), shared by every GEMM
+// binding (CPU, CUDA, emulated CUDA).
+struct GemmOperands {
+  MatrixView a, b, c;
+  py::array C;  // the output (allocated when the caller passed None)
+  const float* bias = nullptr;
+  int64_t M = 0, N = 0, K = 0;
+  Activation act = Activation::none;
+};
+
+inline GemmOperands gemm_operands(const py::array& A, const py::array& B, const py::object& C_obj,
+                                  bool trans_a, bool trans_b, float beta,
+                                  const py::object& bias_obj, int act) {
+  GemmOperands g;
+  g.a = matrix_view(A, "A");
+  g.b = matrix_view(B, "B");
+  g.M = trans_a ? g.a.cols : g.a.rows;
+  g.K = trans_a ? g.a.rows : g.a.cols;
+  const int64_t Kb = trans_b ? g.b.cols : g.b.rows;
+  g.N = trans_b ? g.b.rows : g.b.cols;
+  const std::string m = std::to_string(g.M), n = std::to_string(g.N);
+  if (g.K != Kb) {
+    throw py::value_error("inner dimensions do not match: op(A) is " + m + "x" +
+                          std::to_string(g.K) + " but op(B) is " + std::to_string(Kb) + "x" + n);
+  }
+  if (g.M > 0 &&
+      g.N > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(sizeof(float)) / g.M) {
+    throw py::value_error("output C of shape (" + m + ", " + n + ") overflows a 64-bit size");
+  }
+  if (act < 0 || act > 3) throw py::value_error("activation code must be 0..3");
+  g.act = static_cast<Activation>(act);
+  if (C_obj.is_none()) {
+    if (beta != 0.0f) throw py::value_error("beta != 0 needs an input C");
+    g.C = py::array_t<float>({g.M, g.N});
+  } else {
+    if (!py::isinstance<py::array>(C_obj)) throw py::type_error("C must be a numpy array or None");
+    g.C = py::reinterpret_borrow<py::array>(C_obj);
+  }
+  g.c = matrix_view(g.C, "C", /*writable=*/true);
+  if (g.c.rows != g.M || g.c.cols != g.N) {
+    throw py::value_error("C must have shape (" + m + ", " + n + "), got (" +
+                          std::to_string(g.c.rows) + ", " + std::to_string(g.c.cols) + ")");
+  }
+  py::array bias_arr;
+  if (!bias_obj.is_none()) {
+    if (!py::isinstance<py::array>(bias_obj)) {
+      throw py::type_error("bias must be a numpy array or None");
+    }
+    bias_arr = py::reinterpret_borrow<py::array>(bias_obj);
+    g.bias = vector_view(bias_arr, "bias", g.N);
+  }
+  // The kernels read A, B and bias while writing C: an aliased C would race with those reads.
+  if (overlaps(g.C, A) || overlaps(g.C, B) || (g.bias && overlaps(g.C, bias_arr))) {
+    throw py::value_error("C must not share memory with A, B or bias");
+  }
+  return g;
 }
 
 }  // namespace lf::bind

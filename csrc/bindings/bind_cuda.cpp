@@ -6,7 +6,6 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
-#include <limits>
 #include <string>
 
 #include "bindings/array_check.h"
@@ -23,76 +22,20 @@ using HostGemm = void (*)(float*, int64_t, const float*, int64_t, bool, const fl
                           int64_t, int64_t, int64_t, float, float, const float*, lf::Activation,
                           int);
 
-bool overlaps(const py::array& x, const py::array& y) {
-  if (x.nbytes() == 0 || y.nbytes() == 0) return false;
-  // Conservative byte ranges [first element, last element]: exact for the layouts accepted here.
-  auto range = [](const py::array& a) {
-    const char* lo = static_cast<const char*>(a.data());
-    const char* hi = lo;
-    for (py::ssize_t d = 0; d < a.ndim(); ++d) hi += (a.shape(d) - 1) * a.strides(d);
-    return std::pair<const char*, const char*>(lo, hi + a.itemsize());
-  };
-  const auto [xl, xh] = range(x);
-  const auto [yl, yh] = range(y);
-  return xl < yh && yl < xh;
-}
-
-py::array gemm_host(HostGemm fn, const py::array& A, const py::array& B, py::object C_obj,
-                    bool trans_a, bool trans_b, float alpha, float beta, py::object bias_obj,
-                    int act, int config) {
-  const auto a = lf::bind::matrix_view(A, "A");
-  const auto b = lf::bind::matrix_view(B, "B");
-  const int64_t M = trans_a ? a.cols : a.rows;
-  const int64_t K = trans_a ? a.rows : a.cols;
-  const int64_t Kb = trans_b ? b.cols : b.rows;
-  const int64_t N = trans_b ? b.rows : b.cols;
-  if (K != Kb) {
-    throw py::value_error("inner dimensions do not match: op(A) is " + std::to_string(M) + "x" +
-                          std::to_string(K) + " but op(B) is " + std::to_string(Kb) + "x" +
-                          std::to_string(N));
-  }
-  if (M > 0 && N > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(sizeof(float)) / M) {
-    throw py::value_error("output C of shape (" + std::to_string(M) + ", " + std::to_string(N) +
-                          ") overflows a 64-bit size");
-  }
-  if (act < 0 || act > 3) throw py::value_error("activation code must be 0..3");
+py::array gemm_host(HostGemm fn, const py::array& A, const py::array& B, const py::object& C_obj,
+                    bool trans_a, bool trans_b, float alpha, float beta,
+                    const py::object& bias_obj, int act, int config) {
   if (config < 0 || config >= lf::gemm_cuda_num_configs()) {
     throw py::value_error("config must be in [0, " + std::to_string(lf::gemm_cuda_num_configs()) +
                           "), got " + std::to_string(config));
   }
-  py::array C;
-  if (C_obj.is_none()) {
-    if (beta != 0.0f) throw py::value_error("beta != 0 needs an input C");
-    C = py::array_t<float>({M, N});
-  } else {
-    if (!py::isinstance<py::array>(C_obj)) throw py::type_error("C must be a numpy array or None");
-    C = py::reinterpret_borrow<py::array>(C_obj);
-  }
-  const auto c = lf::bind::matrix_view(C, "C", /*writable=*/true);
-  if (c.rows != M || c.cols != N) {
-    throw py::value_error("C must have shape (" + std::to_string(M) + ", " + std::to_string(N) +
-                          "), got (" + std::to_string(c.rows) + ", " + std::to_string(c.cols) +
-                          ")");
-  }
-  py::array bias_arr;
-  const float* bias = nullptr;
-  if (!bias_obj.is_none()) {
-    if (!py::isinstance<py::array>(bias_obj)) {
-      throw py::type_error("bias must be a numpy array or None");
-    }
-    bias_arr = py::reinterpret_borrow<py::array>(bias_obj);
-    bias = lf::bind::vector_view(bias_arr, "bias", N);
-  }
-  // The kernels read A, B and bias while writing C: an aliased C would race with those reads.
-  if (overlaps(C, A) || overlaps(C, B) || (bias && overlaps(C, bias_arr))) {
-    throw py::value_error("C must not share memory with A, B or bias");
-  }
+  const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
   {
     py::gil_scoped_release release;
-    fn(c.data, c.ld, a.data, a.ld, trans_a, b.data, b.ld, trans_b, M, N, K, alpha, beta, bias,
-       static_cast<lf::Activation>(act), config);
+    fn(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld, trans_b, g.M, g.N, g.K,
+       alpha, beta, g.bias, g.act, config);
   }
-  return C;
+  return g.C;
 }
 
 }  // namespace

@@ -4,9 +4,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <limits>
-#include <string>
-
 #include "bindings/array_check.h"
 #include "core/parallel.h"
 #include "ops/gemm.h"
@@ -15,59 +12,22 @@ namespace py = pybind11;
 
 namespace {
 
-lf::Activation activation_from_int(int act) {
-  if (act < 0 || act > 3) throw py::value_error("activation code must be 0..3");
-  return static_cast<lf::Activation>(act);
-}
-
-py::array gemm_binding(const py::array& A, const py::array& B, py::object C_obj, bool trans_a,
-                       bool trans_b, float alpha, float beta, py::object bias_obj, int act,
-                       bool naive) {
-  const auto a = lf::bind::matrix_view(A, "A");
-  const auto b = lf::bind::matrix_view(B, "B");
-  const int64_t M = trans_a ? a.cols : a.rows;
-  const int64_t K = trans_a ? a.rows : a.cols;
-  const int64_t Kb = trans_b ? b.cols : b.rows;
-  const int64_t N = trans_b ? b.rows : b.cols;
-  if (K != Kb) {
-    throw py::value_error("inner dimensions do not match: op(A) is " + std::to_string(M) + "x" +
-                          std::to_string(K) + " but op(B) is " + std::to_string(Kb) + "x" +
-                          std::to_string(N));
-  }
-  if (M > 0 && N > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(sizeof(float)) / M) {
-    throw py::value_error("output C of shape (" + std::to_string(M) + ", " + std::to_string(N) +
-                          ") overflows a 64-bit size");
-  }
-  const lf::Activation activation = activation_from_int(act);
-  py::array C;
-  if (C_obj.is_none()) {
-    if (beta != 0.0f) throw py::value_error("beta != 0 needs an input C");
-    C = py::array_t<float>({M, N});
-  } else {
-    C = py::reinterpret_borrow<py::array>(C_obj);
-  }
-  const auto c = lf::bind::matrix_view(C, "C", /*writable=*/true);
-  if (c.rows != M || c.cols != N) {
-    throw py::value_error("C must have shape (" + std::to_string(M) + ", " + std::to_string(N) +
-                          "), got (" + std::to_string(c.rows) + ", " + std::to_string(c.cols) +
-                          ")");
-  }
-  const float* bias = nullptr;
-  if (!bias_obj.is_none()) {
-    bias = lf::bind::vector_view(py::reinterpret_borrow<py::array>(bias_obj), "bias", N);
-  }
+py::array gemm_binding(const py::array& A, const py::array& B, const py::object& C_obj,
+                       bool trans_a, bool trans_b, float alpha, float beta,
+                       const py::object& bias_obj, int act, bool naive) {
+  const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
     if (naive) {
-      lf::gemm_forward_naive(c.data, c.ld, a.data, a.ld, trans_a, b.data, b.ld, trans_b, M, N, K,
-                             alpha, beta, bias, activation);
+      lf::gemm_forward_naive(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
+                             trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act);
     } else {
-      lf::gemm_forward_cpu(c.data, c.ld, a.data, a.ld, trans_a, b.data, b.ld, trans_b, M, N, K,
-                           alpha, beta, bias, activation, nt);
+      lf::gemm_forward_cpu(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
+                           trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, nt);
     }
   }
-  return C;
+  return g.C;
 }
 
 }  // namespace

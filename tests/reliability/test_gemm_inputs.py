@@ -92,6 +92,15 @@ def test_binding_revalidates_raw_calls():
         _C.gemm(ones(2, 2), ones(2, 2), None, False, False, 1.0, 0.0, ones(3))
     with pytest.raises(ValueError, match=r"activation code"):
         _C.gemm(ones(2, 2), ones(2, 2), None, False, False, 1.0, 0.0, None, 9)
+    with pytest.raises(TypeError, match=r"C must be a numpy array or None"):
+        _C.gemm(ones(2, 2), ones(2, 2), [[0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(TypeError, match=r"bias must be a numpy array or None"):
+        _C.gemm(ones(2, 2), ones(2, 2), None, False, False, 1.0, 0.0, [1.0, 2.0])
+    big = ones(4, 4)
+    with pytest.raises(ValueError, match=r"C must not share memory"):
+        _C.gemm(big, big, big)
+    with pytest.raises(ValueError, match=r"C must not share memory"):  # C overlaps bias
+        _C.gemm(ones(2, 2), ones(2, 2), big[:2, :2], False, False, 1.0, 0.0, big[0, :2])
 
 
 def test_linear_bad_input():
