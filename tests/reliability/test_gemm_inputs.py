@@ -140,3 +140,22 @@ def test_set_num_threads_validation(threads):
 def test_bad_isa_name():
     with pytest.raises(ValueError, match=r"unknown ISA 'sse9'"):
         _C.set_isa("sse9")
+
+
+def test_input_coercion_copies_only_when_needed():
+    from latentforge._backend import as_float32_matrix
+
+    A = np.ones((3, 4), F)
+    m, t = as_float32_matrix(A, "A")
+    assert m is A and not t  # C-contiguous float32: used as is
+    m, t = as_float32_matrix(A.T, "A")
+    assert np.shares_memory(m, A)  # the transposed view itself, no copy
+    assert t and m.flags.c_contiguous and m.shape == (3, 4)
+    rows = np.ones((6, 8), F)[:, 2:6]  # row stride 8, unit column stride: no copy
+    m, t = as_float32_matrix(rows, "A")
+    assert m is rows and not t
+    m, t = as_float32_matrix(np.ones((3, 4)), "A")  # float64: one float32 copy
+    assert m.dtype == np.float32 and m.flags.c_contiguous and not t
+    cols = np.ones((4, 8), F)[:, ::2]  # strided columns: one contiguous copy
+    m, t = as_float32_matrix(cols, "A")
+    assert m.flags.c_contiguous and not np.shares_memory(m, cols)
