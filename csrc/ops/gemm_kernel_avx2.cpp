@@ -95,8 +95,8 @@ void epilogue_avx2(float* C, int64_t ldc, int64_t m, int64_t n, const float* bia
   }
 }
 
-void micro_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                int64_t ldc, int m, int n, float alpha, float beta) {
+void micro_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t ldbp,
+                float* C, int64_t ldc, int m, int n, float alpha, float beta) {
   __m256 c0[kMR], c1[kMR];
 #pragma GCC unroll 6
   for (int i = 0; i < kMR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
@@ -110,7 +110,7 @@ void micro_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict 
       c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
     }
     Ap += kMR;
-    Bp += kNR;
+    Bp += ldbp;
   }
   const __m256 va = _mm256_set1_ps(alpha);
   if (m == kMR && n == kNR) {

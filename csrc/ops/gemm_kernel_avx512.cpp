@@ -99,8 +99,8 @@ void epilogue_avx512(float* C, int64_t ldc, int64_t m, int64_t n, const float* b
 // Computes the first R rows of a micro-tile (R <= kMR; Ap keeps the kMR-row packed layout), so
 // an edge tile of m < kMR rows costs m rows of work, not kMR.
 template <int R>
-void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                int64_t ldc, int n, float alpha, float beta) {
+void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t ldbp,
+                float* C, int64_t ldc, int n, float alpha, float beta) {
   // Ask for the C tile now so its (likely L3/DRAM) lines arrive while the FMAs run instead of
   // stalling the final read-modify-write: otherwise ~10% of a large GEMM waits on C.
   for (int i = 0; i < R; ++i) {
@@ -120,7 +120,7 @@ void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict 
       c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
     }
     Ap += kMR;
-    Bp += kNR;
+    Bp += ldbp;
   }
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
@@ -145,14 +145,15 @@ void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict 
 
 template <int... Rs>
 constexpr auto make_row_kernels(std::integer_sequence<int, Rs...>) {
-  using Fn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, float, float);
+  using Fn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int, float,
+                      float);
   return std::array<Fn, sizeof...(Rs)>{&micro_rows<Rs + 1>...};
 }
 constexpr auto kRowKernels = make_row_kernels(std::make_integer_sequence<int, kMR>{});
 
-void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                  int64_t ldc, int m, int n, float alpha, float beta) {
-  kRowKernels[m - 1](kc, Ap, Bp, C, ldc, n, alpha, beta);
+void micro_avx512(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t ldbp,
+                  float* C, int64_t ldc, int m, int n, float alpha, float beta) {
+  kRowKernels[m - 1](kc, Ap, Bp, ldbp, C, ldc, n, alpha, beta);
 }
 
 }  // namespace

@@ -13,13 +13,13 @@ namespace {
 constexpr int kMR = 4;
 constexpr int kNR = 8;
 
-void micro_scalar(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                  int64_t ldc, int m, int n, float alpha, float beta) {
+void micro_scalar(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t ldbp,
+                  float* C, int64_t ldc, int m, int n, float alpha, float beta) {
   float acc[kMR][kNR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < kMR; ++i) {
       const float a = Ap[k * kMR + i];
-      for (int j = 0; j < kNR; ++j) acc[i][j] += a * Bp[k * kNR + j];
+      for (int j = 0; j < kNR; ++j) acc[i][j] += a * Bp[k * ldbp + j];
     }
   }
   for (int i = 0; i < m; ++i) {

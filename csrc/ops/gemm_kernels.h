@@ -23,9 +23,11 @@ struct GemmKernels {
   // Packs op(B)[k0:k0+kc, j0:j0+nc] into ceil(nc/NR) slivers of kc x NR (k-major), zero-padded.
   void (*pack_b)(float* dst, const float* B, int64_t ldb, bool trans_b, int64_t k0, int64_t j0,
                  int64_t kc, int64_t nc);
-  // C[0:m, 0:n] = alpha * Ap @ Bp + beta * C   (m <= MR, n <= NR; C not read when beta == 0)
-  void (*micro)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int m,
-                int n, float alpha, float beta);
+  // C[0:m, 0:n] = alpha * Ap @ Bp + beta * C   (m <= MR, n <= NR; C not read when beta == 0).
+  // Row k of the B sliver is Bp + k * ldbp: NR for a packed sliver, or ldb when the kernel reads
+  // a row-major B in place (then all NR columns must exist: n == NR).
+  void (*micro)(int64_t kc, const float* Ap, const float* Bp, int64_t ldbp, float* C, int64_t ldc,
+                int m, int n, float alpha, float beta);
   // C[0:m, 0:n] = act(C + bias[0:n])   (bias may be nullptr)
   void (*epilogue)(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
                    Activation act);

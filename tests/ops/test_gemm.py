@@ -213,3 +213,16 @@ def test_gil_released_during_kernel(threads):
     gaps = np.diff(ticks) if len(ticks) > 1 else np.array([single])
     # With the GIL held, this loop would stall for the whole kernel.
     assert len(ticks) > 5 and gaps.max() < 0.5 * single, (len(ticks), gaps.max(), single)
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_small_batch_reads_strided_b_in_place(isa, trans_a):
+    # Few rows: full-width B slivers are read from B itself (no packing), here a row-strided
+    # view, across a K-block boundary (K > KC on every path) and with a partial last sliver.
+    rng = np.random.default_rng(12)
+    M, K = 40, 1100
+    A = rng.uniform(-1, 1, (K, M) if trans_a else (M, K)).astype(np.float32)
+    B = rng.uniform(-1, 1, (K, 150)).astype(np.float32)[:, 10:110]
+    C = lf.ops.gemm(A, B, trans_a=trans_a)
+    ref, absprod = dot_reference(A, B, trans_a)
+    assert_dot_close(C, ref, absprod)
