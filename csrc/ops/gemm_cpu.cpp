@@ -7,10 +7,15 @@
 // accumulate, and the last one runs the bias/activation epilogue on each micro-tile while it is
 // still in L1 -- one pass over the output instead of three.
 //
-// Work split: threads take contiguous ranges of MR-row tiles when there are enough rows,
-// otherwise ranges of NR-column slivers (short-and-wide outputs such as 128 x 1000). Every
-// output element is reduced by one thread in a fixed k order, so the result does not depend
-// on the number of threads.
+// Work split: threads take equal row ranges when there are enough rows (sharing the packed B
+// panel, with a barrier per K slice); short-and-wide outputs such as 128 x 1000 are split over
+// NR-column slivers instead, each thread packing only its own slivers, with no barrier at all.
+// With very few rows B is not packed: the micro-kernel reads its rows in place. Every output
+// element is reduced by one thread in a fixed k order, so the result does not depend on the
+// number of threads.
+//
+// Packing buffers are per calling thread, grow to the largest problem seen and are reused
+// (at most KC x NC floats for B, 12 MiB on the AVX-512 path, plus MC x KC per worker for A).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -155,7 +160,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
       }
       const float beta = pc == 0 ? p.beta : 1.0f;
       const bool last = pc + kc == p.K;
-      {
+      if (r1 > r0) {
         // Equal MR-multiple blocks rather than MC-sized ones plus a thin remainder, which would
         // pull every B sliver into L1 for a few rows of work.
         const int64_t n_mb = ceil_div(r1 - r0, kt.mc);
