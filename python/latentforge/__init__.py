@@ -10,9 +10,9 @@ array([[4., 4.],
 
 from __future__ import annotations
 
-from . import ops
+from . import datasets, ops
 from ._backend import build_info, get_num_threads, set_num_threads
 
 __version__: str = build_info()["version"]
 
-__all__ = ["__version__", "build_info", "get_num_threads", "ops", "set_num_threads"]
+__all__ = ["__version__", "build_info", "datasets", "get_num_threads", "ops", "set_num_threads"]
