@@ -5,11 +5,13 @@ namespace py = pybind11;
 
 void bind_core(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_optim(py::module_& m);
 void bind_cuda(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
   bind_core(m);
   bind_gemm(m);
+  bind_optim(m);
   bind_cuda(m);
 }

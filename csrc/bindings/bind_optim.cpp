@@ -1,0 +1,215 @@
+// Bindings of the fused optimizer steps (ops/optim.h): one function per rule, all updating
+// param and the state arrays IN PLACE. The Python layer (latentforge.optim) owns the state and
+// validates hyperparameters with friendly messages; this layer re-validates every array (numpy
+// ndarray, float32, C-contiguous, same shape as param, writable where written, no memory shared
+// between any two of them) before a pointer is touched, then releases the GIL around the kernel.
+// Hyperparameter ranges are checked again by the kernels (std::invalid_argument -> ValueError).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "bindings/array_check.h"
+#include "core/parallel.h"
+#include "ops/optim.h"
+
+namespace py = pybind11;
+
+namespace {
+
+std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    s += std::to_string(a.shape(d));
+    if (a.ndim() == 1 || d + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
+  }
+  return s + ")";
+}
+
+// A validated operand: the array (kept alive), its data pointer and element count.
+struct Operand {
+  py::array arr;
+  float* data = nullptr;
+  int64_t n = 0;
+};
+
+Operand operand(const py::object& obj, const char* name, bool writable,
+                const py::array* like = nullptr) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + " must be a numpy array, got " +
+                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  }
+  Operand o;
+  o.arr = py::reinterpret_borrow<py::array>(obj);
+  if (!o.arr.dtype().is(py::dtype::of<float>())) {
+    throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
+                         lf::bind::dtype_str(o.arr));
+  }
+  if (!(o.arr.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+  }
+  if (writable && !o.arr.writeable()) {
+    throw py::value_error(std::string(name) + " must be writable (it is updated in place)");
+  }
+  if (like != nullptr) {
+    bool same = o.arr.ndim() == like->ndim();
+    for (py::ssize_t d = 0; same && d < like->ndim(); ++d) same = o.arr.shape(d) == like->shape(d);
+    if (!same) {
+      throw py::value_error(std::string(name) + " must have the shape of param " +
+                            shape_str(*like) + ", got " + shape_str(o.arr));
+    }
+  }
+  o.n = static_cast<int64_t>(o.arr.size());
+  o.data = static_cast<float*>(const_cast<void*>(o.arr.data()));
+  return o;
+}
+
+// param, grad and states: param first, grad second. Every pair must be disjoint in memory,
+// since the kernels read grad while writing param and the states element by element.
+struct Operands {
+  Operand param, grad;
+  std::vector<Operand> states;
+};
+
+Operands operands(const py::object& param, const py::object& grad,
+                  std::initializer_list<std::pair<const py::object*, const char*>> states) {
+  Operands ops;
+  ops.param = operand(param, "param", /*writable=*/true);
+  ops.grad = operand(grad, "grad", /*writable=*/false, &ops.param.arr);
+  for (const auto& [obj, name] : states) {
+    ops.states.push_back(operand(*obj, name, /*writable=*/true, &ops.param.arr));
+  }
+  std::vector<std::pair<const py::array*, std::string>> all = {{&ops.param.arr, "param"},
+                                                                 {&ops.grad.arr, "grad"}};
+  auto it = states.begin();
+  for (const auto& s : ops.states) all.emplace_back(&s.arr, (it++)->second);
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (size_t j = i + 1; j < all.size(); ++j) {
+      if (lf::bind::overlaps(*all[i].first, *all[j].first)) {
+        throw py::value_error(all[i].second + " and " + all[j].second +
+                              " must not share memory");
+      }
+    }
+  }
+  return ops;
+}
+
+void sgd(const py::object& param, const py::object& grad, float lr, float weight_decay,
+         float l1) {
+  const auto o = operands(param, grad, {});
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  lf::sgd_step_cpu(o.param.data, o.grad.data, o.param.n, lr, weight_decay, l1, nt);
+}
+
+void momentum(const py::object& param, const py::object& grad, const py::object& buf, float lr,
+              float mu, bool nesterov, float weight_decay, float l1) {
+  const auto o = operands(param, grad, {{&buf, "momentum_buffer"}});
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  if (nesterov) {
+    lf::nesterov_step_cpu(o.param.data, o.states[0].data, o.grad.data, o.param.n, lr, mu,
+                          weight_decay, l1, nt);
+  } else {
+    lf::momentum_step_cpu(o.param.data, o.states[0].data, o.grad.data, o.param.n, lr, mu,
+                          weight_decay, l1, nt);
+  }
+}
+
+void adagrad(const py::object& param, const py::object& grad, const py::object& sum_sq,
+             float lr, float eps, float weight_decay, float l1) {
+  const auto o = operands(param, grad, {{&sum_sq, "sum"}});
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  lf::adagrad_step_cpu(o.param.data, o.states[0].data, o.grad.data, o.param.n, lr, eps,
+                       weight_decay, l1, nt);
+}
+
+void rmsprop(const py::object& param, const py::object& grad, const py::object& square_avg,
+             const py::object& buf, float lr, float alpha, float eps, float mu,
+             float weight_decay, float l1) {
+  if (mu != 0.0f && buf.is_none()) {
+    throw py::value_error("rmsprop with momentum > 0 needs a momentum_buffer array");
+  }
+  const auto o = buf.is_none()
+                     ? operands(param, grad, {{&square_avg, "square_avg"}})
+                     : operands(param, grad,
+                                {{&square_avg, "square_avg"}, {&buf, "momentum_buffer"}});
+  float* b = o.states.size() > 1 ? o.states[1].data : nullptr;
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  lf::rmsprop_step_cpu(o.param.data, o.states[0].data, b, o.grad.data, o.param.n, lr, alpha, eps,
+                       mu, weight_decay, l1, nt);
+}
+
+void adam(const py::object& param, const py::object& grad, const py::object& exp_avg,
+          const py::object& exp_avg_sq, int64_t step, float lr, float beta1, float beta2,
+          float eps, float weight_decay, float l1) {
+  const auto o = operands(param, grad, {{&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"}});
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  lf::adam_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data, o.param.n,
+                    step, lr, beta1, beta2, eps, weight_decay, l1, nt);
+}
+
+void adadelta(const py::object& param, const py::object& grad, const py::object& square_avg,
+              const py::object& acc_delta, float lr, float rho, float eps, float weight_decay,
+              float l1) {
+  const auto o =
+      operands(param, grad, {{&square_avg, "square_avg"}, {&acc_delta, "acc_delta"}});
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  lf::adadelta_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data,
+                        o.param.n, lr, rho, eps, weight_decay, l1, nt);
+}
+
+int64_t max_norm(const py::object& W, float max_norm) {
+  const auto w = operand(W, "W", /*writable=*/true);
+  if (w.arr.ndim() != 2) {
+    throw py::value_error("W must be 2-D (in_features, out_features), got shape " +
+                          shape_str(w.arr));
+  }
+  const int64_t rows = w.arr.shape(0), cols = w.arr.shape(1);
+  const int nt = lf::num_threads();
+  py::gil_scoped_release release;
+  return lf::max_norm_columns_cpu(w.data, rows, cols, max_norm, nt);
+}
+
+}  // namespace
+
+void bind_optim(py::module_& m) {
+  using py::arg;
+#define LF_IN_PLACE                                                                  \
+  " Updates param and the state arrays in place (float32, C-contiguous, same shape " \
+  "as param, no shared memory); releases the GIL."
+  m.def("optim_sgd", &sgd, arg("param"), arg("grad"), arg("lr"), arg("weight_decay") = 0.0f,
+        arg("l1") = 0.0f,
+        "p -= lr * (g + weight_decay*p + l1*sign(p))." LF_IN_PLACE);
+  m.def("optim_momentum", &momentum, arg("param"), arg("grad"), arg("momentum_buffer"),
+        arg("lr"), arg("momentum"), arg("nesterov") = false, arg("weight_decay") = 0.0f,
+        arg("l1") = 0.0f,
+        "b = mu*b + g; p -= lr*b (nesterov: p -= lr*(g + mu*b))." LF_IN_PLACE);
+  m.def("optim_adagrad", &adagrad, arg("param"), arg("grad"), arg("sum"), arg("lr"), arg("eps"),
+        arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
+        "s += g^2; p -= lr*g/(sqrt(s)+eps)." LF_IN_PLACE);
+  m.def("optim_rmsprop", &rmsprop, arg("param"), arg("grad"), arg("square_avg"),
+        arg("momentum_buffer"), arg("lr"), arg("alpha"), arg("eps"), arg("momentum") = 0.0f,
+        arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
+        "RMSProp (momentum_buffer may be None when momentum == 0)." LF_IN_PLACE);
+  m.def("optim_adam", &adam, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+        arg("step"), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"),
+        arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
+        "Bias-corrected Adam (L2 added to the gradient); step >= 1 counts this update."
+        LF_IN_PLACE);
+  m.def("optim_adadelta", &adadelta, arg("param"), arg("grad"), arg("square_avg"),
+        arg("acc_delta"), arg("lr"), arg("rho"), arg("eps"), arg("weight_decay") = 0.0f,
+        arg("l1") = 0.0f, "AdaDelta." LF_IN_PLACE);
+  m.def("optim_max_norm", &max_norm, arg("W"), arg("max_norm"),
+        "Rescale every column W[:, j] of the (in_features, out_features) float32 C-contiguous "
+        "matrix W whose L2 norm exceeds max_norm to norm max_norm, in place. Returns the number "
+        "of columns rescaled.");
+#undef LF_IN_PLACE
+}
