@@ -166,16 +166,17 @@ void adadelta(const py::object& param, const py::object& grad, const py::object&
                         o.param.n, lr, rho, eps, weight_decay, l1, nt);
 }
 
-int64_t max_norm(const py::object& W, float max_norm) {
+int64_t max_norm(const py::object& W, float max_norm, int axis) {
   const auto w = operand(W, "W", /*writable=*/true);
   if (w.arr.ndim() != 2) {
-    throw py::value_error("W must be 2-D (in_features, out_features), got shape " +
-                          shape_str(w.arr));
+    throw py::value_error("W must be 2-D, got shape " + shape_str(w.arr));
   }
+  if (axis != 0 && axis != 1) throw py::value_error("axis must be 0 or 1");
   const int64_t rows = w.arr.shape(0), cols = w.arr.shape(1);
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
-  return lf::max_norm_columns_cpu(w.data, rows, cols, max_norm, nt);
+  return axis == 0 ? lf::max_norm_columns_cpu(w.data, rows, cols, max_norm, nt)
+                   : lf::max_norm_rows_cpu(w.data, rows, cols, max_norm, nt);
 }
 
 }  // namespace
@@ -207,9 +208,10 @@ void bind_optim(py::module_& m) {
   m.def("optim_adadelta", &adadelta, arg("param"), arg("grad"), arg("square_avg"),
         arg("acc_delta"), arg("lr"), arg("rho"), arg("eps"), arg("weight_decay") = 0.0f,
         arg("l1") = 0.0f, "AdaDelta." LF_IN_PLACE);
-  m.def("optim_max_norm", &max_norm, arg("W"), arg("max_norm"),
-        "Rescale every column W[:, j] of the (in_features, out_features) float32 C-contiguous "
-        "matrix W whose L2 norm exceeds max_norm to norm max_norm, in place. Returns the number "
-        "of columns rescaled.");
+  m.def("optim_max_norm", &max_norm, arg("W"), arg("max_norm"), arg("axis") = 1,
+        "Rescale, in place, every weight vector of the float32 C-contiguous matrix W whose L2 "
+        "norm exceeds max_norm to norm max_norm: rows (axis=1, norms over axis 1; W stored "
+        "(out_features, in_features) as lf.nn.Linear does) or columns (axis=0; W stored "
+        "(in_features, out_features) as for lf.ops.linear). Returns the number rescaled.");
 #undef LF_IN_PLACE
 }

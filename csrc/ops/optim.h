@@ -72,4 +72,8 @@ void adadelta_step_cpu(float* param, float* square_avg, float* acc_delta, const 
 int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_norm,
                              int num_threads);
 
+// The same constraint on rows, for weights stored (out_features x in_features) as lf.nn.Linear
+// does: the incoming weights of output unit i are the row W[i, :]. Returns the rows rescaled.
+int64_t max_norm_rows_cpu(float* W, int64_t rows, int64_t cols, float max_norm, int num_threads);
+
 }  // namespace lf

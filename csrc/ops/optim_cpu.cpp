@@ -279,4 +279,33 @@ int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_nor
   return rescaled;
 }
 
+int64_t max_norm_rows_cpu(float* W, int64_t rows, int64_t cols, float max_norm, int num_threads) {
+  LF_CHECK(rows >= 0 && cols >= 0, "max_norm: negative shape (", rows, ", ", cols, ")");
+  LF_CHECK(std::isfinite(max_norm) && max_norm > 0.0f,
+           "max_norm: max_norm must be finite and > 0, got ", max_norm);
+  if (rows == 0 || cols == 0) return 0;
+  const double c = static_cast<double>(max_norm);
+  // One row per iteration: its norm is reduced in column order by one thread.
+  auto row_step = [&](int64_t r) -> int64_t {
+    float* row = W + r * cols;
+    double acc = 0.0;
+    for (int64_t j = 0; j < cols; ++j) acc += static_cast<double>(row[j]) * row[j];
+    const double norm = std::sqrt(acc);
+    if (!(norm > c)) return 0;
+    const float scale = static_cast<float>(c / norm);
+    for (int64_t j = 0; j < cols; ++j) row[j] *= scale;
+    return 1;
+  };
+  int64_t rescaled = 0;
+  if (num_threads <= 1 || rows == 1 || rows * cols < kSerialBelow) {
+    for (int64_t r = 0; r < rows; ++r) rescaled += row_step(r);
+  } else {
+#ifdef LF_WITH_OPENMP
+#pragma omp parallel for num_threads(num_threads) schedule(static) reduction(+ : rescaled)
+#endif
+    for (int64_t r = 0; r < rows; ++r) rescaled += row_step(r);
+  }
+  return rescaled;
+}
+
 }  // namespace lf

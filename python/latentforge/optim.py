@@ -34,10 +34,13 @@ which the buffer ``b`` accumulates gradients and ``lr`` multiplies it at each st
 constant ``lr`` it is identical to the heavy-ball form ``v = momentum * v - lr * g; p += v``
 (``v = -lr * b``). Weight decay is coupled L2 (Adam with L2, not AdamW).
 
-Max-norm: with ``max_norm=c``, after each update every 2-D parameter ``W`` of shape
-``(in_features, out_features)`` (as used by ``latentforge.ops.linear(X, W, b)``) has each column
-``W[:, j]`` -- the incoming weight vector of output unit ``j`` -- whose L2 norm exceeds ``c``
-rescaled to norm ``c``. Parameters that are not 2-D (biases, convolution kernels) are left alone.
+Max-norm: with ``max_norm=c``, after each update every 2-D parameter ``W`` has each row
+``W[i, :]`` whose L2 norm exceeds ``c`` rescaled to norm ``c``. Rows are the incoming weight
+vectors of the output units for weights stored ``(out_features, in_features)``, as
+:class:`latentforge.nn.Linear` stores them (a tied decoder shares, and so constrains, its
+encoder's rows). Parameters that are not 2-D (biases) are left alone. For a matrix kept in the
+``(in_features, out_features)`` layout of ``latentforge.ops.linear(X, W, b)``, constrain its
+columns yourself with ``latentforge._C.optim_max_norm(W, c, axis=0)``.
 
 Examples
 --------
@@ -252,7 +255,7 @@ class Optimizer:
                 st["step"] -= 1
                 raise
             if max_norm is not None and data.ndim == 2:
-                _C.optim_max_norm(data, max_norm)
+                _C.optim_max_norm(data, max_norm, 1)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients.

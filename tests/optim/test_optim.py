@@ -80,9 +80,11 @@ def ref_adadelta(p, g, st, h, t):
     p -= lr * dx
 
 
-def ref_max_norm(W, c):
-    norms = np.sqrt((W.astype(np.float64) ** 2).sum(axis=0))
-    return W * np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0), int((norms > c).sum())
+def ref_max_norm(W, c, axis=1):
+    """Rows (axis=1: norms over axis 1, the optimizers' rule) or columns (axis=0)."""
+    norms = np.sqrt((W.astype(np.float64) ** 2).sum(axis=axis, keepdims=True))
+    scale = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
+    return W * scale, int((norms > c).sum())
 
 
 REFS = {
@@ -179,21 +181,30 @@ def test_max_norm_in_optimizer(case):
     _run_against_reference(cls, kw, steps=6, seed=7)
 
 
+@pytest.mark.parametrize("axis", [0, 1])
 @pytest.mark.parametrize(
     "shape", [(7, 5), (1000, 3), (3, 1000), (300, 700), (1, 1), (0, 4), (4, 0)]
 )
-def test_max_norm_kernel_matches_numpy(shape):
+def test_max_norm_kernel_matches_numpy(shape, axis):
     rng = np.random.default_rng(shape[0] * 31 + shape[1])
     W = rng.standard_normal(shape).astype(np.float32)
-    if shape[1] > 1:
-        W[:, ::2] *= 0.01  # half the columns stay under the limit
-    c = 0.5 * np.sqrt(shape[0]) if shape[0] else 1.0
-    ref, count = ref_max_norm(W, c)
+    if axis == 0 and shape[1] > 1:
+        W[:, ::2] *= 0.01  # half the vectors stay under the limit
+    if axis == 1 and shape[0] > 1:
+        W[::2, :] *= 0.01
+    length = shape[1 - axis]
+    c = 0.5 * np.sqrt(length) if length else 1.0
+    ref, count = ref_max_norm(W, c, axis)
     out = W.copy()
-    assert _C.optim_max_norm(out, c) == count
+    assert _C.optim_max_norm(out, c, axis) == count
     assert_close(out, ref, rtol=RTOL_F32, atol=1e-7)
     if W.size:
-        assert np.sqrt((out.astype(np.float64) ** 2).sum(axis=0)).max() <= c * (1 + 1e-6)
+        assert np.sqrt((out.astype(np.float64) ** 2).sum(axis=axis)).max() <= c * (1 + 1e-6)
+
+
+def test_max_norm_bad_axis():
+    with pytest.raises(ValueError, match="axis must be 0 or 1"):
+        _C.optim_max_norm(np.ones((2, 2), np.float32), 1.0, 2)
 
 
 # ----------------------------------------------------------------------------- state & API
