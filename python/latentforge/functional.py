@@ -1,0 +1,611 @@
+"""Differentiable ops: one :class:`~latentforge.tensor.Function` subclass per op.
+
+Each op has static ``forward(ctx, *arrays, **params)`` and ``backward(ctx, grad_out)``; it
+saves only what its backward needs, and :meth:`Tensor.backward` asserts that every gradient
+it returns has its input's shape.
+
+Where the compute happens
+-------------------------
+* :class:`MatMul` and :class:`Linear` run on latentforge's native float32 GEMM
+  (:func:`latentforge.ops.gemm` / :func:`latentforge.ops.linear`). Their backward passes use
+  the GEMM's transpose flags (``dA = G @ B^T`` is ``gemm(G, B, trans_b=True)``), so no
+  transposed copies are made. ``Linear`` fuses bias and activation into the GEMM epilogue
+  and differentiates the activation from its saved *output*.
+* Elementwise ops, reductions, indexing and the softmax family use numpy for now (they are
+  memory-bound; native fused versions can replace them without changing this API).
+* Under ``latentforge.tensor.default_dtype(np.float64)`` (used by
+  :func:`latentforge.testing.gradcheck`), MatMul and Linear compute with numpy float64
+  ``@`` instead, because the native GEMM is float32 only. See :mod:`latentforge.tensor`.
+
+The functional helpers at the end (:func:`linear`, :func:`softmax`, ...) take Tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import ops as _ops
+from .tensor import Context, Function, Tensor, get_default_dtype
+
+__all__ = [
+    "Abs",
+    "Add",
+    "Clip",
+    "Div",
+    "Exp",
+    "GetItem",
+    "Linear",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "Mean",
+    "Mul",
+    "Neg",
+    "Pow",
+    "ReLU",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "linear",
+    "log_softmax",
+    "matmul",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+_ACTIVATIONS = (None, "sigmoid", "tanh", "relu")
+
+
+def _native() -> bool:
+    """True when arrays are float32 and should go to the native kernels."""
+    return get_default_dtype() == np.float32
+
+
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return np.asarray(g).reshape(shape)
+
+
+def _norm_axes(axis: Any, ndim: int) -> Optional[tuple[int, ...]]:
+    if axis is None:
+        return None
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+# --------------------------------------------------------------------------- elementwise
+class Add(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.shapes = (a.shape, b.shape)
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        sa, sb = ctx.shapes
+        return _unbroadcast(g, sa), _unbroadcast(g, sb)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.shapes = (a.shape, b.shape)
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        sa, sb = ctx.shapes
+        return _unbroadcast(g, sa), _unbroadcast(-g, sb)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # Save only the factor each needed gradient uses.
+        ctx.save_for_backward(
+            b if ctx.needs_input_grad[0] else None, a if ctx.needs_input_grad[1] else None
+        )
+        ctx.shapes = (a.shape, b.shape)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        b, a = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ga = _unbroadcast(g * b, sa) if b is not None else None
+        gb = _unbroadcast(g * a, sb) if a is not None else None
+        return ga, gb
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a / b
+        ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
+        ctx.shapes = (a.shape, b.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        b, out = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        gq = g / b
+        ga = _unbroadcast(gq, sa) if ctx.needs_input_grad[0] else None
+        # d(a/b)/db = -a/b^2 = -(a/b)/b
+        gb = _unbroadcast(-gq * out, sb) if out is not None else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return (-g,)
+
+
+class Pow(Function):
+    """``a ** p`` for a real scalar ``p``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, exponent: float) -> np.ndarray:
+        ctx.save_for_backward(a)
+        ctx.exponent = exponent
+        return a**exponent
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (a,) = ctx.saved_tensors
+        p = ctx.exponent
+        if p == 0.0:
+            return (np.zeros_like(a),)
+        return (g * (p * a ** (p - 1.0)),)
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved_tensors
+        return (g * out,)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (a,) = ctx.saved_tensors
+        return (g / a,)
+
+
+class Abs(Function):
+    """``|a|``; the gradient at 0 is taken as 0 (a kink: gradient checks avoid it)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (a,) = ctx.saved_tensors
+        return (g * np.sign(a),)
+
+
+class Clip(Function):
+    """``clip(a, lo, hi)``; the gradient passes where ``lo <= a <= hi`` and is 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
+        if lo > hi:
+            raise ValueError(f"clip needs lo <= hi, got lo={lo}, hi={hi}")
+        ctx.save_for_backward((a >= lo) & (a <= hi))
+        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (inside,) = ctx.saved_tensors
+        return (g * inside,)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive argument never overflows; both branches are exact rearrangements.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = _sigmoid(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved_tensors
+        return (g * out * (1.0 - out),)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved_tensors
+        return (g * (1.0 - out * out),)
+
+
+class ReLU(Function):
+    """``max(a, 0)``; the gradient at exactly 0 is taken as 0."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = np.maximum(a, 0).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved_tensors
+        return (g * (out > 0),)
+
+
+# --------------------------------------------------------------------------- reductions, shape
+class Sum(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, axis: Any = None, keepdims: bool = False):
+        axes = _norm_axes(axis, a.ndim)
+        ctx.in_shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
+        return np.asarray(a.sum(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return (_expand_reduced(g, ctx.in_shape, ctx.axes, ctx.keepdims),)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, axis: Any = None, keepdims: bool = False):
+        axes = _norm_axes(axis, a.ndim)
+        ctx.in_shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
+        n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
+        if n == 0:
+            raise ValueError("mean over an empty axis")
+        ctx.n = n
+        return np.asarray(a.mean(axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        g = _expand_reduced(g, ctx.in_shape, ctx.axes, ctx.keepdims)
+        return (g * (1.0 / ctx.n),)
+
+
+def _expand_reduced(g: np.ndarray, in_shape, axes, keepdims) -> np.ndarray:
+    """Broadcast the gradient of a reduction back to the input shape (a read-only view)."""
+    if axes is None:
+        return np.broadcast_to(np.asarray(g).reshape((1,) * len(in_shape)), in_shape)
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, in_shape)
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, shape: tuple) -> np.ndarray:
+        ctx.in_shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return (g.reshape(ctx.in_shape),)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, axes: Optional[tuple] = None) -> np.ndarray:
+        axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) for x in axes)
+        if sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+            raise ValueError(f"axes {axes} are not a permutation of {a.ndim} axes")
+        ctx.inverse = tuple(np.argsort([x % a.ndim for x in axes]))
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return (g.transpose(ctx.inverse),)
+
+
+def _check_key(key: Any) -> Any:
+    """Validate an index: slices, ints, None, Ellipsis, integer or boolean arrays."""
+    if isinstance(key, tuple):
+        return tuple(_check_key(k) for k in key)
+    if isinstance(key, Tensor):
+        raise TypeError(
+            "index with an integer numpy array, not a Tensor (Tensors hold float data)"
+        )
+    if isinstance(key, (list, np.ndarray)):
+        key = np.asarray(key)
+        if key.dtype.kind not in "iub":
+            raise TypeError(f"index arrays must be integer or boolean, got dtype {key.dtype}")
+    return key
+
+
+def _is_basic(key: Any) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    return not any(isinstance(k, np.ndarray) for k in keys)
+
+
+class GetItem(Function):
+    """``a[key]``: slicing, and integer-array indexing (an embedding lookup ``W[ids]``).
+
+    The backward scatters with ``np.add.at``, so repeated indices accumulate.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, key: Any) -> np.ndarray:
+        key = _check_key(key)
+        out = a[key]
+        ctx.key, ctx.in_shape, ctx.dtype = key, a.shape, a.dtype
+        # Basic indexing returns a view; copy so later in-place edits of `a` cannot leak in.
+        return np.array(out, copy=True)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        grad = np.zeros(ctx.in_shape, dtype=ctx.dtype)
+        if _is_basic(ctx.key):
+            grad[ctx.key] = g  # basic indexing never selects an element twice
+        else:
+            np.add.at(grad, ctx.key, g)
+        return (grad,)
+
+
+# --------------------------------------------------------------------------- softmax family
+class Softmax(Function):
+    """Numerically stable softmax along ``axis`` (the max is subtracted first)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
+        z = a - a.max(axis=axis, keepdims=True)
+        e = np.exp(z)
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (s,) = ctx.saved_tensors
+        return (s * (g - (g * s).sum(axis=ctx.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """Numerically stable ``a - logsumexp(a)`` along ``axis``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
+        z = a - a.max(axis=axis, keepdims=True)
+        out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved_tensors
+        return (g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
+
+
+# --------------------------------------------------------------------------- dense (native)
+def _check_2d(x: np.ndarray, name: str) -> None:
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+
+
+class MatMul(Function):
+    """``A @ B`` for 2-D operands on the native float32 GEMM.
+
+    Backward: ``dA = G @ B^T`` and ``dB = A^T @ G``, each one GEMM with a transpose flag.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _check_2d(a, "matmul operand A")
+        _check_2d(b, "matmul operand B")
+        if a.shape[1] != b.shape[0]:
+            raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not align")
+        ctx.save_for_backward(
+            b if ctx.needs_input_grad[0] else None, a if ctx.needs_input_grad[1] else None
+        )
+        if _native():
+            return _ops.gemm(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        b, a = ctx.saved_tensors
+        ga = gb = None
+        if _native():
+            if b is not None:
+                ga = _ops.gemm(g, b, trans_b=True)
+            if a is not None:
+                gb = _ops.gemm(a, g, trans_a=True)
+        else:
+            if b is not None:
+                ga = g @ b.T
+            if a is not None:
+                gb = a.T @ g
+        return ga, gb
+
+
+_DERIV_FROM_OUTPUT = {
+    None: None,
+    "sigmoid": lambda y: y * (1.0 - y),
+    "tanh": lambda y: 1.0 - y * y,
+    "relu": lambda y: y > 0,
+}
+
+
+class Linear(Function):
+    """Fused dense layer ``act(x @ W + b)`` (``x @ W.T + b`` with ``trans_w=True``).
+
+    Forward is one native GEMM with bias and activation in its epilogue. Backward
+    differentiates the activation from the saved output (sigmoid ``y(1-y)``, tanh ``1-y^2``,
+    relu ``y>0``), then ``dx = gz @ op(W)^T`` and ``dW`` are GEMMs with transpose flags and
+    ``db`` is a column sum of ``gz``.
+
+    Inputs are ``(x, W)`` or ``(x, W, b)``.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        W: np.ndarray,
+        b: Optional[np.ndarray] = None,
+        *,
+        activation: Optional[str] = None,
+        trans_w: bool = False,
+    ) -> np.ndarray:
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
+            )
+        _check_2d(x, "linear input x")
+        _check_2d(W, "linear weight W")
+        k_w = W.shape[1] if trans_w else W.shape[0]
+        n_out = W.shape[0] if trans_w else W.shape[1]
+        if x.shape[1] != k_w:
+            layout = "(out, in)" if trans_w else "(in, out)"
+            raise ValueError(
+                f"linear: x has {x.shape[1]} features but W of shape {W.shape} (layout "
+                f"{layout}) expects {k_w}"
+            )
+        if b is not None and b.shape != (n_out,):
+            raise ValueError(f"linear: bias must have shape ({n_out},), got {b.shape}")
+        if _native():
+            out = _ops.linear(x, W, b, activation, trans_w=trans_w)
+        else:
+            z = x @ (W.T if trans_w else W)
+            if b is not None:
+                z = z + b
+            out = _apply_activation(z, activation)
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(
+            x if need_w else None, W if need_x else None, out if activation else None
+        )
+        ctx.activation, ctx.trans_w, ctx.has_bias = activation, trans_w, b is not None
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, W, out = ctx.saved_tensors
+        deriv = _DERIV_FROM_OUTPUT[ctx.activation]
+        gz = g if deriv is None else g * deriv(out)
+        native = _native()
+        gx = gw = None
+        if W is not None:
+            # dx = gz @ op(W)^T: op(W) = W (in,out) -> gz @ W^T; op(W) = W^T -> gz @ W.
+            if native:
+                gx = _ops.gemm(gz, W, trans_b=not ctx.trans_w)
+            else:
+                gx = gz @ (W if ctx.trans_w else W.T)
+        if x is not None:
+            # dW = x^T @ gz, shape (in,out); with trans_w, dW = gz^T @ x, shape (out,in).
+            if native:
+                gw = _ops.gemm(gz, x, trans_a=True) if ctx.trans_w else _ops.gemm(
+                    x, gz, trans_a=True
+                )
+            else:
+                gw = gz.T @ x if ctx.trans_w else x.T @ gz
+        if not ctx.has_bias:
+            return gx, gw
+        gb = gz.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def _apply_activation(z: np.ndarray, activation: Optional[str]) -> np.ndarray:
+    if activation is None:
+        return z
+    if activation == "sigmoid":
+        return _sigmoid(z)
+    if activation == "tanh":
+        return np.tanh(z)
+    return np.maximum(z, 0).astype(z.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------- helpers on Tensors
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` for 2-D tensors (native float32 GEMM)."""
+    return MatMul.apply(a, b)
+
+
+def linear(
+    x: Tensor,
+    W: Tensor,
+    b: Optional[Tensor] = None,
+    activation: Optional[str] = None,
+    *,
+    trans_w: bool = False,
+) -> Tensor:
+    """Fused ``activation(x @ W + b)``; with ``trans_w=True`` W is ``(out, in)``."""
+    inputs = (x, W) if b is None else (x, W, b)
+    return Linear.apply(*inputs, activation=activation, trans_w=trans_w)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return ReLU.apply(x)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return LogSoftmax.apply(x, axis=axis)

@@ -1,0 +1,216 @@
+"""Loss functions and penalties; each returns a scalar (0-d) :class:`Tensor`.
+
+Batch losses are means over all elements (``mse``, the binary cross-entropies) or over the
+batch (``softmax_cross_entropy``). The cross-entropies are fused :class:`Function` s with
+closed-form, numerically stable gradients; ``mse``, the penalties and ``kl_sparsity`` are
+composed from autograd ops.
+
+Targets may be Tensors (then they receive gradients where that makes sense) or array-likes,
+which are converted once to the compute dtype (integer 0/1 targets are accepted here).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from .functional import _sigmoid
+from .tensor import Context, Function, Tensor, get_default_dtype
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "kl_sparsity",
+    "l1_penalty",
+    "l2_penalty",
+    "mse",
+    "softmax_cross_entropy",
+]
+
+
+def _tensor(x: Any, name: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    return Tensor(arr.astype(get_default_dtype(), copy=False))
+
+
+def _same_shape(a: Tensor, b: Tensor, what: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{what}: prediction shape {a.shape} != target shape {b.shape} (no broadcasting)"
+        )
+
+
+def mse(pred: Tensor, target: Any) -> Tensor:
+    """Mean squared error ``mean((pred - target)**2)``."""
+    target = _tensor(target, "target")
+    _same_shape(pred, target, "mse")
+    d = pred - target
+    return (d * d).mean()
+
+
+class BinaryCrossEntropy(Function):
+    """``-mean(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to ``[eps, 1 - eps]``.
+
+    The gradient w.r.t. ``p`` is 0 where clipping is active.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, p: np.ndarray, t: np.ndarray, *, eps: float) -> np.ndarray:
+        pc = np.clip(p, eps, 1.0 - eps)
+        log_p, log_q = np.log(pc), np.log1p(-pc)
+        ctx.save_for_backward(pc, t, (p >= eps) & (p <= 1.0 - eps), log_p - log_q)
+        return np.asarray(-np.mean(t * log_p + (1.0 - t) * log_q), dtype=p.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        pc, t, inside, logit = ctx.saved_tensors
+        scale = g / pc.size
+        gp = scale * (pc - t) / (pc * (1.0 - pc)) * inside if ctx.needs_input_grad[0] else None
+        gt = -scale * logit if ctx.needs_input_grad[1] else None
+        return gp, gt
+
+
+def binary_cross_entropy(probs: Tensor, target: Any, eps: float = 1e-7) -> Tensor:
+    """Binary cross-entropy on probabilities (e.g. a sigmoid output), mean over elements.
+
+    ``probs`` is clipped to ``[eps, 1 - eps]`` so that 0 and 1 give finite values. Prefer
+    :func:`binary_cross_entropy_with_logits` when the logits are available.
+    """
+    target = _tensor(target, "target")
+    _same_shape(probs, target, "binary_cross_entropy")
+    if not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
+    return BinaryCrossEntropy.apply(probs, target, eps=float(eps))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """``mean(max(z, 0) - z t + log(1 + exp(-|z|)))``, the stable form of BCE(sigmoid(z), t)."""
+
+    @staticmethod
+    def forward(ctx: Context, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(z, t)
+        loss = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+        return np.asarray(loss.mean(), dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        z, t = ctx.saved_tensors
+        scale = g / z.size
+        gz = scale * (_sigmoid(z) - t) if ctx.needs_input_grad[0] else None
+        gt = -scale * z if ctx.needs_input_grad[1] else None
+        return gz, gt
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target: Any) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``target``, mean over elements,
+    computed without forming the sigmoid (finite for any logit)."""
+    target = _tensor(target, "target")
+    _same_shape(logits, target, "binary_cross_entropy_with_logits")
+    return BinaryCrossEntropyWithLogits.apply(logits, target)
+
+
+class SoftmaxCrossEntropy(Function):
+    """``mean_i(logsumexp(z_i) - z_i[y_i])``; gradient ``(softmax(z) - onehot(y)) / N``."""
+
+    @staticmethod
+    def forward(ctx: Context, z: np.ndarray, *, labels: np.ndarray) -> np.ndarray:
+        n = z.shape[0]
+        shifted = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(shifted).sum(axis=1))
+        rows = np.arange(n)
+        ctx.save_for_backward(shifted, lse, labels)
+        return np.asarray(np.mean(lse - shifted[rows, labels]), dtype=z.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        shifted, lse, labels = ctx.saved_tensors
+        n = shifted.shape[0]
+        p = np.exp(shifted - lse[:, None])
+        p[np.arange(n), labels] -= 1.0
+        return (p * (g / n),)
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """Cross-entropy of ``softmax(logits)`` against integer class labels, mean over the batch.
+
+    Parameters
+    ----------
+    logits : Tensor, shape ``(N, C)``
+    labels : integer array_like, shape ``(N,)``, values in ``[0, C)``
+    """
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
+    if logits.ndim != 2 or logits.shape[0] == 0:
+        raise ValueError(f"logits must have shape (N, C) with N > 0, got {logits.shape}")
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    if labels.shape != (logits.shape[0],):
+        raise ValueError(f"labels must have shape ({logits.shape[0]},), got {labels.shape}")
+    n_classes = logits.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must be in [0, {n_classes}), got range "
+                         f"[{labels.min()}, {labels.max()}]")
+    return SoftmaxCrossEntropy.apply(logits, labels=labels.astype(np.intp))
+
+
+def _param_list(params: Any) -> list[Tensor]:
+    if hasattr(params, "parameters") and callable(params.parameters):
+        params = params.parameters()
+    if isinstance(params, Tensor):
+        params = [params]
+    params = list(params)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"penalties take Tensors/Parameters, got {type(p).__name__}")
+    return params
+
+
+def l1_penalty(params: Iterable[Tensor]) -> Tensor:
+    """``sum_p sum |p|`` over the given parameters (or a Module's parameters).
+
+    Its gradient is ``sign(p)`` (0 at exactly 0). Multiply by the decay coefficient yourself.
+    """
+    total: Any = None
+    for p in _param_list(params):
+        term = p.abs().sum()
+        total = term if total is None else total + term
+    return total if total is not None else Tensor(0.0)
+
+
+def l2_penalty(params: Iterable[Tensor]) -> Tensor:
+    """``0.5 * sum_p sum p**2`` (the 1/2 makes the gradient exactly ``p``, as weight decay)."""
+    total: Any = None
+    for p in _param_list(params):
+        term = (p * p).sum()
+        total = term if total is None else total + term
+    return total * 0.5 if total is not None else Tensor(0.0)
+
+
+def kl_sparsity(hidden_activations: Tensor, rho: float, beta: float = 1.0,
+                eps: float = 1e-7) -> Tensor:
+    """Sparse-autoencoder penalty ``beta * sum_j KL(rho || rho_hat_j)``.
+
+    ``rho_hat_j`` is the mean activation of hidden unit ``j`` over the batch (axis 0; the
+    activations should lie in (0, 1), e.g. sigmoid outputs), clipped to ``[eps, 1 - eps]``::
+
+        KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))
+    """
+    h = hidden_activations
+    if not isinstance(h, Tensor):
+        h = Tensor(h)
+    if h.ndim != 2:
+        raise ValueError(f"hidden_activations must be (batch, units), got shape {h.shape}")
+    rho = float(rho)
+    if not 0.0 < rho < 1.0:
+        raise ValueError(f"rho must be in (0, 1), got {rho}")
+    rho_hat = h.mean(axis=0).clip(eps, 1.0 - eps)
+    const = rho * np.log(rho) + (1.0 - rho) * np.log(1.0 - rho)
+    cross = rho_hat.log() * rho + (1.0 - rho_hat).log() * (1.0 - rho)
+    n_units = h.shape[1]
+    return ((cross * -1.0).sum() + const * n_units) * float(beta)

@@ -1,0 +1,366 @@
+"""Layers on the autograd: :class:`Module`, :class:`Parameter`, :class:`Linear` and friends.
+
+>>> import numpy as np, latentforge.nn as nn
+>>> enc = nn.Linear(8, 3, activation="sigmoid", random_state=0)
+>>> dec = nn.Linear(3, 8, activation="sigmoid", tied_to=enc, random_state=0)
+>>> dec.weight is enc.weight
+True
+
+Weight layout follows PyTorch: ``Linear.weight`` has shape ``(out_features, in_features)``
+and the layer computes ``act(x @ weight.T + bias)`` in one fused native GEMM
+(``trans_w=True``: the kernel reads the transpose in place, no copy).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from . import functional as F
+from .tensor import Tensor, get_default_dtype
+
+__all__ = [
+    "Dropout",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]
+
+
+class Parameter(Tensor):
+    """A leaf :class:`Tensor` with ``requires_grad=True`` that :class:`Module` collects."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor") :]
+
+
+class Module:
+    """Base class of layers.
+
+    Parameters and sub-modules are found by walking the instance's public attributes (names
+    not starting with ``_``), including lists/tuples of modules, in assignment order. A
+    parameter reachable twice (tied weights) is reported once, under its first name.
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ----------------------------------------------------------------- traversal
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, (Parameter, Module)):
+                        yield f"{name}.{i}", item
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """``(name, module)`` for this module and every sub-module (each once)."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [
+                (f"{name}.{n}" if name else n, m)
+                for n, m in mod._members()
+                if isinstance(m, Module)
+            ]
+            stack.extend(reversed(children))
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """``(dotted_name, parameter)`` for every distinct parameter, depth first."""
+        seen: set[int] = set()
+        for mod_name, mod in self.named_modules(prefix):
+            for n, p in mod._members():
+                if isinstance(p, Parameter) and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_name}.{n}" if mod_name else n), p
+
+    def parameters(self) -> list[Parameter]:
+        """Every distinct parameter of this module and its sub-modules."""
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> list["Module"]:
+        return [m for _, m in self.named_modules()]
+
+    # ----------------------------------------------------------------- modes and state
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (Dropout active) on this module and all sub-modules."""
+        for m in self.modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (Dropout is the identity)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of every parameter's array, keyed by dotted name."""
+        return OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays from ``state`` into the parameters (in place, keeping their dtype).
+
+        Raises ``KeyError`` for missing or unexpected keys when ``strict``, ``ValueError`` for
+        a shape mismatch and ``TypeError`` for non-floating arrays. Nothing is modified unless
+        every entry passes these checks.
+        """
+        params = dict(self.named_parameters())
+        if strict:
+            missing = sorted(set(params) - set(state))
+            unexpected = sorted(set(state) - set(params))
+            if missing or unexpected:
+                raise KeyError(
+                    f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+                )
+        staged = []
+        for name, value in state.items():
+            if name not in params:
+                continue
+            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if arr.dtype.kind != "f":
+                raise TypeError(f"load_state_dict: {name} has non-float dtype {arr.dtype}")
+            p = params[name]
+            if arr.shape != p.shape:
+                raise ValueError(
+                    f"load_state_dict: {name} has shape {arr.shape}, parameter is {p.shape}"
+                )
+            staged.append((p, arr))
+        for p, arr in staged:
+            p.data[...] = arr
+
+    def __repr__(self) -> str:
+        children = [(n, m) for n, m in self._members() if isinstance(m, Module)]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for n, m in children:
+            lines.append("  (" + n + "): " + repr(m).replace("\n", "\n  "))
+        return "\n".join(lines) + "\n)"
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+def _rng(random_state: Any) -> np.random.Generator:
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(random_state)
+
+
+class Linear(Module):
+    """Dense layer ``activation(x @ weight.T + bias)``, fused into one native GEMM.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+        Learn an additive bias of shape ``(out_features,)`` (initialised to 0).
+    activation : None, "sigmoid", "tanh" or "relu"
+        Applied in the GEMM epilogue.
+    tied_to : Linear, optional
+        Use the *transpose* of ``tied_to.weight`` as this layer's weight (a tied
+        autoencoder's decoder): ``tied_to`` must map ``out_features -> in_features``. The
+        Parameter is shared, not copied, so gradients from both layers accumulate into it
+        and ``parameters()`` of a model holding both lists it once. The bias is this layer's
+        own.
+    random_state : int, numpy Generator or None
+        Seeds the weight initialisation.
+
+    Initialisation
+    --------------
+    Glorot/Xavier uniform: ``weight ~ U(-a, a)`` with ``a = sqrt(6 / (in + out))``, times 4
+    for ``activation="sigmoid"`` (Glorot & Bengio 2010: sigmoid's slope at 0 is 1/4).
+
+    Attributes
+    ----------
+    weight : Parameter, shape ``(out_features, in_features)`` (for a tied layer, the other
+        layer's Parameter of shape ``(in_features, out_features)``, used transposed).
+    bias : Parameter of shape ``(out_features,)`` or None.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: Optional[str] = None,
+        tied_to: Optional["Linear"] = None,
+        random_state: Any = None,
+    ):
+        super().__init__()
+        in_features, out_features = int(in_features), int(out_features)
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(
+                f"in_features and out_features must be positive, got {in_features}, "
+                f"{out_features}"
+            )
+        if activation not in (None, "sigmoid", "tanh", "relu"):
+            raise ValueError(
+                f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
+            )
+        self.in_features, self.out_features, self.activation = (
+            in_features,
+            out_features,
+            activation,
+        )
+        if tied_to is not None:
+            if not isinstance(tied_to, Linear):
+                raise TypeError(f"tied_to must be a Linear, got {type(tied_to).__name__}")
+            if (tied_to.in_features, tied_to.out_features) != (out_features, in_features):
+                raise ValueError(
+                    f"tied_to maps {tied_to.in_features} -> {tied_to.out_features} features; "
+                    f"a tied Linear({in_features}, {out_features}) needs one mapping "
+                    f"{out_features} -> {in_features}"
+                )
+            if tied_to._tied_to is not None:
+                raise ValueError("tied_to must own its weight (it is itself tied)")
+            self.weight = tied_to.weight
+            # Kept private so traversal does not treat the other layer as a child.
+            self._tied_to: Optional[Linear] = tied_to
+        else:
+            limit = np.sqrt(6.0 / (in_features + out_features))
+            if activation == "sigmoid":
+                limit *= 4.0
+            w = _rng(random_state).uniform(-limit, limit, size=(out_features, in_features))
+            self.weight = Parameter(w)
+            self._tied_to = None
+        self.bias = Parameter(np.zeros(out_features, dtype=get_default_dtype())) if bias else None
+
+    @property
+    def tied(self) -> bool:
+        return self._tied_to is not None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        # Own weight is (out, in): x @ W.T. Tied weight is the other's (in, out): x @ W.
+        return F.linear(x, self.weight, self.bias, self.activation, trans_w=not self.tied)
+
+    def extra_repr(self) -> str:
+        s = f"in_features={self.in_features}, out_features={self.out_features}"
+        s += f", bias={self.bias is not None}"
+        if self.activation:
+            s += f", activation={self.activation!r}"
+        if self.tied:
+            s += ", tied=True"
+        return s
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class Softmax(Module):
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale the
+    survivors by ``1 / (1 - p)`` so the expected output equals the input; in eval, identity.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+    random_state : int, numpy Generator or None
+        Seeds the masks (a numpy Generator, advanced by every training-mode call).
+    """
+
+    def __init__(self, p: float = 0.5, random_state: Any = None):
+        super().__init__()
+        p = float(p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self._rng = _rng(random_state)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if not self.training or self.p == 0.0:
+            return x
+        keep = self._rng.random(x.shape) >= self.p
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+        return x * Tensor._from_op(mask, requires_grad=False)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Apply modules in order; ``Sequential(a, b)(x) == b(a(x))``. Parameters are named
+    ``"0.weight"``, ``"1.bias"``, ... as in PyTorch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for m in modules:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(m).__name__}")
+        self.layers = list(modules)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def forward(self, x: Tensor) -> Tensor:
+        for m in self.layers:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
