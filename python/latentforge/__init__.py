@@ -10,9 +10,26 @@ array([[4., 4.],
 
 from __future__ import annotations
 
-from . import datasets, ops
+from . import datasets, functional, losses, models, nn, ops, optim, tensor, viz
 from ._backend import build_info, get_num_threads, set_num_threads
+from .tensor import Tensor, no_grad
 
 __version__: str = build_info()["version"]
 
-__all__ = ["__version__", "build_info", "datasets", "get_num_threads", "ops", "set_num_threads"]
+__all__ = [
+    "Tensor",
+    "__version__",
+    "build_info",
+    "datasets",
+    "functional",
+    "get_num_threads",
+    "losses",
+    "models",
+    "nn",
+    "no_grad",
+    "ops",
+    "optim",
+    "set_num_threads",
+    "tensor",
+    "viz",
+]

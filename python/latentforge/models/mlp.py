@@ -1,0 +1,307 @@
+"""A feed-forward classifier trained by minibatch backpropagation on latentforge's kernels."""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import losses, nn, optim
+from .._backend import as_float32
+from ..tensor import Tensor, no_grad
+
+_OPTIMIZERS = {
+    "sgd": optim.SGD,
+    "momentum": optim.SGD,
+    "nesterov": optim.SGD,
+    "adagrad": optim.AdaGrad,
+    "rmsprop": optim.RMSProp,
+    "adam": optim.Adam,
+    "adadelta": optim.AdaDelta,
+}
+
+
+def _check_random_state(random_state) -> np.random.Generator:
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return np.random.default_rng(random_state)
+    raise TypeError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
+
+
+class MLPClassifier:
+    """Multi-layer perceptron classifier (softmax output, cross-entropy loss).
+
+    Parameters
+    ----------
+    hidden : sequence of int
+        Sizes of the hidden layers, e.g. ``(1000, 750, 500)``.
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden-layer nonlinearity, applied in the fused GEMM epilogue.
+    optimizer : str
+        One of "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta".
+        "momentum"/"nesterov" are SGD with ``momentum`` (default 0.9 for them).
+    learning_rate : float
+    momentum : float or None
+        For "sgd"/"momentum"/"nesterov" (None: 0 for "sgd", 0.9 otherwise) and "rmsprop".
+    weight_decay, l1 : float
+        L2 and L1 penalties applied by the optimizer.
+    max_norm : float or None
+        Max-norm constraint on each unit's incoming weight vector.
+    dropout : float
+        Dropout probability on hidden activations (0 disables it).
+    batch_size : int
+    max_epochs : int
+    validation_fraction : float
+        Fraction of the training data held out to monitor ``val_loss``/``val_accuracy``
+        (0 disables validation and early stopping).
+    early_stopping : bool
+        Stop when the validation loss has not improved for ``patience`` epochs, and restore the
+        best weights.
+    patience : int
+    random_state : None, int or numpy Generator
+    verbose : int
+        0: silent. 1: a tqdm progress bar per epoch when stderr is a terminal, otherwise one line
+        per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    n_features_in_ : int
+    network_ : latentforge.nn.Sequential
+    history_ : dict of lists
+        Per epoch: "loss" (mean training loss), and with validation "val_loss" and
+        "val_accuracy"; "step_loss" has the loss of every minibatch.
+    n_iter_ : int
+        Epochs run.
+    """
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (1000, 750, 500),
+        activation: str = "sigmoid",
+        optimizer: str = "momentum",
+        learning_rate: float = 0.1,
+        momentum: Optional[float] = None,
+        weight_decay: float = 0.0,
+        l1: float = 0.0,
+        max_norm: Optional[float] = None,
+        dropout: float = 0.0,
+        batch_size: int = 100,
+        max_epochs: int = 10,
+        validation_fraction: float = 0.1,
+        early_stopping: bool = True,
+        patience: int = 3,
+        random_state: Union[None, int, np.random.Generator] = None,
+        verbose: int = 0,
+    ):
+        self.hidden = hidden
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.max_norm = max_norm
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _validate_params(self) -> None:
+        if self.activation not in ("sigmoid", "tanh", "relu"):
+            raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got {self.activation!r}")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
+        hidden = tuple(self.hidden)
+        if any((not isinstance(h, (int, np.integer))) or h < 1 for h in hidden):
+            raise ValueError(f"hidden must be a sequence of positive ints, got {self.hidden!r}")
+        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
+            raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
+        layers: List[Any] = []
+        prev = n_in
+        for h in self.hidden:
+            layers.append(nn.Linear(prev, int(h), activation=self.activation, random_state=rng))
+            if self.dropout > 0:
+                layers.append(nn.Dropout(self.dropout, random_state=rng))
+            prev = int(h)
+        layers.append(nn.Linear(prev, n_out, random_state=rng))
+        return nn.Sequential(*layers)
+
+    def _make_optimizer(self, params):
+        name = self.optimizer
+        common = dict(weight_decay=self.weight_decay, l1=self.l1, max_norm=self.max_norm)
+        if name in ("sgd", "momentum", "nesterov"):
+            mom = self.momentum if self.momentum is not None else (0.0 if name == "sgd" else 0.9)
+            return optim.SGD(params, lr=self.learning_rate, momentum=mom,
+                             nesterov=name == "nesterov", **common)
+        if name == "rmsprop" and self.momentum is not None:
+            return optim.RMSProp(params, lr=self.learning_rate, momentum=self.momentum, **common)
+        if name == "adadelta":
+            return optim.AdaDelta(params, lr=self.learning_rate, **common)
+        return _OPTIMIZERS[name](params, lr=self.learning_rate, **common)
+
+    # ------------------------------------------------------------------ API
+
+    def fit(self, X, y) -> "MLPClassifier":
+        """Train on ``X`` (n_samples, n_features) and integer or string labels ``y``."""
+        self._validate_params()
+        X = as_float32(X, "X", ndim=2)
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X.shape[0]:
+            raise ValueError(f"y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
+        if X.shape[0] < 2:
+            raise ValueError("need at least 2 samples to fit")
+        if not np.all(np.isfinite(X)):
+            raise ValueError("X contains NaN or infinity")
+        rng = _check_random_state(self.random_state)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError("y has a single class; a classifier needs at least 2")
+        self.n_features_in_ = X.shape[1]
+
+        n_val = int(round(self.validation_fraction * X.shape[0]))
+        order = rng.permutation(X.shape[0])
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        X_tr, y_tr = X[train_idx], y_idx[train_idx]
+        X_val, y_val = X[val_idx], y_idx[val_idx]
+
+        self.network_ = self._build(X.shape[1], self.classes_.shape[0], rng)
+        opt = self._make_optimizer(self.network_.parameters())
+        self.history_: Dict[str, List[float]] = {"loss": [], "step_loss": []}
+        if n_val:
+            self.history_["val_loss"] = []
+            self.history_["val_accuracy"] = []
+        best, best_state, bad_epochs = np.inf, None, 0
+        bs = int(self.batch_size)
+        n_batches = -(-X_tr.shape[0] // bs)
+        self.n_iter_ = 0
+        for epoch in range(int(self.max_epochs)):
+            self.network_.train()
+            perm = rng.permutation(X_tr.shape[0])
+            total, t0 = 0.0, time.perf_counter()
+            bar = self._progress(n_batches, epoch)
+            for b in range(n_batches):
+                idx = perm[b * bs:(b + 1) * bs]
+                # Overflow in a diverging run is reported below as one clear error.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss = losses.softmax_cross_entropy(
+                        self.network_(Tensor(X_tr[idx])), y_tr[idx]
+                    )
+                    value = float(loss.data)
+                    if np.isfinite(value):
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
+                if not np.isfinite(value):
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}, batch {b + 1} (loss {value}); "
+                        "lower learning_rate"
+                    )
+                self.history_["step_loss"].append(value)
+                total += value * len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+            if bar is not None:
+                bar.close()
+            self.history_["loss"].append(total / X_tr.shape[0])
+            self.n_iter_ = epoch + 1
+            msg = f"epoch {epoch + 1}/{self.max_epochs}: loss {self.history_['loss'][-1]:.4f}"
+            if n_val:
+                vloss, vacc = self._evaluate(X_val, y_val)
+                self.history_["val_loss"].append(vloss)
+                self.history_["val_accuracy"].append(vacc)
+                msg += f", val_loss {vloss:.4f}, val_accuracy {vacc:.4f}"
+                if vloss < best - 1e-6:
+                    best, bad_epochs = vloss, 0
+                    best_state = copy.deepcopy(self.network_.state_dict())
+                else:
+                    bad_epochs += 1
+            if self.verbose and bar is None:
+                print(f"{msg} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+            if n_val and self.early_stopping and bad_epochs >= self.patience:
+                break
+        if n_val and self.early_stopping and best_state is not None:
+            self.network_.load_state_dict(best_state)
+            self.best_val_loss_ = best
+        self.network_.eval()
+        return self
+
+    def _progress(self, total: int, epoch: int):
+        if not self.verbose or not sys.stderr.isatty():
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False)
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
+        self.network_.eval()
+        out = []
+        with no_grad():
+            for i in range(0, X.shape[0], 1000):
+                out.append(self.network_(Tensor(X[i:i + 1000])).data)
+        return np.concatenate(out) if out else np.zeros((0, self.classes_.shape[0]), np.float32)
+
+    def _evaluate(self, X, y_idx):
+        logits = self._logits(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        loss = float(-logp[np.arange(len(y_idx)), y_idx].mean())
+        acc = float((logits.argmax(axis=1) == y_idx).mean())
+        self.network_.train()
+        return loss, acc
+
+    def _check_fitted_input(self, X) -> np.ndarray:
+        if not hasattr(self, "network_"):
+            raise AttributeError("this MLPClassifier is not fitted yet; call fit first")
+        X = as_float32(X, "X", ndim=2)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}")
+        return X
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
+        logits = self._logits(self._check_fitted_input(X)).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels (from ``classes_``)."""
+        logits = self._logits(self._check_fitted_input(X))
+        return self.classes_[logits.argmax(axis=1)]
+
+    def score(self, X, y) -> float:
+        """Mean accuracy on ``(X, y)``."""
+        return float(np.mean(self.predict(X) == np.asarray(y)))
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]}
+
+    def set_params(self, **params) -> "MLPClassifier":
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for MLPClassifier")
+            setattr(self, k, v)
+        return self
