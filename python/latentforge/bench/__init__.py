@@ -72,6 +72,11 @@ SUITES: List[Suite] = [
         "float32 GEMM and fused linear+sigmoid vs numpy (in-process and with OPENBLAS_* unset)",
         "latentforge.bench.gemm",
     ),
+    Suite(
+        "training",
+        "samples/s of an MLP and a deep autoencoder epoch (SGD momentum) vs PyTorch on the CPU",
+        "latentforge.bench.training",
+    ),
 ]
 
 
