@@ -1,0 +1,97 @@
+"""Two classic MNIST experiments, reproduced with latentforge (results in RESULTS.md).
+
+1. Optimizer comparison: a 784-256-256-10 ReLU net, minibatch 100, learning rate 0.01.
+   How many minibatch steps do plain SGD and SGD with momentum 0.9 need before the training
+   cost (softmax cross-entropy, averaged over the last 100 minibatches) falls to 0.1?
+   (Published: momentum needs roughly 9x fewer steps.)
+2. A 784-1000-750-500-10 sigmoid net trained without pretraining (SGD, momentum 0.9, lr 0.1,
+   batch 100): test error after 10 epochs.
+
+    python benchmarks/reproduce_mnist.py [--only 1|2] [--max-epochs N] [--seed S]
+
+(``benchmarks/reproduce_mnist.py`` is a thin wrapper around this module; the tests import
+``steps_to_cost`` from here.)
+
+Needs the MNIST files (``LATENTFORGE_DATA``; see ``latentforge.datasets``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import latentforge as lf
+
+
+def steps_to_cost(X, y, momentum, target=0.1, max_epochs=60, seed=0, window=100, lr=0.01):
+    """Minibatch steps until the mean loss of the last ``window`` steps is <= ``target``."""
+    rng = np.random.default_rng(seed)
+    nn = lf.nn
+    net = nn.Sequential(
+        nn.Linear(784, 256, activation="relu", random_state=rng),
+        nn.Linear(256, 256, activation="relu", random_state=rng),
+        nn.Linear(256, 10, random_state=rng),
+    )
+    opt = lf.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    recent, steps = [], 0
+    for epoch in range(max_epochs):
+        perm = rng.permutation(X.shape[0])
+        for i in range(0, X.shape[0], 100):
+            idx = perm[i:i + 100]
+            loss = lf.losses.softmax_cross_entropy(net(lf.Tensor(X[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            recent.append(float(loss.data))
+            if len(recent) > window:
+                recent.pop(0)
+            if len(recent) == window and np.mean(recent) <= target:
+                return steps, epoch + 1
+    return None, max_epochs
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["1", "2"])
+    p.add_argument("--max-epochs", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    (X, y), (Xt, yt) = lf.datasets.load_mnist()
+    print(f"latentforge {lf.__version__}, {lf.get_num_threads()} threads, "
+          f"ISA {lf.build_info()['isa_selected']}", flush=True)
+    if args.only in (None, "1"):
+        print("\n[1] 784-256-256-10 ReLU, batch 100, lr 0.01: steps to training cost 0.1",
+              flush=True)
+        res = {}
+        for name, mom in (("momentum 0.9", 0.9), ("plain SGD", 0.0)):
+            t0 = time.perf_counter()
+            steps, epochs = steps_to_cost(X, y, mom, max_epochs=args.max_epochs, seed=args.seed)
+            res[name] = steps
+            shown = steps if steps is not None else f"> {epochs * 600} (not reached)"
+            print(f"    {name:13}: {shown} steps ({epochs} epochs, "
+                  f"{time.perf_counter() - t0:.0f} s)", flush=True)
+        if all(res.values()):
+            print(f"    ratio SGD / momentum: {res['plain SGD'] / res['momentum 0.9']:.1f}x "
+                  "(published: about 9x)", flush=True)
+    if args.only in (None, "2"):
+        print("\n[2] 784-1000-750-500-10 sigmoid, no pretraining, SGD momentum 0.9, lr 0.1, "
+              "batch 100, 10 epochs", flush=True)
+        t0 = time.perf_counter()
+        clf = lf.models.MLPClassifier(hidden=(1000, 750, 500), activation="sigmoid",
+                                      optimizer="momentum", learning_rate=0.1, batch_size=100,
+                                      max_epochs=10, validation_fraction=0.0,
+                                      random_state=args.seed, verbose=1)
+        clf.fit(X, y)
+        err = 1.0 - clf.score(Xt, yt)
+        print(f"    test error after 10 epochs: {100 * err:.2f}% "
+              f"(train loss {clf.history_['loss'][-1]:.4f}; {time.perf_counter() - t0:.0f} s)",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
