@@ -228,6 +228,24 @@ void adadelta_step_cpu(float* param, float* square_avg, float* acc_delta, const 
   });
 }
 
+namespace {
+// Sum of f(i) for i in [0, n): each f(i) runs on one thread (statically scheduled), so the work
+// done for each i does not depend on the thread count.
+template <typename F>
+int64_t count_over(int64_t n, int num_threads, F&& f) {
+  int64_t total = 0;
+  if (num_threads <= 1) {
+    for (int64_t i = 0; i < n; ++i) total += f(i);
+    return total;
+  }
+#ifdef LF_WITH_OPENMP
+#pragma omp parallel for num_threads(num_threads) schedule(static) reduction(+ : total)
+#endif
+  for (int64_t i = 0; i < n; ++i) total += f(i);
+  return total;
+}
+}  // namespace
+
 int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_norm,
                              int num_threads) {
   LF_CHECK(rows >= 0 && cols >= 0, "max_norm: negative shape (", rows, ", ", cols, ")");
@@ -239,7 +257,6 @@ int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_nor
   constexpr int64_t kCols = 256;
   const int64_t nchunks = (cols + kCols - 1) / kCols;
   const double c = static_cast<double>(max_norm);
-  int64_t rescaled = 0;
   auto chunk = [&](int64_t ch) -> int64_t {
     const int64_t j0 = ch * kCols, j1 = std::min(cols, j0 + kCols), w = j1 - j0;
     double acc[kCols];
@@ -268,15 +285,8 @@ int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_nor
     }
     return count;
   };
-  if (num_threads <= 1 || nchunks == 1 || rows * cols < kSerialBelow) {
-    for (int64_t ch = 0; ch < nchunks; ++ch) rescaled += chunk(ch);
-  } else {
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static) reduction(+ : rescaled)
-#endif
-    for (int64_t ch = 0; ch < nchunks; ++ch) rescaled += chunk(ch);
-  }
-  return rescaled;
+  const bool serial = num_threads <= 1 || nchunks == 1 || rows * cols < kSerialBelow;
+  return count_over(nchunks, serial ? 1 : num_threads, chunk);
 }
 
 int64_t max_norm_rows_cpu(float* W, int64_t rows, int64_t cols, float max_norm, int num_threads) {
@@ -296,16 +306,8 @@ int64_t max_norm_rows_cpu(float* W, int64_t rows, int64_t cols, float max_norm, 
     for (int64_t j = 0; j < cols; ++j) row[j] *= scale;
     return 1;
   };
-  int64_t rescaled = 0;
-  if (num_threads <= 1 || rows == 1 || rows * cols < kSerialBelow) {
-    for (int64_t r = 0; r < rows; ++r) rescaled += row_step(r);
-  } else {
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static) reduction(+ : rescaled)
-#endif
-    for (int64_t r = 0; r < rows; ++r) rescaled += row_step(r);
-  }
-  return rescaled;
+  const bool serial = num_threads <= 1 || rows == 1 || rows * cols < kSerialBelow;
+  return count_over(rows, serial ? 1 : num_threads, row_step);
 }
 
 }  // namespace lf
