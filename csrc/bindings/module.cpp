@@ -7,6 +7,7 @@ void bind_core(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_cuda(py::module_& m);
+void bind_elementwise(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_C, m) {
   bind_gemm(m);
   bind_optim(m);
   bind_cuda(m);
+  bind_elementwise(m);
 }

@@ -2,7 +2,31 @@
 // bindings pass lf::num_threads().
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+
 namespace lf {
+
+// Elementwise kernels split [0, n) into fixed blocks of kParallelBlock elements (a multiple of
+// every vector width), so each element always takes the same code path, whatever the thread
+// count: results are bitwise thread-independent. Below kSerialBelow elements the OpenMP
+// fork/join costs more than the work, and the blocks run serially.
+constexpr int64_t kParallelBlock = 4096;
+constexpr int64_t kSerialBelow = 1 << 15;
+
+// Calls f(begin, end) for every block of [0, n), over num_threads OpenMP threads.
+template <class F>
+void parallel_for_blocks(int64_t n, int num_threads, const F& f) {
+  const int64_t nb = (n + kParallelBlock - 1) / kParallelBlock;
+  if (num_threads <= 1 || n < kSerialBelow) {
+    for (int64_t b = 0; b < nb; ++b) f(b * kParallelBlock, std::min(n, (b + 1) * kParallelBlock));
+    return;
+  }
+#ifdef LF_WITH_OPENMP
+#pragma omp parallel for num_threads(num_threads) schedule(static)
+#endif
+  for (int64_t b = 0; b < nb; ++b) f(b * kParallelBlock, std::min(n, (b + 1) * kParallelBlock));
+}
 
 // Threads the kernels use: the value given to set_num_threads(), or else OpenMP's
 // omp_get_max_threads() on the calling thread (so OMP_NUM_THREADS and threadpoolctl's limits

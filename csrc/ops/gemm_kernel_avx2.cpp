@@ -85,6 +85,12 @@ void epilogue_rows(float* C, int64_t ldc, int64_t m, int64_t n, const float* bia
   }
 }
 
+void exp_inplace_avx2(float* x, int64_t n) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(x + j, exp8(_mm256_loadu_ps(x + j)));
+  for (; j < n; ++j) x[j] = lf_expf(x[j]);  // tail: the scalar version of the same formula
+}
+
 void epilogue_avx2(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
                    Activation act) {
   switch (act) {
@@ -152,7 +158,8 @@ void micro_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict 
 
 const GemmKernels& kernels_avx2() {
   static const GemmKernels k{"avx2", kMR, kNR, 144, 256, 3072, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_avx2, &epilogue_avx2};
+                             &pack_b_impl<kNR>, &micro_avx2, &epilogue_avx2,
+                             &exp_inplace_avx2};
   return k;
 }
 

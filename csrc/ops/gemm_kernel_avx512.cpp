@@ -96,6 +96,14 @@ void epilogue_avx512(float* C, int64_t ldc, int64_t m, int64_t n, const float* b
   }
 }
 
+void exp_inplace_avx512(float* x, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 mask =
+        n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
+    _mm512_mask_storeu_ps(x + j, mask, exp16(_mm512_maskz_loadu_ps(mask, x + j)));
+  }
+}
+
 // Computes the first R rows of a micro-tile (R <= kMR; Ap keeps the kMR-row packed layout), so
 // an edge tile of m < kMR rows costs m rows of work, not kMR.
 template <int R>
@@ -164,7 +172,8 @@ const GemmKernels& kernels_avx512() {
   // quarters the passes over C compared with an L1-sized KC = 256, which was the main cost at
   // n >= 1024 (2048^3 on 2 threads: 440 -> 483 GFLOP/s); MC = 112 keeps the A block in L2.
   static const GemmKernels k{"avx512", kMR, kNR, 112, 1024, 3072, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_avx512, &epilogue_avx512};
+                             &pack_b_impl<kNR>, &micro_avx512, &epilogue_avx512,
+                             &exp_inplace_avx512};
   return k;
 }
 

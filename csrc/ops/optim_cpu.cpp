@@ -10,30 +10,12 @@
 #include <type_traits>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "ops/optim.h"
 
 namespace lf {
 
 namespace {
-
-// Fixed work blocks: the same elements always go through the same (vector or scalar remainder)
-// code path, whatever the number of threads, so results are bitwise thread-independent.
-constexpr int64_t kBlock = 4096;
-// Below this many elements the OpenMP fork/join costs more than the update itself.
-constexpr int64_t kSerialBelow = 1 << 15;
-
-template <class F>
-void for_blocks(int64_t n, int num_threads, const F& f) {
-  const int64_t nb = (n + kBlock - 1) / kBlock;
-  if (num_threads <= 1 || n < kSerialBelow) {
-    for (int64_t b = 0; b < nb; ++b) f(b * kBlock, std::min(n, (b + 1) * kBlock));
-    return;
-  }
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static)
-#endif
-  for (int64_t b = 0; b < nb; ++b) f(b * kBlock, std::min(n, (b + 1) * kBlock));
-}
 
 inline float sign_of(float p) {
   return static_cast<float>(p > 0.0f) - static_cast<float>(p < 0.0f);
@@ -54,10 +36,10 @@ inline float reg_grad(float g, float p, float wd, float l1) {
 template <class Body>
 void run(int64_t n, int num_threads, float wd, float l1, const Body& body) {
   if (wd != 0.0f || l1 != 0.0f) {
-    for_blocks(n, num_threads,
+    parallel_for_blocks(n, num_threads,
                [&](int64_t lo, int64_t hi) { body(std::true_type{}, lo, hi); });
   } else {
-    for_blocks(n, num_threads,
+    parallel_for_blocks(n, num_threads,
                [&](int64_t lo, int64_t hi) { body(std::false_type{}, lo, hi); });
   }
 }

@@ -11,8 +11,13 @@ Where the compute happens
   the GEMM's transpose flags (``dA = G @ B^T`` is ``gemm(G, B, trans_b=True)``), so no
   transposed copies are made. ``Linear`` fuses bias and activation into the GEMM epilogue
   and differentiates the activation from its saved *output*.
-* Elementwise ops, reductions, indexing and the softmax family use numpy for now (they are
-  memory-bound; native fused versions can replace them without changing this API).
+* :class:`Sigmoid`, :class:`Tanh`, :class:`ReLU` and :class:`Softmax` (over the last axis)
+  run on native float32 kernels (``_C.activation_forward`` / ``_C.softmax_rows`` and their
+  backward passes, which use the saved *output*); the activations share the GEMM epilogue's
+  vectorized math, so ``Linear(act)`` and ``act(Linear)`` agree. Float64 arrays (gradcheck),
+  and softmax over another axis, use numpy.
+* The other elementwise ops, reductions, indexing and :class:`LogSoftmax` use numpy for now
+  (they are memory-bound; native fused versions can replace them without changing this API).
 * Under ``latentforge.tensor.default_dtype(np.float64)`` (used by
   :func:`latentforge.testing.gradcheck`), MatMul and Linear compute with numpy float64
   ``@`` instead, because the native GEMM is float32 only. See :mod:`latentforge.tensor`.
@@ -26,6 +31,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _C
 from . import ops as _ops
 from .tensor import Context, Function, Tensor, get_default_dtype
 
@@ -249,30 +255,52 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
+def _f32(*arrays: np.ndarray) -> bool:
+    """True when every array is float32, so the native elementwise kernels apply."""
+    return all(a.dtype == np.float32 for a in arrays)
+
+
+def _contig(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+# Activation codes shared with the native kernels (ops/gemm.h: Activation).
+_ACT_SIGMOID, _ACT_TANH, _ACT_RELU = 1, 2, 3
+
+
+def _act_backward(g: np.ndarray, out: np.ndarray, code: int):
+    """Native dx from the saved float32 output, or None when numpy must be used."""
+    if _f32(g, out) and g.shape == out.shape:
+        return _C.activation_backward(_contig(g), _contig(out), code)
+    return None
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = _sigmoid(a)
+        out = _C.activation_forward(_contig(a), _ACT_SIGMOID) if _f32(a) else _sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        return (g * out * (1.0 - out),)
+        dx = _act_backward(g, out, _ACT_SIGMOID)
+        return (g * out * (1.0 - out) if dx is None else dx,)
 
 
 class Tanh(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = np.tanh(a)
+        out = _C.activation_forward(_contig(a), _ACT_TANH) if _f32(a) else np.tanh(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        return (g * (1.0 - out * out),)
+        dx = _act_backward(g, out, _ACT_TANH)
+        return (g * (1.0 - out * out) if dx is None else dx,)
 
 
 class ReLU(Function):
@@ -280,14 +308,18 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = np.maximum(a, 0).astype(a.dtype, copy=False)
+        if _f32(a):
+            out = _C.activation_forward(_contig(a), _ACT_RELU)
+        else:
+            out = np.maximum(a, 0).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        return (g * (out > 0),)
+        dx = _act_backward(g, out, _ACT_RELU)
+        return (g * (out > 0) if dx is None else dx,)
 
 
 # --------------------------------------------------------------------------- reductions, shape
@@ -399,14 +431,32 @@ class GetItem(Function):
 
 
 # --------------------------------------------------------------------------- softmax family
+def _last_axis(a: np.ndarray, axis: Any) -> bool:
+    """True when ``axis`` is an int naming the last axis of ``a`` (ndim >= 1)."""
+    if a.ndim == 0 or not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        return False
+    return int(axis) in (-1, a.ndim - 1)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """``a`` viewed as a C-contiguous (rows, last-axis) matrix."""
+    return _contig(a).reshape(int(np.prod(a.shape[:-1], dtype=np.int64)), a.shape[-1])
+
+
 class Softmax(Function):
-    """Numerically stable softmax along ``axis`` (the max is subtracted first)."""
+    """Numerically stable softmax along ``axis`` (the max is subtracted first).
+
+    Float32 input over the last axis runs on the native row-softmax kernel."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
-        z = a - a.max(axis=axis, keepdims=True)
-        e = np.exp(z)
-        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.native = _f32(a) and _last_axis(a, axis)
+        if ctx.native:
+            out = _C.softmax_rows(_rows(a)).reshape(a.shape)
+        else:
+            z = a - a.max(axis=axis, keepdims=True)
+            e = np.exp(z)
+            out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -414,6 +464,8 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (s,) = ctx.saved_tensors
+        if ctx.native and _f32(g) and g.shape == s.shape:
+            return (_C.softmax_rows_backward(_rows(g), _rows(s)).reshape(s.shape),)
         return (s * (g - (g * s).sum(axis=ctx.axis, keepdims=True)),)
 
 

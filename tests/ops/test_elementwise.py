@@ -1,0 +1,256 @@
+"""Native float32 activations (sigmoid/tanh/relu) and row softmax, forward and backward, on every
+ISA path, against float64 numpy references."""
+
+import numpy as np
+import pytest
+
+import latentforge as lf
+from latentforge import _C
+from latentforge.testing import assert_close
+
+RTOL, ATOL = 2e-6, 1e-7
+NONE, SIGMOID, TANH, RELU = 0, 1, 2, 3
+ACTS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
+SIZES = [0, 1, 17, 100003]  # 100003 crosses many 4096-element chunks and the parallel threshold
+
+
+def ref_forward(x, act):
+    with np.errstate(all="ignore"):
+        return _ref_forward(np.asarray(x, dtype=np.float64), act)
+
+
+def _ref_forward(x, act):
+    if act == SIGMOID:
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    if act == TANH:
+        return np.tanh(x)
+    if act == RELU:
+        return np.where(x < 0, 0.0, x)  # NaN kept
+    return x
+
+
+def ref_backward(dy, y, act):
+    with np.errstate(all="ignore"):
+        return _ref_backward(np.asarray(dy, np.float64), np.asarray(y, np.float64), act)
+
+
+def _ref_backward(dy, y, act):
+    if act == SIGMOID:
+        return dy * y * (1.0 - y)
+    if act == TANH:
+        return dy * (1.0 - y * y)
+    if act == RELU:
+        return np.where(y > 0, dy, 0.0)
+    return dy
+
+
+def ref_softmax(x):
+    x = np.asarray(x, np.float64)
+    if x.size == 0:
+        return x
+    with np.errstate(all="ignore"):
+        z = x - x.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+def ref_softmax_backward(dy, y):
+    dy, y = np.asarray(dy, np.float64), np.asarray(y, np.float64)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+def close_inf(actual, ref, rtol=RTOL, atol=ATOL, err_msg=""):
+    """assert_close that also accepts inputs with infinities (which must match exactly)."""
+    actual, ref = np.asarray(actual, np.float64), np.asarray(ref, np.float64)
+    assert np.array_equal(np.isposinf(actual), np.isposinf(ref)), err_msg
+    assert np.array_equal(np.isneginf(actual), np.isneginf(ref)), err_msg
+    fin = ~np.isinf(ref)
+    assert_close(actual[fin], ref[fin], rtol, atol, err_msg)
+
+
+def rand(shape, scale=3.0, seed=0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- activations
+@pytest.mark.parametrize("name", list(ACTS))
+@pytest.mark.parametrize("n", SIZES)
+def test_activation_forward_backward(isa, name, n):
+    act = ACTS[name]
+    x = rand((n,), seed=n)
+    y = _C.activation_forward(x, act)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert_close(y, ref_forward(x, act), RTOL, ATOL, f"{name} forward on {isa}")
+    dy = rand((n,), scale=1.0, seed=n + 1)
+    dx = _C.activation_backward(dy, y, act)
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+    assert_close(dx, ref_backward(dy, y, act), RTOL, ATOL, f"{name} backward on {isa}")
+
+
+@pytest.mark.parametrize("name", list(ACTS))
+def test_activation_extremes(isa, name):
+    act = ACTS[name]
+    vals = [1e4, -1e4, 88.0, -88.0, 87.5, -87.5, 20.0, -20.0, 1e-30, -1e-30, 1e-40, 0.0, -0.0,
+            0.2499, 0.25, -0.25, np.inf, -np.inf, np.nan, 3.0]
+    # Every value at every lane position (vector body and scalar/masked tail).
+    x = np.array(vals * 19, dtype=np.float32)
+    y = _C.activation_forward(x, act)
+    close_inf(y, ref_forward(x, act), err_msg=f"{name} extremes on {isa}")
+    assert np.isnan(y[np.isnan(x)]).all()
+    if act != RELU:
+        assert np.all(np.abs(y[~np.isnan(x)]) <= 1.0)
+    dy = np.ones_like(x)
+    close_inf(_C.activation_backward(dy, y, act), ref_backward(dy, y, act))
+
+
+def test_activation_none_and_shapes(isa):
+    x = rand((3, 4, 5))
+    assert np.array_equal(_C.activation_forward(x, NONE), x)
+    assert np.array_equal(_C.activation_backward(x, x, NONE), x)
+    y = _C.activation_forward(x, SIGMOID)
+    assert y.shape == (3, 4, 5)
+    assert_close(y, ref_forward(x, SIGMOID), RTOL, ATOL)
+    s = np.array(-2.0, dtype=np.float32)  # 0-d
+    assert_close(_C.activation_forward(s, TANH), np.tanh(-2.0), RTOL, ATOL)
+
+
+def test_activation_matches_gemm_epilogue(isa):
+    # The activation kernel reuses the GEMM epilogue: Linear(act) == act(Linear), bitwise.
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((7, 5)).astype(np.float32)
+    B = rng.standard_normal((5, 37)).astype(np.float32)
+    for act in (SIGMOID, TANH, RELU):
+        fused = _C.gemm(A, B, None, False, False, 1.0, 0.0, None, act)
+        plain = _C.gemm(A, B, None, False, False, 1.0, 0.0, None, NONE)
+        assert np.array_equal(fused, _C.activation_forward(plain, act))
+
+
+# ----------------------------------------------------------------------------- softmax
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (3, 17), (7, 100003 // 7), (40, 2600)])
+def test_softmax_forward_backward(isa, shape):
+    x = rand(shape, seed=sum(shape))
+    y = _C.softmax_rows(x)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert_close(y, ref_softmax(x), RTOL, ATOL, f"softmax {shape} on {isa}")
+    if x.size:
+        assert_close(y.sum(axis=-1), np.ones(shape[0]), 0, 1e-5)
+    dy = rand(shape, scale=1.0, seed=sum(shape) + 1)
+    dx = _C.softmax_rows_backward(dy, y)
+    assert_close(dx, ref_softmax_backward(dy, y), RTOL, 1e-6, f"softmax backward {shape} on {isa}")
+
+
+def test_softmax_extremes(isa):
+    x = np.array(
+        [
+            [1e4, -1e4, 0.0, 88.0] * 5,
+            [-1e4] * 20,
+            [88.0, -88.0] * 10,
+            [1e-30] * 20,
+            [-np.inf] + [0.0] * 19,
+            [3.0] * 19 + [np.nan],
+            [np.inf] + [0.0] * 19,
+        ],
+        dtype=np.float32,
+    )
+    y = _C.softmax_rows(x)
+    ref = ref_softmax(x)  # rows with NaN or +inf are NaN throughout, as in numpy
+    assert_close(y, ref, RTOL, ATOL, f"softmax extremes on {isa}")
+    assert np.isnan(y[5]).all() and np.isnan(y[6]).all()
+
+
+# ----------------------------------------------------------------------------- threads
+@pytest.mark.parametrize("op", ["sigmoid", "tanh", "relu", "softmax"])
+def test_thread_count_independent(isa, threads, op):
+    x = rand((37, 5407), seed=11)  # 200K elements: parallel, with a partial last chunk
+    dy = rand((37, 5407), scale=1.0, seed=12)
+    results = []
+    for nt in (1, 2, 3, 8):
+        lf.set_num_threads(nt)
+        if op == "softmax":
+            y = _C.softmax_rows(x)
+            dx = _C.softmax_rows_backward(dy, y)
+        else:
+            y = _C.activation_forward(x, ACTS[op])
+            dx = _C.activation_backward(dy, y, ACTS[op])
+        results.append((y, dx))
+    for y, dx in results[1:]:
+        assert np.array_equal(y.view(np.uint32), results[0][0].view(np.uint32))
+        assert np.array_equal(dx.view(np.uint32), results[0][1].view(np.uint32))
+
+
+# ----------------------------------------------------------------------------- bad inputs
+def test_bad_inputs():
+    x = rand((4, 6))
+    with pytest.raises(TypeError, match="numpy array"):
+        _C.activation_forward([1.0, 2.0], SIGMOID)
+    with pytest.raises(TypeError, match="float32"):
+        _C.activation_forward(x.astype(np.float64), SIGMOID)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.activation_forward(x[:, ::2], SIGMOID)
+    with pytest.raises(ValueError, match="activation code"):
+        _C.activation_forward(x, 4)
+    with pytest.raises(ValueError, match="activation code"):
+        _C.activation_backward(x, x, -1)
+    with pytest.raises(ValueError, match="same shape"):
+        _C.activation_backward(x, x[:3], SIGMOID)
+    with pytest.raises(TypeError, match="float32"):
+        _C.activation_backward(x.astype(np.float16), x, TANH)
+    with pytest.raises(ValueError, match="2-D"):
+        _C.softmax_rows(x.reshape(-1))
+    with pytest.raises(ValueError, match="2-D"):
+        _C.softmax_rows(x.reshape(2, 2, 6))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.softmax_rows(x.T)
+    with pytest.raises(TypeError, match="float32"):
+        _C.softmax_rows(x.astype(np.int32))
+    with pytest.raises(ValueError, match="same shape"):
+        _C.softmax_rows_backward(x[:, :5].copy(), x)
+    with pytest.raises(TypeError, match="numpy array"):
+        _C.softmax_rows_backward(None, x)
+
+
+# ----------------------------------------------------------------------------- autograd path
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "softmax"])
+def test_tensor_ops_use_native_float32(isa, name):
+    x = rand((6, 33), seed=5)
+    g = rand((6, 33), scale=1.0, seed=6)
+    t = lf.Tensor(x, requires_grad=True)
+    out = getattr(t, name)()
+    assert out.data.dtype == np.float32
+    out.backward(g)
+    if name == "softmax":
+        y_ref = ref_softmax(x)
+        dx_ref = ref_softmax_backward(g, out.data)
+        assert np.array_equal(out.data, _C.softmax_rows(x))
+    else:
+        y_ref = ref_forward(x, ACTS[name])
+        dx_ref = ref_backward(g, out.data, ACTS[name])
+        assert np.array_equal(out.data, _C.activation_forward(x, ACTS[name]))
+    assert_close(out.data, y_ref, RTOL, ATOL)
+    assert_close(t.grad, dx_ref, RTOL, 1e-6)
+
+
+def test_tensor_softmax_other_axes():
+    # Softmax over a non-last axis keeps numpy; N-D last axis goes native; both are correct.
+    x = rand((3, 4, 5), seed=9)
+    for axis in (0, 1, 2, -1):
+        t = lf.Tensor(x, requires_grad=True)
+        out = t.softmax(axis=axis)
+        xr = np.moveaxis(x, axis, -1)
+        assert_close(out.data, np.moveaxis(ref_softmax(xr), -1, axis), RTOL, ATOL)
+        g = rand(x.shape, scale=1.0, seed=10)
+        out.backward(g)
+        gr = np.moveaxis(g, axis, -1)
+        dx = ref_softmax_backward(gr, np.moveaxis(out.data, axis, -1))
+        assert_close(t.grad, np.moveaxis(dx, -1, axis), RTOL, 1e-6)
+
+
+def test_tensor_float64_keeps_numpy():
+    x = rand((4, 9), seed=2).astype(np.float64)
+    with lf.tensor.default_dtype(np.float64):
+        t = lf.Tensor(x, requires_grad=True)
+        out = t.sigmoid()
+        assert out.data.dtype == np.float64
+        out.backward(np.ones_like(x))
+    np.testing.assert_allclose(out.data, ref_forward(x, SIGMOID), rtol=1e-12)
