@@ -4,5 +4,6 @@ in ``_``, randomness from ``random_state``)."""
 from __future__ import annotations
 
 from .mlp import MLPClassifier
+from .rbm import DBN, RBM
 
-__all__ = ["MLPClassifier"]
+__all__ = ["DBN", "MLPClassifier", "RBM"]

@@ -1,0 +1,572 @@
+"""Restricted Boltzmann machines (CD-k and persistent CD) and deep belief networks.
+
+The energy of a binary RBM with weights ``W`` (n_hidden, n_visible), visible bias ``b_v`` and
+hidden bias ``b_h`` is ``E(v, h) = -v.b_v - h.b_h - h.W.v``; its free energy is
+``F(v) = -v.b_v - sum_j softplus(W_j.v + b_h,j)``.
+
+Compute runs on latentforge's native kernels: the GEMMs (``lf.ops.linear``/``lf.ops.gemm``;
+the weight gradient is accumulated in place into a velocity buffer by two GEMMs with
+``trans_a=True`` and ``alpha``/``beta``, no temporaries), and the fused sigmoid + Bernoulli
+sampling kernel (``_C.sigmoid_bernoulli``) driven by a counter-based Philox generator.
+
+Randomness
+----------
+One 63-bit seed is drawn from ``random_state`` when the model is initialised (first
+``fit``/``partial_fit``). Every native sampling call then uses ``(seed, stream, offset)``:
+a fixed *stream* id per purpose (positive-phase hidden samples, chain hidden samples, chain
+visible samples, :meth:`RBM.gibbs`, ...) and an *offset* that is a running counter of the
+draws already taken from that stream. A run is therefore bit-reproducible for a fixed
+``random_state`` and independent of the number of threads. Minibatch order (``fit`` only)
+and the weight initialisation come from a numpy Generator seeded from the same draw.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _C, nn, ops
+from .._backend import as_float32
+from .mlp import MLPClassifier, _check_random_state
+
+__all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
+
+# Philox stream ids, one per purpose (never reused for another purpose).
+_STREAM_POS_H = 1       # hidden samples of the positive phase (from the data)
+_STREAM_CHAIN_H = 2     # hidden samples inside the negative-phase Gibbs chain
+_STREAM_CHAIN_V = 3     # visible samples of the persistent (PCD) chain / Gaussian noise
+_STREAM_GIBBS_H = 4     # RBM.gibbs(): hidden samples
+_STREAM_GIBBS_V = 5     # RBM.gibbs(): visible samples
+_STREAM_SCORE = 6       # score_samples(): which bit to flip (always from offset 0)
+_STREAM_GAUSS_2 = 7     # second uniform of the Box-Muller pairs (Gaussian visible units)
+
+
+def _sigmoid_np(x: np.ndarray) -> np.ndarray:
+    return np.float32(0.5) * (np.tanh(np.float32(0.5) * x) + np.float32(1.0))
+
+
+class RBM:
+    """Restricted Boltzmann machine trained by contrastive divergence (CD-k) or persistent
+    contrastive divergence (PCD), with scikit-learn conventions.
+
+    Parameters
+    ----------
+    n_hidden : int
+        Number of binary hidden units.
+    learning_rate : float
+        Step size; the gradient of a minibatch is averaged over its rows (as in scikit-learn's
+        ``BernoulliRBM``).
+    n_iter : int
+        Epochs of :meth:`fit`.
+    batch_size : int
+        Minibatch size; with ``persistent=True`` also the number of fantasy chains.
+    k : int
+        Gibbs steps of the negative phase.
+    persistent : bool
+        False: CD-k, every negative chain starts at the minibatch. True: PCD (Tieleman 2008),
+        ``batch_size`` fantasy chains carried across updates (attribute ``chains_``).
+    momentum : float in [0, 1)
+        Momentum of the velocity buffers (0: plain SGD).
+    weight_decay : float
+        L2 penalty on ``components_`` (not on the biases).
+    visible : {"bernoulli", "gaussian"}
+        "bernoulli": binary visible units, data must lie in [0, 1] (grey levels are used as
+        probabilities). "gaussian": unit-variance Gaussian visible units,
+        ``p(v|h) = N(W^T h + b_v, I)``; standardise the data first. The pseudo-likelihood
+        (:meth:`score_samples`) is only defined for Bernoulli units.
+    random_state : None, int or numpy Generator
+    verbose : int
+        Non-zero: one line per epoch on stderr.
+
+    Attributes
+    ----------
+    components_ : ndarray (n_hidden, n_visible), float32
+    intercept_hidden_ : ndarray (n_hidden,)
+    intercept_visible_ : ndarray (n_visible,)
+    n_features_in_ : int
+    history_ : dict
+        ``"reconstruction_error"``: per epoch, the mean squared error per element between
+        each minibatch and its reconstruction in the training step (visible probabilities
+        after one up-down pass with sampled hidden states), averaged over the epoch.
+    chains_ : ndarray (batch_size, n_visible), only with ``persistent=True``
+        The visible states of the fantasy chains (the last negative sample).
+
+    Notes
+    -----
+    Negative phase (CD-k, standard practice after Hinton's practical guide): sample ``h0``
+    from ``p(h|v0)``; then ``k`` times: compute the visible *probabilities* (CD) from the
+    sampled hidden states, and the hidden probabilities from them (sampling the hidden
+    states again when another step follows). The statistics use the positive hidden
+    probabilities and the final visible/hidden probabilities, which lowers the variance
+    of the update without changing its expectation much. With ``persistent=True`` the
+    visible states of the chain are *sampled* (a true Markov chain is needed for the
+    fantasy particles to approach the model distribution), and the negative statistics use
+    those samples and their hidden probabilities. Update::
+
+        dW = momentum * dW + lr * (h0p^T v0 / B - hkp^T vk / C - weight_decay * W)
+        W += dW
+
+    with ``B`` the minibatch size and ``C`` the number of negative chains (``B`` for CD).
+    """
+
+    def __init__(
+        self,
+        n_hidden: int = 256,
+        learning_rate: float = 0.1,
+        n_iter: int = 10,
+        batch_size: int = 100,
+        k: int = 1,
+        persistent: bool = False,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        visible: str = "bernoulli",
+        random_state: Union[None, int, np.random.Generator] = None,
+        verbose: int = 0,
+    ):
+        self.n_hidden = n_hidden
+        self.learning_rate = learning_rate
+        self.n_iter = n_iter
+        self.batch_size = batch_size
+        self.k = k
+        self.persistent = persistent
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.visible = visible
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn plumbing
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        code = RBM.__init__.__code__
+        return {k: getattr(self, k) for k in code.co_varnames[1:code.co_argcount]}
+
+    def set_params(self, **params) -> "RBM":
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for RBM")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return f"RBM(n_hidden={self.n_hidden}, k={self.k}, persistent={self.persistent})"
+
+    def _validate_params(self) -> None:
+        def _posint(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+        for name in ("n_hidden", "n_iter", "batch_size", "k"):
+            _posint(name)
+        for name in ("learning_rate", "weight_decay", "momentum"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+                raise TypeError(f"{name} must be a real number, got {v!r}")
+            if not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.visible not in ("bernoulli", "gaussian"):
+            raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {self.visible!r}")
+
+    def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
+        if fitted and not hasattr(self, "components_"):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        X = as_float32(X, name, ndim=2)
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} has no rows")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{name} contains NaN or infinity")
+        if fitted and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
+            )
+        if self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                f"{name} must lie in [0, 1] for Bernoulli visible units (got values in "
+                f"[{X.min()}, {X.max()}]); scale it, or use visible='gaussian'"
+            )
+        return np.ascontiguousarray(X)
+
+    # ------------------------------------------------------------------ randomness
+
+    def _draw(self, stream: int, n: int) -> int:
+        """Reserve ``n`` draws of ``stream``; returns the offset to use."""
+        off = self._offsets.get(stream, 0)
+        self._offsets[stream] = off + int(n)
+        return off
+
+    def _sample_sigmoid(self, Z: np.ndarray, stream: int):
+        """(sigmoid(Z), Bernoulli samples) from the fused native kernel."""
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
+        return _C.sigmoid_bernoulli(Z, self._seed, stream, self._draw(stream, Z.size))
+
+    def _gauss(self, shape, stream: int) -> np.ndarray:
+        """Standard normal noise by Box-Muller from two native uniform streams."""
+        n = int(np.prod(shape))
+        u1 = _C.uniform(tuple(shape), self._seed, stream, self._draw(stream, n))
+        u2 = _C.uniform(tuple(shape), self._seed, _STREAM_GAUSS_2, self._draw(_STREAM_GAUSS_2, n))
+        u1 = np.maximum(u1.astype(np.float64), 1e-12)
+        return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)
+
+    # ------------------------------------------------------------------ conditionals
+
+    def _hidden_logits(self, V: np.ndarray) -> np.ndarray:
+        return ops.linear(V, self.components_, self.intercept_hidden_, None, trans_w=True)
+
+    def _hidden_probs(self, V: np.ndarray) -> np.ndarray:
+        """p(h = 1 | v), shape (n, n_hidden): one fused GEMM + bias + sigmoid."""
+        return ops.linear(V, self.components_, self.intercept_hidden_, "sigmoid", trans_w=True)
+
+    def _visible_mean(self, H: np.ndarray) -> np.ndarray:
+        """E[v | h]: sigmoid(h W + b_v) (Bernoulli) or h W + b_v (Gaussian)."""
+        act = "sigmoid" if self.visible == "bernoulli" else None
+        return ops.linear(H, self.components_, self.intercept_visible_, act)
+
+    def _visible_sample(self, H: np.ndarray, stream: int):
+        """(mean, sample) of p(v | h)."""
+        if self.visible == "bernoulli":
+            Z = ops.linear(H, self.components_, self.intercept_visible_, None)
+            return _C.sigmoid_bernoulli(Z, self._seed, stream, self._draw(stream, Z.size))
+        mean = self._visible_mean(H)
+        return mean, mean + self._gauss(mean.shape, stream)
+
+    # ------------------------------------------------------------------ training
+
+    def _initialize(self, n_visible: int) -> None:
+        self._validate_params()
+        rng = _check_random_state(self.random_state)
+        self._seed = int(rng.integers(0, 2**63))
+        self._rng = np.random.default_rng(self._seed)
+        self._offsets: Dict[int, int] = {}
+        self.n_features_in_ = int(n_visible)
+        H = int(self.n_hidden)
+        self.components_ = (0.01 * self._rng.standard_normal((H, n_visible))).astype(np.float32)
+        self.intercept_hidden_ = np.zeros(H, np.float32)
+        self.intercept_visible_ = np.zeros(n_visible, np.float32)
+        self._vel_W = np.zeros_like(self.components_)
+        self._vel_bh = np.zeros_like(self.intercept_hidden_)
+        self._vel_bv = np.zeros_like(self.intercept_visible_)
+        self._scratch_W = None
+        self.history_: Dict[str, List[float]] = {"reconstruction_error": []}
+        if hasattr(self, "chains_"):
+            del self.chains_
+
+    def _update(self, v0: np.ndarray) -> float:
+        """One CD-k / PCD parameter update on the minibatch ``v0`` (float32, C-contiguous).
+
+        Returns the sum over the batch of squared reconstruction errors.
+        """
+        B = v0.shape[0]
+        lr = float(self.learning_rate)
+        mom = float(self.momentum)
+        # Positive phase: hidden probabilities and samples from the data.
+        h0p, h0s = self._sample_sigmoid(self._hidden_logits(v0), _STREAM_POS_H)
+        if not self.persistent:
+            vkp = self._visible_mean(h0s)
+            recon = vkp
+            hkp = self._hidden_probs(vkp)
+            for _ in range(int(self.k) - 1):
+                _, hks = self._sample_sigmoid(self._hidden_logits(vkp), _STREAM_CHAIN_H)
+                vkp = self._visible_mean(hks)
+                hkp = self._hidden_probs(vkp)
+            vk = vkp
+        else:
+            recon = self._visible_mean(h0s)
+            if not hasattr(self, "chains_"):
+                # Fantasy chains start at data: the first minibatch, cycled to batch_size rows.
+                idx = np.arange(int(self.batch_size)) % B
+                self.chains_ = np.ascontiguousarray(v0[idx])
+            vk = self.chains_
+            for _ in range(int(self.k)):
+                _, hs = self._sample_sigmoid(self._hidden_logits(vk), _STREAM_CHAIN_H)
+                _, vk = self._visible_sample(hs, _STREAM_CHAIN_V)
+            hkp = self._hidden_probs(vk)
+            self.chains_ = vk
+        C = vk.shape[0]
+        # dW = mom * dW + lr/B h0p^T v0 - lr/C hkp^T vk  (in place, two GEMMs).
+        ops.gemm(h0p, v0, self._vel_W, trans_a=True, alpha=lr / B, beta=mom)
+        ops.gemm(hkp, vk, self._vel_W, trans_a=True, alpha=-lr / C, beta=1.0)
+        if self.weight_decay:
+            if self._scratch_W is None:
+                self._scratch_W = np.empty_like(self.components_)
+            np.multiply(self.components_, np.float32(lr * self.weight_decay), out=self._scratch_W)
+            self._vel_W -= self._scratch_W
+        self._vel_bh *= np.float32(mom)
+        self._vel_bh += np.float32(lr / B) * h0p.sum(axis=0) - np.float32(lr / C) * hkp.sum(axis=0)
+        self._vel_bv *= np.float32(mom)
+        self._vel_bv += np.float32(lr / B) * v0.sum(axis=0) - np.float32(lr / C) * vk.sum(axis=0)
+        self.components_ += self._vel_W
+        self.intercept_hidden_ += self._vel_bh
+        self.intercept_visible_ += self._vel_bv
+        err = float(np.square(v0 - recon, dtype=np.float64).sum())
+        if not np.isfinite(err) or not np.all(np.isfinite(self.intercept_visible_)):
+            raise FloatingPointError("RBM training diverged; lower learning_rate")
+        return err
+
+    def _epoch(self, X: np.ndarray, order: Optional[np.ndarray]) -> float:
+        bs = int(self.batch_size)
+        total = 0.0
+        for start in range(0, X.shape[0], bs):
+            if order is None:
+                batch = X[start:start + bs]
+            else:
+                batch = X[order[start:start + bs]]
+            total += self._update(np.ascontiguousarray(batch))
+        return total / X.size
+
+    def fit(self, X, y=None) -> "RBM":
+        """Train for ``n_iter`` epochs on ``X`` (n_samples, n_features), reshuffled every
+        epoch. Re-initialises the model. ``y`` is ignored."""
+        self._validate_params()
+        X = self._check_X(X, fitted=False)
+        self._initialize(X.shape[1])
+        for epoch in range(int(self.n_iter)):
+            t0 = time.perf_counter()
+            err = self._epoch(X, self._rng.permutation(X.shape[0]))
+            self.history_["reconstruction_error"].append(err)
+            if self.verbose:
+                print(f"RBM epoch {epoch + 1}/{self.n_iter}: reconstruction error {err:.5f} "
+                      f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+        return self
+
+    def partial_fit(self, X, y=None) -> "RBM":
+        """One pass of minibatch updates over ``X`` in the given order (initialising the model
+        on the first call). Appends the pass's reconstruction error to ``history_``."""
+        if not hasattr(self, "components_"):
+            self._validate_params()
+            X = self._check_X(X, fitted=False)
+            self._initialize(X.shape[1])
+        else:
+            self._validate_params()
+            X = self._check_X(X)
+        self.history_["reconstruction_error"].append(self._epoch(X, None))
+        return self
+
+    # ------------------------------------------------------------------ inference
+
+    def transform(self, X) -> np.ndarray:
+        """Hidden probabilities ``p(h = 1 | x)``, shape (n_samples, n_hidden)."""
+        return self._hidden_probs(self._check_X(X))
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Visible probabilities (means) after one deterministic up-down pass:
+        ``E[v | h = p(h|x)]``."""
+        return self._visible_mean(self._hidden_probs(self._check_X(X)))
+
+    def gibbs(self, v, steps: int = 1) -> np.ndarray:
+        """Visible samples after ``steps`` full Gibbs steps v -> h -> v starting at ``v``.
+
+        Draws come from dedicated streams whose counters advance with every call, so
+        successive calls give fresh samples and a run is reproducible."""
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        v = self._check_X(v, "v")
+        for _ in range(int(steps)):
+            _, hs = self._sample_sigmoid(self._hidden_logits(v), _STREAM_GIBBS_H)
+            _, v = self._visible_sample(hs, _STREAM_GIBBS_V)
+        return v
+
+    def free_energy(self, v) -> np.ndarray:
+        """Free energy ``F(v)`` of each row, shape (n_samples,), float32."""
+        v = self._check_X(v, "v")
+        return self._free_energy(v)
+
+    def _free_energy(self, v: np.ndarray) -> np.ndarray:
+        Z = self._hidden_logits(v)
+        if self.visible == "bernoulli":
+            return _C.rbm_free_energy(v, self.intercept_visible_, Z)
+        zero = np.zeros_like(self.intercept_visible_)
+        quad = 0.5 * np.square(v - self.intercept_visible_, dtype=np.float64).sum(axis=1)
+        return (_C.rbm_free_energy(v, zero, Z) + quad).astype(np.float32)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Pseudo-log-likelihood of each row, as scikit-learn's ``BernoulliRBM`` defines it:
+        flip one random bit ``i`` of each row (``v_i -> 1 - v_i``) and return
+        ``n_visible * log sigmoid(F(v_flipped) - F(v))``.
+
+        The flipped bits come from a dedicated stream read from offset 0, so the result is a
+        deterministic function of the model and ``X``."""
+        if self.visible != "bernoulli":
+            raise ValueError("score_samples (pseudo-likelihood) needs visible='bernoulli'")
+        v = self._check_X(X)
+        n, d = v.shape
+        u = _C.uniform((n,), self._seed, _STREAM_SCORE, 0)
+        col = np.minimum((u.astype(np.float64) * d).astype(np.int64), d - 1)
+        rows = np.arange(n)
+        v_ = v.copy()
+        v_[rows, col] = 1.0 - v_[rows, col]
+        delta = self._free_energy(v_).astype(np.float64) - self._free_energy(v).astype(np.float64)
+        return d * -np.logaddexp(0.0, -delta)
+
+
+class PretrainedMLPClassifier(MLPClassifier):
+    """:class:`MLPClassifier` whose hidden layers start from given weights.
+
+    Made by :meth:`DBN.to_classifier`. ``fit`` builds the network exactly as
+    ``MLPClassifier`` does (same parameters, same random draws) and then copies
+    ``pretrained_`` — a list of ``(weight (out, in), bias (out,))`` pairs, one per hidden
+    layer — into the hidden ``Linear`` layers; the softmax output layer keeps its fresh
+    initialisation. Every ``fit`` starts again from the pretrained weights.
+
+    ``get_params``/``set_params`` are MLPClassifier's; the pretrained weights are not a
+    parameter (a cloned estimator trains from scratch).
+    """
+
+    pretrained_: List[tuple] = []
+    n_classes_expected_: Optional[int] = None
+
+    def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
+        if self.n_classes_expected_ is not None and n_out != self.n_classes_expected_:
+            raise ValueError(
+                f"y has {n_out} classes, this classifier was made for {self.n_classes_expected_}"
+            )
+        net = super()._build(n_in, n_out, rng)
+        linears = [m for m in net.layers if isinstance(m, nn.Linear)]
+        hidden_layers = linears[:-1]
+        if len(hidden_layers) != len(self.pretrained_):
+            raise ValueError(
+                f"the network has {len(hidden_layers)} hidden layers, "
+                f"{len(self.pretrained_)} pretrained ones were given (do not change 'hidden')"
+            )
+        for layer, (W, b) in zip(hidden_layers, self.pretrained_):
+            if layer.weight.shape != W.shape:
+                raise ValueError(
+                    f"pretrained weight of shape {W.shape} does not fit a layer of shape "
+                    f"{layer.weight.shape} (X must have the DBN's number of features)"
+                )
+            layer.weight.data[...] = W
+            layer.bias.data[...] = b
+        return net
+
+
+class DBN:
+    """Deep belief network: a stack of :class:`RBM` trained greedily, layer by layer.
+
+    Parameters
+    ----------
+    hidden : sequence of int
+        Hidden units of each RBM, bottom to top.
+    rbm_params : dict, or sequence of dicts (one per layer), optional
+        Keyword arguments of :class:`RBM` (``learning_rate``, ``n_iter``, ``batch_size``,
+        ``k``, ``persistent``, ``momentum``, ``weight_decay``...), shared by every layer when
+        a dict. ``n_hidden`` and ``random_state`` are set by the DBN. Layers above the first
+        always use Bernoulli visible units (they see hidden probabilities).
+    random_state : None, int or numpy Generator
+        Each layer's RBM gets an int seed drawn from it.
+    verbose : int
+
+    Attributes
+    ----------
+    rbms_ : list of RBM
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (1000, 750, 500),
+        rbm_params: Union[None, Dict[str, Any], Sequence[Dict[str, Any]]] = None,
+        random_state: Union[None, int, np.random.Generator] = None,
+        verbose: int = 0,
+    ):
+        self.hidden = hidden
+        self.rbm_params = rbm_params
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {"hidden": self.hidden, "rbm_params": self.rbm_params,
+                "random_state": self.random_state, "verbose": self.verbose}
+
+    def set_params(self, **params) -> "DBN":
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"invalid parameter {k!r} for DBN")
+            setattr(self, k, v)
+        return self
+
+    def _layer_params(self) -> List[Dict[str, Any]]:
+        hidden = tuple(self.hidden)
+        if not hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
+                             for h in hidden):
+            raise ValueError(
+                f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}"
+            )
+        p = self.rbm_params
+        if p is None:
+            per = [{} for _ in hidden]
+        elif isinstance(p, dict):
+            per = [dict(p) for _ in hidden]
+        else:
+            per = [dict(q) for q in p]
+            if len(per) != len(hidden):
+                raise ValueError(f"rbm_params has {len(per)} dicts for {len(hidden)} layers")
+        for q in per:
+            bad = {"n_hidden", "random_state"} & set(q)
+            if bad:
+                raise ValueError(f"rbm_params must not set {sorted(bad)} (the DBN sets them)")
+        for i, q in enumerate(per):
+            q["n_hidden"] = int(hidden[i])
+            if i > 0:
+                q["visible"] = "bernoulli"
+            q.setdefault("verbose", self.verbose)
+        return per
+
+    def fit(self, X, y=None) -> "DBN":
+        """Greedy layer-wise training: an RBM on ``X``, the next on its hidden probabilities,
+        and so on. ``y`` is ignored."""
+        per = self._layer_params()
+        rng = _check_random_state(self.random_state)
+        self.rbms_: List[RBM] = []
+        H = X
+        for i, q in enumerate(per):
+            rbm = RBM(random_state=int(rng.integers(0, 2**31)), **q)
+            if self.verbose:
+                print(f"DBN layer {i + 1}/{len(per)}: RBM({rbm.n_hidden})", file=sys.stderr,
+                      flush=True)
+            rbm.fit(H)
+            self.rbms_.append(rbm)
+            if i + 1 < len(per):
+                H = rbm.transform(H)
+        self.n_features_in_ = self.rbms_[0].n_features_in_
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Top-layer hidden probabilities (each layer's probabilities feed the next)."""
+        if not hasattr(self, "rbms_"):
+            raise AttributeError("this DBN is not fitted yet; call fit first")
+        H = X
+        for rbm in self.rbms_:
+            H = rbm.transform(H)
+        return H
+
+    def to_classifier(self, n_classes: int, **mlp_kwargs) -> PretrainedMLPClassifier:
+        """An MLPClassifier (sigmoid hidden layers = this DBN's RBMs, plus a fresh softmax
+        output layer of ``n_classes`` units) ready for ``fit(X, y)`` fine-tuning.
+
+        Hidden layer ``i`` starts with ``weight = rbms_[i].components_`` (out, in) and
+        ``bias = rbms_[i].intercept_hidden_`` (copies). ``mlp_kwargs`` are MLPClassifier's
+        parameters (``optimizer``, ``learning_rate``, ``max_epochs``, ...) except ``hidden``
+        and ``activation``, which the DBN fixes. ``dropout`` is allowed.
+        """
+        if not hasattr(self, "rbms_"):
+            raise AttributeError("this DBN is not fitted yet; call fit first")
+        if (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                or n_classes < 2):
+            raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        bad = {"hidden", "activation"} & set(mlp_kwargs)
+        if bad:
+            raise ValueError(f"to_classifier fixes {sorted(bad)}; do not pass them")
+        clf = PretrainedMLPClassifier(
+            hidden=tuple(r.n_hidden for r in self.rbms_), activation="sigmoid", **mlp_kwargs
+        )
+        clf.pretrained_ = [(r.components_.copy(), r.intercept_hidden_.copy()) for r in self.rbms_]
+        clf.n_classes_expected_ = int(n_classes)
+        return clf
