@@ -291,9 +291,13 @@ class RBM:
             hkp = self._hidden_probs(vk)
             self.chains_ = vk
         C = vk.shape[0]
+        # Plain CD (no momentum, no decay): both GEMMs accumulate straight into W, in place,
+        # so the update costs no extra pass over the weights.
+        direct = mom == 0.0 and not self.weight_decay
         # dW = mom * dW + lr/B h0p^T v0 - lr/C hkp^T vk  (in place, two GEMMs).
-        ops.gemm(h0p, v0, self._vel_W, trans_a=True, alpha=lr / B, beta=mom)
-        ops.gemm(hkp, vk, self._vel_W, trans_a=True, alpha=-lr / C, beta=1.0)
+        target = self.components_ if direct else self._vel_W
+        ops.gemm(h0p, v0, target, trans_a=True, alpha=lr / B, beta=1.0 if direct else mom)
+        ops.gemm(hkp, vk, target, trans_a=True, alpha=-lr / C, beta=1.0)
         if self.weight_decay:
             if self._scratch_W is None:
                 self._scratch_W = np.empty_like(self.components_)
@@ -303,10 +307,13 @@ class RBM:
         self._vel_bh += np.float32(lr / B) * h0p.sum(axis=0) - np.float32(lr / C) * hkp.sum(axis=0)
         self._vel_bv *= np.float32(mom)
         self._vel_bv += np.float32(lr / B) * v0.sum(axis=0) - np.float32(lr / C) * vk.sum(axis=0)
-        self.components_ += self._vel_W
+        if not direct:
+            self.components_ += self._vel_W
         self.intercept_hidden_ += self._vel_bh
         self.intercept_visible_ += self._vel_bv
-        err = float(np.square(v0 - recon, dtype=np.float64).sum())
+        diff = v0 - recon
+        diff *= diff
+        err = float(diff.sum(dtype=np.float64))
         if not np.isfinite(err) or not np.all(np.isfinite(self.intercept_visible_)):
             raise FloatingPointError("RBM training diverged; lower learning_rate")
         return err
