@@ -77,6 +77,11 @@ SUITES: List[Suite] = [
         "samples/s of an MLP and a deep autoencoder epoch (SGD momentum) vs PyTorch on the CPU",
         "latentforge.bench.training",
     ),
+    Suite(
+        "rbm",
+        "seconds per epoch of RBM training vs scikit-learn's BernoulliRBM and CD-1 in PyTorch",
+        "latentforge.bench.rbm",
+    ),
 ]
 
 
