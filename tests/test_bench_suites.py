@@ -1,0 +1,26 @@
+"""The training and RBM benchmark suites run end to end on tiny settings (speed is not asserted)."""
+
+import io
+
+import numpy as np
+
+from latentforge.bench import get_suite
+
+
+def test_training_suite_smoke():
+    out = io.StringIO()
+    res = get_suite("training").load()(out=out, progress=None, smoke=True)
+    assert res.ok, list(res)
+    assert {r["workload"].split()[0] for r in res} == {"mlp", "autoencoder"}
+    for r in res:
+        assert r["lf_samples_per_s"] > 0
+    assert "lf samples/s" in out.getvalue()
+
+
+def test_rbm_suite_smoke():
+    out = io.StringIO()
+    res = get_suite("rbm").load()(out=out, progress=None, smoke=True)
+    assert res.ok, list(res)
+    lf_rows = [r for r in res if r["library"] == "latentforge"]
+    assert lf_rows and all(r["s_per_epoch"] > 0 and np.isfinite(r["recon_mse"]) for r in lf_rows)
+    assert "recon MSE" in out.getvalue()
