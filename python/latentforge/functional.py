@@ -661,3 +661,160 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return LogSoftmax.apply(x, axis=axis)
+
+
+# --------------------------------------------------------------------------- k-sparse (top-k)
+def _check_k(x: np.ndarray, k: Any) -> int:
+    if x.ndim != 2:
+        raise ValueError(f"top-k needs a 2-D tensor (rows x units), got shape {x.shape}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    k = int(k)
+    if not 1 <= k <= x.shape[1]:
+        raise ValueError(f"k must satisfy 1 <= k <= {x.shape[1]} (the row length), got {k}")
+    return k
+
+
+def _topk_mask_numpy(x: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the k largest values per row (ties: lower column index wins)."""
+    if np.isnan(x).any():
+        raise ValueError("top-k: x contains NaN")
+    # A stable sort of -x orders by value descending, then by index ascending.
+    order = np.argsort(-x, axis=1, kind="stable")[:, :k]
+    mask = np.zeros(x.shape, dtype=bool)
+    np.put_along_axis(mask, order, True, axis=1)
+    return mask
+
+
+def topk_mask(x: Any, k: int) -> np.ndarray:
+    """Boolean numpy mask of the ``k`` largest entries of each row of a 2-D tensor/array
+    (ties broken by the lower column index); not differentiable. NaN raises ValueError."""
+    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    k = _check_k(a, k)
+    if a.dtype == np.float32:
+        return _C.topk_rows(_contig(a), k)[1].view(bool)
+    return _topk_mask_numpy(a, k)
+
+
+class TopK(Function):
+    """k-sparse activation (Makhzani & Frey, 2013): keep the ``k`` largest values of each row
+    of a 2-D input, zero the rest; ties go to the lower column index.
+
+    Backward routes the gradient only through the kept units (``dx = mask * g``). Float32 runs
+    on the native row kernel (``_C.topk_rows``); float64 (gradcheck) uses numpy with the same
+    tie rule. NaN in the input raises ValueError."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, *, k: int) -> np.ndarray:
+        k = _check_k(a, k)
+        if _f32(a):
+            out, mask = _C.topk_rows(_contig(a), k)
+        else:
+            mask = _topk_mask_numpy(a, k)
+            out = np.where(mask, a, 0).astype(a.dtype, copy=False)
+            mask = mask.view(np.uint8)
+        ctx.save_for_backward(mask)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (mask,) = ctx.saved_tensors
+        if _f32(g) and g.shape == mask.shape:
+            return (_C.topk_rows_backward(_contig(g), mask),)
+        return (np.where(mask.view(bool), g, 0).astype(g.dtype, copy=False),)
+
+
+def ksparse(x: Tensor, k: int) -> Tensor:
+    """Differentiable k-sparse activation of a 2-D tensor: see :class:`TopK`."""
+    return TopK.apply(x, k=k)
+
+
+# --------------------------------------------------------------------------- batch norm
+class BatchNorm(Function):
+    """Batch normalisation over axis 0 of an ``(N, C)`` input; inputs ``(x)`` or
+    ``(x, gamma, beta)``.
+
+    Training (``mean``/``var`` None): ``xhat = (x - mu) / sqrt(var + eps)`` with the batch mean
+    and the biased batch variance, and the closed-form backward
+    ``dx = invstd / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))`` with
+    ``dxhat = g * gamma``. Evaluation (``mean``/``var`` given, e.g. running statistics): the
+    statistics are constants, so ``dx = g * gamma * invstd``. In both modes
+    ``dgamma = sum(g * xhat)`` and ``dbeta = sum(g)`` over the batch. Numpy, any float dtype.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        gamma: Optional[np.ndarray] = None,
+        beta: Optional[np.ndarray] = None,
+        *,
+        eps: float = 1e-5,
+        mean: Optional[np.ndarray] = None,
+        var: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
+        if x.ndim != 2:
+            raise ValueError(f"batch norm needs a 2-D (batch, features) input, got {x.shape}")
+        c = x.shape[1]
+        for name, p in (("gamma", gamma), ("beta", beta)):
+            if p is not None and p.shape != (c,):
+                raise ValueError(f"batch norm: {name} must have shape ({c},), got {p.shape}")
+        training = mean is None
+        if training:
+            if x.shape[0] < 2:
+                raise ValueError(
+                    f"batch norm in training mode needs more than 1 sample per feature, "
+                    f"got input of shape {x.shape}"
+                )
+            mean = x.mean(axis=0)
+            var = x.var(axis=0)
+        dt = x.dtype
+        mean = np.asarray(mean, dtype=dt)
+        invstd = (1.0 / np.sqrt(np.asarray(var, dtype=dt) + dt.type(eps))).astype(dt, copy=False)
+        xhat = (x - mean) * invstd
+        out = xhat if gamma is None else xhat * gamma
+        if beta is not None:
+            out = out + beta
+        ctx.save_for_backward(xhat, invstd, gamma)
+        ctx.training, ctx.has_affine = training, gamma is not None
+        return out.astype(dt, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        xhat, invstd, gamma = ctx.saved_tensors
+        dxhat = g if gamma is None else g * gamma
+        gx = None
+        if ctx.needs_input_grad[0]:
+            if ctx.training:
+                n = xhat.shape[0]
+                gx = (invstd / n) * (
+                    n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)
+                )
+            else:
+                gx = dxhat * invstd
+        if not ctx.has_affine:
+            return (gx,)
+        ggamma = (g * xhat).sum(axis=0) if ctx.needs_input_grad[1] else None
+        gbeta = g.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, ggamma, gbeta
+
+
+def batch_norm(
+    x: Tensor,
+    gamma: Optional[Tensor] = None,
+    beta: Optional[Tensor] = None,
+    *,
+    eps: float = 1e-5,
+    mean: Optional[np.ndarray] = None,
+    var: Optional[np.ndarray] = None,
+) -> Tensor:
+    """Functional batch normalisation of an ``(N, C)`` tensor (see :class:`BatchNorm`):
+    batch statistics when ``mean``/``var`` are None, else the given (running) statistics.
+    ``gamma`` and ``beta`` go together (both or neither)."""
+    if (gamma is None) != (beta is None):
+        raise ValueError("batch_norm: pass both gamma and beta, or neither")
+    inputs = (x,) if gamma is None else (x, gamma, beta)
+    return BatchNorm.apply(*inputs, eps=eps, mean=mean, var=var)
+
+
+__all__ += ["BatchNorm", "TopK", "batch_norm", "ksparse", "topk_mask"]

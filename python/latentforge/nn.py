@@ -364,3 +364,90 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.layers)
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of ``(N, num_features)`` inputs (Ioffe & Szegedy, 2015).
+
+    Training mode normalises with the batch mean and the *biased* batch variance and updates
+    the running estimates (PyTorch convention, *unbiased* variance for the running estimate)::
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var  = (1 - momentum) * running_var  + momentum * var * N / (N - 1)
+
+    Evaluation mode normalises with ``running_mean`` / ``running_var``. Then
+    ``y = weight * xhat + bias`` when ``affine`` (``weight`` = gamma, initialised to 1;
+    ``bias`` = beta, initialised to 0; also reachable as ``.gamma`` / ``.beta``).
+
+    ``running_mean`` (zeros) and ``running_var`` (ones) are non-trainable
+    :class:`Parameter` objects (``requires_grad=False``), so :meth:`Module.state_dict` and
+    :meth:`Module.load_state_dict` include them, also inside a :class:`Sequential`. They never
+    get a ``.grad``, so optimizers skip them. Forward and backward are one
+    :class:`latentforge.functional.BatchNorm` op (numpy; float32 and float64).
+    """
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
+    ):
+        super().__init__()
+        num_features = int(num_features)
+        if num_features <= 0:
+            raise ValueError(f"num_features must be positive, got {num_features}")
+        eps, momentum = float(eps), float(momentum)
+        if not eps > 0.0:
+            raise ValueError(f"eps must be positive, got {eps}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.num_features, self.eps, self.momentum, self.affine = (
+            num_features,
+            eps,
+            momentum,
+            bool(affine),
+        )
+        dt = get_default_dtype()
+        if self.affine:
+            self.weight: Optional[Parameter] = Parameter(np.ones(num_features, dtype=dt))
+            self.bias: Optional[Parameter] = Parameter(np.zeros(num_features, dtype=dt))
+        else:
+            self.weight = self.bias = None
+        self.running_mean = Parameter(np.zeros(num_features, dtype=dt), requires_grad=False)
+        self.running_var = Parameter(np.ones(num_features, dtype=dt), requires_grad=False)
+
+    @property
+    def gamma(self) -> Optional[Parameter]:
+        return self.weight
+
+    @property
+    def beta(self) -> Optional[Parameter]:
+        return self.bias
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}) expects input of shape (N, "
+                f"{self.num_features}), got {x.shape}"
+            )
+        affine = (self.weight, self.bias) if self.affine else (None, None)
+        if not self.training:
+            return F.batch_norm(
+                x, *affine, eps=self.eps, mean=self.running_mean.data, var=self.running_var.data
+            )
+        out = F.batch_norm(x, *affine, eps=self.eps)  # validates N >= 2
+        n = x.shape[0]
+        data = x.data
+        m = self.momentum
+        rm, rv = self.running_mean.data, self.running_var.data
+        rm[...] = (1.0 - m) * rm + m * data.mean(axis=0)
+        rv[...] = (1.0 - m) * rv + m * data.var(axis=0, ddof=1)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}"
+        )
+
+
+__all__ += ["BatchNorm1d"]

@@ -1,0 +1,93 @@
+// Bindings of the row-wise top-k (k-sparse) kernel (ops/topk.h). Inputs are validated before
+// any pointer is used (TypeError: not an array / wrong dtype; ValueError: layout, shape, k, NaN);
+// outputs are fresh arrays and the GIL is released around the kernels.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "bindings/array_check.h"
+#include "core/parallel.h"
+#include "ops/topk.h"
+
+namespace py = pybind11;
+
+namespace {
+
+py::array input_2d(const py::object& obj, const char* name, const py::dtype& dt,
+                   const char* dt_name) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + " must be a numpy array, got " +
+                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(dt)) {
+    throw py::type_error(std::string(name) + " must be a " + dt_name + " array, got dtype " +
+                         lf::bind::dtype_str(a));
+  }
+  if (a.ndim() != 2) {
+    throw py::value_error(std::string(name) + " must be 2-D (top-k over the last axis), got " +
+                          std::to_string(a.ndim()) + "-D");
+  }
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(name) + " must be C-contiguous");
+  }
+  return a;
+}
+
+std::string shape2(const py::array& a) {
+  return "(" + std::to_string(a.shape(0)) + ", " + std::to_string(a.shape(1)) + ")";
+}
+
+py::tuple topk_rows(const py::object& x_obj, int64_t k) {
+  const auto x = input_2d(x_obj, "x", py::dtype::of<float>(), "float32");
+  const int64_t rows = x.shape(0), cols = x.shape(1);
+  if (k < 1 || k > cols) {
+    throw py::value_error("k must satisfy 1 <= k <= cols = " + std::to_string(cols) + ", got " +
+                          std::to_string(k));
+  }
+  py::array_t<float> y({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+  py::array_t<uint8_t> mask({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+  float* yp = y.mutable_data();
+  uint8_t* mp = mask.mutable_data();
+  const float* xp = static_cast<const float*>(x.data());
+  const int nt = lf::num_threads();
+  {
+    py::gil_scoped_release release;
+    lf::topk_rows_cpu(yp, mp, xp, rows, cols, k, nt);
+  }
+  return py::make_tuple(std::move(y), std::move(mask));
+}
+
+py::array topk_rows_backward(const py::object& dy_obj, const py::object& mask_obj) {
+  const auto dy = input_2d(dy_obj, "dy", py::dtype::of<float>(), "float32");
+  const auto mask = input_2d(mask_obj, "mask", py::dtype::of<uint8_t>(), "uint8");
+  if (dy.shape(0) != mask.shape(0) || dy.shape(1) != mask.shape(1)) {
+    throw py::value_error("dy and mask must have the same shape, got " + shape2(dy) + " and " +
+                          shape2(mask));
+  }
+  const int64_t rows = dy.shape(0), cols = dy.shape(1);
+  py::array_t<float> dx({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(cols)});
+  float* dxp = dx.mutable_data();
+  const float* dyp = static_cast<const float*>(dy.data());
+  const uint8_t* mp = static_cast<const uint8_t*>(mask.data());
+  const int nt = lf::num_threads();
+  {
+    py::gil_scoped_release release;
+    lf::topk_rows_backward_cpu(dxp, dyp, mp, rows, cols, nt);
+  }
+  return dx;
+}
+
+}  // namespace
+
+void bind_topk(py::module_& m) {
+  m.def("topk_rows", &topk_rows, py::arg("x"), py::arg("k"),
+        "Keep the k largest values of each row of a 2-D float32 C-contiguous array (ties: lower "
+        "column index wins) and zero the rest. Returns (y, mask) with mask a uint8 array of the "
+        "same shape (1 = kept). 1 <= k <= cols; NaN in x raises ValueError.");
+  m.def("topk_rows_backward", &topk_rows_backward, py::arg("dy"), py::arg("mask"),
+        "dx = mask ? dy : 0 for the uint8 mask returned by topk_rows (same 2-D shape).");
+}
