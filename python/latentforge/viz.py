@@ -98,3 +98,78 @@ def filter_grid(W, shape: Sequence[int] = (28, 28), n: Optional[int] = None,
     if path is not None:
         ax.figure.savefig(path, dpi=100, bbox_inches="tight")
     return ax
+
+
+def reconstruction_grid(originals, corrupted=None, reconstructions=None,
+                        shape: Sequence[int] = (28, 28), n: int = 10, ax: Any = None,
+                        path: Optional[str] = None):
+    """Show ``n`` images per row: the originals, then (when given) their corrupted versions,
+    then the reconstructions (e.g. ``Autoencoder.reconstruct``). Rows of each array are
+    flattened images of ``shape``, shown on a fixed [0, 1] grey scale (values are clipped).
+    ``path`` saves the figure. Returns the Axes."""
+    import numpy as np
+
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"shape must be (height, width) of positive ints, got {shape}")
+    rows = []
+    for name, A in (("originals", originals), ("corrupted", corrupted),
+                    ("reconstructions", reconstructions)):
+        if A is None:
+            continue
+        A = np.asarray(A)
+        if A.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must be a real array, got dtype {A.dtype}")
+        if A.ndim != 2 or A.shape[1] != shape[0] * shape[1]:
+            raise ValueError(f"{name} must be 2-D with {shape[0] * shape[1]} columns for shape "
+                             f"{shape}, got {A.shape}")
+        rows.append(A)
+    count = min([int(n)] + [A.shape[0] for A in rows])
+    if count < 1:
+        raise ValueError("no images to show (n < 1 or an empty array)")
+    h, w = shape
+    pad = 1
+    grid = np.ones((len(rows) * (h + pad) + pad, count * (w + pad) + pad), dtype=np.float64)
+    for r, A in enumerate(rows):
+        imgs = np.clip(A[:count].astype(np.float64), 0.0, 1.0)
+        for i in range(count):
+            y0, x0 = pad + r * (h + pad), pad + i * (w + pad)
+            grid[y0:y0 + h, x0:x0 + w] = imgs[i].reshape(h, w)
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(16, 0.7 * count + 1), 0.7 * len(rows) + 0.5))
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if path is not None:
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax
+
+
+def code_scatter(Z, labels, ax: Any = None, path: Optional[str] = None):
+    """Scatter 2-D codes ``Z`` (n_samples, 2), e.g. a 2-unit autoencoder's ``transform``,
+    one colour per distinct label, with a legend. ``path`` saves the figure. Returns the
+    Axes."""
+    import numpy as np
+
+    Z = np.asarray(Z)
+    labels = np.asarray(labels)
+    if Z.dtype.kind not in "fiu":
+        raise TypeError(f"Z must be a real array, got dtype {Z.dtype}")
+    if Z.ndim != 2 or Z.shape[1] != 2:
+        raise ValueError(f"Z must have shape (n_samples, 2), got {Z.shape}")
+    if labels.shape != (Z.shape[0],):
+        raise ValueError(f"labels must have shape ({Z.shape[0]},), got {labels.shape}")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    classes = np.unique(labels)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for i, c in enumerate(classes):
+        sel = labels == c
+        ax.scatter(Z[sel, 0], Z[sel, 1], s=6, alpha=0.7, color=cmap(i % cmap.N), label=str(c))
+    ax.set_xlabel("code 1")
+    ax.set_ylabel("code 2")
+    ax.legend(loc="best", markerscale=2, fontsize="small")
+    if path is not None:
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax

@@ -3,7 +3,8 @@ in ``_``, randomness from ``random_state``)."""
 
 from __future__ import annotations
 
+from .autoencoder import DNN, Autoencoder, StackedAutoencoder
 from .mlp import MLPClassifier
 from .rbm import DBN, RBM
 
-__all__ = ["DBN", "MLPClassifier", "RBM"]
+__all__ = ["DBN", "DNN", "Autoencoder", "MLPClassifier", "RBM", "StackedAutoencoder"]

@@ -1,0 +1,820 @@
+"""Autoencoders (plain, tied, denoising, sparse, k-sparse, deep), greedy stacking, and a deep
+classifier pretrained by stacked autoencoders or a DBN.
+
+All three estimators follow scikit-learn conventions (``fit`` returns ``self``, learned
+attributes end in ``_``, randomness from ``random_state``) and train on latentforge's autograd
+(:mod:`latentforge.nn` layers, fused native GEMMs) with the optimizers of
+:mod:`latentforge.optim`.
+
+Architecture of :class:`Autoencoder`
+------------------------------------
+``hidden=256`` (an int) is one hidden layer: ``x -> act(W x + b) -> out(W' h + c)``.
+
+``hidden=(1000, 500, 30)`` (a sequence) is a deep autoencoder with a mirrored decoder,
+``784 -> 1000 -> 500 -> 30 -> 500 -> 1000 -> 784``. As in Hinton & Salakhutdinov (2006), the
+*code layer* (the last encoder layer) of a deep model is **linear**; every other hidden layer
+uses ``activation``. With ``tied=True`` every decoder layer is tied to its mirror image in the
+encoder (``Linear(tied_to=...)``: the decoder uses the encoder weight transposed, one shared
+Parameter, separate biases).
+
+Output and loss: with ``loss="bce"`` the output units are sigmoids; training evaluates
+``binary_cross_entropy_with_logits`` on the output pre-activation (stable for any logit) and
+:meth:`Autoencoder.reconstruct` applies the sigmoid. With ``loss="mse"`` the output units are
+linear by default (``output_activation="auto"``), or sigmoids with
+``output_activation="sigmoid"`` (data in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .. import functional as F
+from .. import losses, nn, optim
+from .._backend import as_float32
+from ..tensor import Context, Function, Tensor, no_grad
+from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
+from .rbm import DBN, PretrainedMLPClassifier
+
+__all__ = ["Autoencoder", "StackedAutoencoder", "DNN"]
+
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", None)
+_ACT_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def _is_posint(v) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 1
+
+
+def _is_real(v) -> bool:
+    return (not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
+            and bool(np.isfinite(v)))
+
+
+# ---------------------------------------------------------------------- k-sparse layer
+
+
+class _KSparseFallback(Function):
+    """numpy k-sparse (used only when ``latentforge.functional.ksparse`` is unavailable)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, k: int) -> np.ndarray:
+        if k >= x.shape[1]:
+            mask = np.ones(x.shape, dtype=bool)
+        else:
+            idx = np.argpartition(x, x.shape[1] - k, axis=1)[:, x.shape[1] - k:]
+            mask = np.zeros(x.shape, dtype=bool)
+            np.put_along_axis(mask, idx, True, axis=1)
+        ctx.save_for_backward(mask)
+        return np.where(mask, x, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (mask,) = ctx.saved_tensors
+        return (np.where(mask, g, 0).astype(g.dtype, copy=False),)
+
+
+def _ksparse(x: Tensor, k: int) -> Tensor:
+    native = getattr(F, "ksparse", None)
+    if native is not None:
+        return native(x, int(k))
+    return _KSparseFallback.apply(x, k=int(k))
+
+
+class KSparse(nn.Module):
+    """Keep the ``k`` largest activations of each row, zero the rest (Makhzani & Frey 2013);
+    the gradient flows only through the kept units. Active in training and evaluation."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = int(k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _ksparse(x, self.k)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}"
+
+
+# ---------------------------------------------------------------------- Autoencoder
+
+
+class Autoencoder:
+    """Autoencoder trained by minibatch backpropagation: plain, tied, denoising, sparse (KL),
+    k-sparse, optionally deep with batch normalisation.
+
+    Parameters
+    ----------
+    hidden : int or sequence of int
+        An int: one hidden layer of that size (the code). A sequence: a deep encoder with
+        those layer sizes (the last is the code) and a mirrored decoder; the code layer of a
+        deep model is linear (Hinton & Salakhutdinov 2006).
+    activation : {"sigmoid", "tanh", "relu", "linear", None}
+        Hidden-unit nonlinearity (None and "linear" are the identity). For a one-layer model
+        it is the code's activation; for a deep one, that of every hidden layer but the code.
+    tied : bool
+        Decoder weights are the transposed encoder weights (one shared Parameter per layer
+        pair, listed once by ``parameters()``; its gradient is the sum of both uses). Works
+        for deep models layer by layer. Biases are never tied.
+    loss : {"bce", "mse"}
+        "bce": binary cross-entropy, sigmoid outputs, data must lie in [0, 1]. "mse": mean
+        squared error, linear outputs (see ``output_activation``).
+    output_activation : {"auto", "sigmoid", "linear"}
+        Output units. "auto": sigmoid for "bce", linear for "mse". "linear" is not allowed with
+        "bce".
+    corruption : None, ("mask", p) or ("gaussian", sigma)
+        Denoising autoencoder (Vincent et al. 2008): each minibatch's *input* is corrupted
+        afresh — "mask" zeroes each element with probability ``p`` in [0, 1), "gaussian" adds
+        ``N(0, sigma^2)`` noise — and the network reconstructs the *clean* minibatch. The
+        noise comes from ``random_state``. ``transform``/``reconstruct`` never corrupt.
+    sparsity : None, ("kl", rho, beta) or ("topk", k)
+        "kl": add ``beta * sum_j KL(rho || rho_hat_j)`` (``losses.kl_sparsity`` on the code
+        activations of the minibatch) to the loss; needs sigmoid code units (a one-layer
+        model with ``activation="sigmoid"``). Scale: the reconstruction loss is a mean per
+        *element* while the penalty is a *sum* over code units, so useful ``beta`` values are
+        small (about 0.01-0.1 for MNIST-sized inputs; the UFLDL tutorial's beta = 3 goes with
+        a loss summed over the inputs, i.e. a beta of order 3 / n_features here).
+        "topk": k-sparse autoencoder (Makhzani & Frey 2013): only the ``k`` largest code units
+        of each row are kept, in training and in ``transform``/``reconstruct``; the gradient
+        flows only through the kept units (``latentforge.functional.ksparse``).
+    batchnorm : bool
+        Insert ``nn.BatchNorm1d`` after every hidden ``Linear`` (encoder layers including the
+        code, and decoder layers except the output), before the activation. Uses batch
+        statistics while training and running averages afterwards.
+    optimizer : str
+        As :class:`MLPClassifier`: "sgd", "momentum", "nesterov", "adagrad", "rmsprop",
+        "adam", "adadelta".
+    learning_rate : float
+    momentum : float or None
+        As :class:`MLPClassifier`.
+    weight_decay : float
+        L2 penalty applied by the optimizer (to every parameter).
+    batch_size : int
+    n_epochs : int
+    random_state : None, int or numpy Generator
+        Seeds the weights, the minibatch order and the corruption noise; a fixed int gives a
+        bit-identical run.
+    verbose : int
+        0: silent. 1: a tqdm bar per epoch on a terminal, otherwise one line per epoch.
+
+    Attributes
+    ----------
+    network_ : nn.Sequential
+        ``Sequential(encoder_, decoder_)``; its output is the output *pre-activation* (logits)
+        for "bce", the reconstruction for "mse".
+    encoder_, decoder_ : nn.Sequential
+    components_ : ndarray (n_hidden_1, n_features)
+        The first encoder layer's weight (the live array).
+    n_features_in_ : int
+    n_components_ : int
+        Size of the code.
+    history_ : dict of lists
+        "loss": per epoch, the mean training objective (reconstruction loss on the corrupted
+        input plus the sparsity penalty); "step_loss": every minibatch's objective.
+    """
+
+    def __init__(
+        self,
+        hidden: Union[int, Sequence[int]] = 256,
+        activation: Optional[str] = "sigmoid",
+        tied: bool = True,
+        loss: str = "bce",
+        output_activation: str = "auto",
+        corruption: Optional[Tuple[str, float]] = None,
+        sparsity: Optional[tuple] = None,
+        batchnorm: bool = False,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        momentum: Optional[float] = None,
+        weight_decay: float = 0.0,
+        batch_size: int = 100,
+        n_epochs: int = 10,
+        random_state: Union[None, int, np.random.Generator] = None,
+        verbose: int = 0,
+    ):
+        self.hidden = hidden
+        self.activation = activation
+        self.tied = tied
+        self.loss = loss
+        self.output_activation = output_activation
+        self.corruption = corruption
+        self.sparsity = sparsity
+        self.batchnorm = batchnorm
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ sklearn plumbing
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        code = Autoencoder.__init__.__code__
+        return {k: getattr(self, k) for k in code.co_varnames[1:code.co_argcount]}
+
+    def set_params(self, **params) -> "Autoencoder":
+        valid = self.get_params()
+        for k, v in params.items():
+            if k not in valid:
+                raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}")
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(hidden={self.hidden!r}, activation={self.activation!r}, "
+                f"loss={self.loss!r})")
+
+    # ------------------------------------------------------------------ validation
+
+    def _sizes(self) -> Tuple[int, ...]:
+        h = self.hidden
+        if _is_posint(h):
+            return (int(h),)
+        if isinstance(h, (str, bytes)) or not hasattr(h, "__iter__"):
+            raise ValueError(f"hidden must be a positive int or a sequence of them, got {h!r}")
+        sizes = tuple(h)
+        if not sizes or not all(_is_posint(s) for s in sizes):
+            raise ValueError(f"hidden must be a positive int or a non-empty sequence of "
+                             f"positive ints, got {h!r}")
+        return tuple(int(s) for s in sizes)
+
+    @property
+    def _deep(self) -> bool:
+        return not _is_posint(self.hidden)
+
+    def _hidden_act(self) -> Optional[str]:
+        return None if self.activation in (None, "linear") else self.activation
+
+    def _code_act(self) -> Optional[str]:
+        return None if self._deep else self._hidden_act()
+
+    def _out_act(self) -> Optional[str]:
+        """Activation fused into the output Linear (None: logits for bce, linear for mse)."""
+        if self.loss == "bce":
+            return None
+        return "sigmoid" if self.output_activation == "sigmoid" else None
+
+    def _validate_params(self) -> None:
+        sizes = self._sizes()
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of 'sigmoid', 'tanh', 'relu', 'linear' or "
+                             f"None, got {self.activation!r}")
+        if not isinstance(self.tied, (bool, np.bool_)):
+            raise TypeError(f"tied must be a bool, got {self.tied!r}")
+        if self.loss not in ("bce", "mse"):
+            raise ValueError(f"loss must be 'bce' or 'mse', got {self.loss!r}")
+        if self.output_activation not in ("auto", "sigmoid", "linear"):
+            raise ValueError(f"output_activation must be 'auto', 'sigmoid' or 'linear', got "
+                             f"{self.output_activation!r}")
+        if self.loss == "bce" and self.output_activation == "linear":
+            raise ValueError("loss='bce' needs sigmoid outputs; output_activation='linear' "
+                             "goes with loss='mse'")
+        c = self.corruption
+        if c is not None:
+            if (not isinstance(c, (tuple, list)) or len(c) != 2
+                    or c[0] not in ("mask", "gaussian") or not _is_real(c[1])):
+                raise ValueError(f"corruption must be None, ('mask', p) or ('gaussian', sigma), "
+                                 f"got {c!r}")
+            if c[0] == "mask" and not 0.0 <= float(c[1]) < 1.0:
+                raise ValueError(f"mask corruption probability must be in [0, 1), got {c[1]!r}")
+            if c[0] == "gaussian" and float(c[1]) < 0:
+                raise ValueError(f"gaussian corruption sigma must be >= 0, got {c[1]!r}")
+        s = self.sparsity
+        if s is not None:
+            kind = s[0] if isinstance(s, (tuple, list)) and s else None
+            if kind == "kl":
+                if len(s) != 3 or not _is_real(s[1]) or not _is_real(s[2]):
+                    raise ValueError(f"KL sparsity must be ('kl', rho, beta), got {s!r}")
+                if not 0.0 < float(s[1]) < 1.0:
+                    raise ValueError(f"sparsity target rho must be in (0, 1), got {s[1]!r}")
+                if float(s[2]) < 0:
+                    raise ValueError(f"sparsity weight beta must be >= 0, got {s[2]!r}")
+                if self._code_act() != "sigmoid":
+                    raise ValueError(
+                        "KL sparsity needs sigmoid code units: a one-layer model (int hidden) "
+                        "with activation='sigmoid' (the code of a deep model is linear)"
+                    )
+            elif kind == "topk":
+                if len(s) != 2 or not _is_posint(s[1]):
+                    raise ValueError(f"top-k sparsity must be ('topk', k) with k a positive "
+                                     f"int, got {s!r}")
+                if s[1] > sizes[-1]:
+                    raise ValueError(f"top-k sparsity k={s[1]} exceeds the code size "
+                                     f"{sizes[-1]}")
+            else:
+                raise ValueError(f"sparsity must be None, ('kl', rho, beta) or ('topk', k), "
+                                 f"got {s!r}")
+        if self.batchnorm and not hasattr(nn, "BatchNorm1d"):
+            raise NotImplementedError("batchnorm=True needs latentforge.nn.BatchNorm1d, which "
+                                      "this build lacks")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)},"
+                             f" got {self.optimizer!r}")
+        if not _is_real(self.learning_rate) or self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got "
+                             f"{self.learning_rate!r}")
+        if not _is_real(self.weight_decay) or self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not _is_posint(self.batch_size):
+            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
+        if not _is_posint(self.n_epochs):
+            raise ValueError(f"n_epochs must be a positive int, got {self.n_epochs!r}")
+
+    def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
+        if fitted and not hasattr(self, "network_"):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        X = as_float32(X, name, ndim=2)
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} has no rows")
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{name} contains NaN or infinity")
+        if fitted and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {X.shape[1]} features, the model was fitted with "
+                             f"{self.n_features_in_}")
+        if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (got values in "
+                             f"[{X.min()}, {X.max()}]); scale it, or use loss='mse'")
+        return np.ascontiguousarray(X)
+
+    # ------------------------------------------------------------------ building
+
+    def _block(self, n_in: int, n_out: int, act: Optional[str], rng, tied_to=None) -> list:
+        """Linear (+ BatchNorm1d + activation module, or activation fused into the GEMM)."""
+        if self.batchnorm:
+            lin = nn.Linear(n_in, n_out, tied_to=tied_to, random_state=rng)
+            mods: list = [lin, nn.BatchNorm1d(n_out)]
+            if act is not None:
+                mods.append(_ACT_MODULES[act]())
+            return mods
+        return [nn.Linear(n_in, n_out, activation=act, tied_to=tied_to, random_state=rng)]
+
+    def _build(self, n_features: int, rng: np.random.Generator) -> nn.Sequential:
+        sizes = self._sizes()
+        act, code_act = self._hidden_act(), self._code_act()
+        enc_mods: list = []
+        enc_linears: List[nn.Linear] = []
+        prev = n_features
+        for i, h in enumerate(sizes):
+            mods = self._block(prev, h, code_act if i == len(sizes) - 1 else act, rng)
+            enc_linears.append(mods[0])
+            enc_mods += mods
+            prev = h
+        if self.sparsity is not None and self.sparsity[0] == "topk":
+            enc_mods.append(KSparse(int(self.sparsity[1])))
+        dec_mods: list = []
+        outs = list(reversed((n_features,) + sizes[:-1]))  # decoder layer output sizes
+        for j, n_out in enumerate(outs):
+            mirror = enc_linears[len(sizes) - 1 - j]
+            tied_to = mirror if self.tied else None
+            if j == len(outs) - 1:  # output layer: never batch-normalised
+                dec_mods.append(nn.Linear(prev, n_out, activation=self._out_act(),
+                                          tied_to=tied_to, random_state=rng))
+            else:
+                dec_mods += self._block(prev, n_out, act, rng, tied_to=tied_to)
+            prev = n_out
+        return nn.Sequential(nn.Sequential(*enc_mods), nn.Sequential(*dec_mods))
+
+    def _initialize(self, n_features: int) -> np.random.Generator:
+        """Validate the parameters, build a fresh network; returns the run's Generator."""
+        self._validate_params()
+        rng = _check_random_state(self.random_state)
+        self.n_features_in_ = int(n_features)
+        self.network_ = self._build(int(n_features), rng)
+        self.n_components_ = self._sizes()[-1]
+        return rng
+
+    def _network(self) -> nn.Sequential:
+        if "network_" not in vars(self):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return self.network_
+
+    @property
+    def encoder_(self) -> nn.Sequential:
+        return self._network()[0]
+
+    @property
+    def decoder_(self) -> nn.Sequential:
+        return self._network()[1]
+
+    @property
+    def components_(self) -> np.ndarray:
+        if not hasattr(self, "network_"):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        return self.encoder_[0].weight.data
+
+    def _make_optimizer(self, params):
+        name = self.optimizer
+        common = dict(weight_decay=float(self.weight_decay))
+        lr = float(self.learning_rate)
+        if name in ("sgd", "momentum", "nesterov"):
+            mom = self.momentum if self.momentum is not None else (0.0 if name == "sgd" else 0.9)
+            return optim.SGD(params, lr=lr, momentum=mom, nesterov=name == "nesterov", **common)
+        if name == "rmsprop" and self.momentum is not None:
+            return optim.RMSProp(params, lr=lr, momentum=self.momentum, **common)
+        return _OPTIMIZERS[name](params, lr=lr, **common)
+
+    # ------------------------------------------------------------------ training
+
+    def _corrupt(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = self.corruption
+        if c is None:
+            return X
+        kind, amount = c[0], float(c[1])
+        if kind == "mask":
+            if amount == 0.0:
+                return X
+            return X * (rng.random(X.shape, dtype=np.float32) >= amount)
+        if amount == 0.0:
+            return X
+        return X + np.float32(amount) * rng.standard_normal(X.shape, dtype=np.float32)
+
+    def _loss(self, X_in: np.ndarray, X_target: np.ndarray) -> Tensor:
+        """Training objective of one minibatch: reconstruction loss of ``X_target`` from
+        ``X_in`` (mean per element) plus the KL sparsity penalty."""
+        code = self.encoder_(Tensor(X_in))
+        out = self.decoder_(code)
+        if self.loss == "bce":
+            loss = losses.binary_cross_entropy_with_logits(out, X_target)
+        else:
+            loss = losses.mse(out, X_target)
+        s = self.sparsity
+        if s is not None and s[0] == "kl":
+            loss = loss + losses.kl_sparsity(code, float(s[1]), float(s[2]))
+        return loss
+
+    def fit(self, X, y=None) -> "Autoencoder":
+        """Train on ``X`` (n_samples, n_features) for ``n_epochs`` epochs; ``y`` is ignored.
+        Re-initialises the model."""
+        self._validate_params()
+        X = self._check_X(X, fitted=False)
+        rng = self._initialize(X.shape[1])
+        opt = self._make_optimizer(self.network_.parameters())
+        self.history_: Dict[str, List[float]] = {"loss": [], "step_loss": []}
+        bs = int(self.batch_size)
+        n = X.shape[0]
+        n_batches = -(-n // bs)
+        self.network_.train()
+        for epoch in range(int(self.n_epochs)):
+            perm = rng.permutation(n)
+            total, t0 = 0.0, time.perf_counter()
+            bar = self._progress(n_batches, epoch)
+            for b in range(n_batches):
+                idx = perm[b * bs:(b + 1) * bs]
+                clean = X[idx]
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss = self._loss(self._corrupt(clean, rng), clean)
+                    value = float(loss.data)
+                    if np.isfinite(value):
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
+                if not np.isfinite(value):
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch + 1}, batch {b + 1} (loss {value}); "
+                        "lower learning_rate"
+                    )
+                self.history_["step_loss"].append(value)
+                total += value * len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+            if bar is not None:
+                bar.close()
+            self.history_["loss"].append(total / n)
+            if self.verbose and bar is None:
+                print(f"{type(self).__name__} epoch {epoch + 1}/{self.n_epochs}: loss "
+                      f"{self.history_['loss'][-1]:.5f} ({time.perf_counter() - t0:.1f} s)",
+                      file=sys.stderr, flush=True)
+        self.network_.eval()
+        return self
+
+    def _progress(self, total: int, epoch: int):
+        if not self.verbose or not sys.stderr.isatty():
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, desc=f"epoch {epoch + 1}/{self.n_epochs}", leave=False)
+
+    # ------------------------------------------------------------------ inference
+
+    def _run(self, module: nn.Module, A: np.ndarray, width: int) -> np.ndarray:
+        self.network_.eval()
+        out = []
+        with no_grad():
+            for i in range(0, A.shape[0], 1000):
+                out.append(module(Tensor(A[i:i + 1000])).data)
+        return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+
+    def _output(self, Z: np.ndarray) -> np.ndarray:
+        """Decoder output: logits for "bce", reconstruction for "mse"."""
+        return self._run(self.decoder_, Z, self.n_features_in_)
+
+    def transform(self, X) -> np.ndarray:
+        """The code: activations of the top encoder layer (k-sparse with ``("topk", k)``),
+        shape (n_samples, n_components_)."""
+        X = self._check_X(X)
+        return self._run(self.encoder_, X, self.n_components_)
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Decode codes ``Z`` (n_samples, n_components_) to the input space (sigmoid outputs
+        for ``loss="bce"``)."""
+        if not hasattr(self, "network_"):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        Z = as_float32(Z, "Z", ndim=2)
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(f"Z has {Z.shape[1]} columns, the code has {self.n_components_}")
+        if not np.all(np.isfinite(Z)):
+            raise ValueError("Z contains NaN or infinity")
+        out = self._output(np.ascontiguousarray(Z))
+        if self.loss == "bce":
+            out = F._sigmoid(out)
+        return out
+
+    def reconstruct(self, X) -> np.ndarray:
+        """``inverse_transform(transform(X))``: the (uncorrupted) input passed through the
+        network."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None) -> float:
+        """Mean reconstruction error of ``X`` per element under the configured loss (binary
+        cross-entropy for "bce", squared error for "mse"), without corruption or sparsity
+        penalty. **Lower is better** (unlike scikit-learn's greater-is-better convention)."""
+        X = self._check_X(X)
+        out = self._output(self._run(self.encoder_, X, self.n_components_)).astype(np.float64)
+        t = X.astype(np.float64)
+        if self.loss == "bce":
+            err = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
+        else:
+            err = (out - t) ** 2
+        return float(err.mean())
+
+
+# ---------------------------------------------------------------------- stacking
+
+
+class StackedAutoencoder:
+    """Greedy layer-wise stack of one-layer :class:`Autoencoder` s (Bengio et al. 2007;
+    Vincent et al. 2010 with corruption).
+
+    The first autoencoder is trained on ``X``, the second on the first one's codes, and so
+    on; each keeps its encoder.
+
+    Parameters
+    ----------
+    hidden : sequence of int
+        Code size of each layer, bottom to top.
+    random_state : None, int or numpy Generator
+        Each layer's autoencoder gets an int seed drawn from it.
+    verbose : int
+    **autoencoder_kwargs
+        Parameters of :class:`Autoencoder` shared by every layer (``activation``, ``tied``,
+        ``loss``, ``corruption``, ``sparsity``, ``n_epochs``, ``learning_rate``...). ``hidden``
+        and ``random_state`` are set per layer. Layers above the first see codes, not data:
+        when those codes are not guaranteed to lie in [0, 1] (``activation`` other than
+        "sigmoid"), those layers use ``loss="mse"``.
+
+    Attributes
+    ----------
+    autoencoders_ : list of Autoencoder
+    n_features_in_ : int
+    """
+
+    def __init__(self, hidden: Sequence[int] = (1000, 750, 500),
+                 random_state: Union[None, int, np.random.Generator] = None, verbose: int = 0,
+                 **autoencoder_kwargs):
+        self.hidden = hidden
+        self.random_state = random_state
+        self.verbose = verbose
+        self.autoencoder_params = dict(autoencoder_kwargs)
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {"hidden": self.hidden, "random_state": self.random_state,
+                "verbose": self.verbose, **self.autoencoder_params}
+
+    def set_params(self, **params) -> "StackedAutoencoder":
+        ae_names = set(Autoencoder().get_params()) - {"hidden", "random_state", "verbose"}
+        for k, v in params.items():
+            if k in ("hidden", "random_state", "verbose"):
+                setattr(self, k, v)
+            elif k in ae_names:
+                self.autoencoder_params[k] = v
+            else:
+                raise ValueError(f"invalid parameter {k!r} for StackedAutoencoder")
+        return self
+
+    def _layer_params(self) -> List[Dict[str, Any]]:
+        hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
+        if not hidden or not all(_is_posint(h) for h in hidden):
+            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
+                             f"{self.hidden!r}")
+        kw = dict(self.autoencoder_params)
+        bad = {"hidden", "random_state"} & set(kw)
+        if bad:
+            raise ValueError(f"do not pass {sorted(bad)} to StackedAutoencoder's autoencoder "
+                             "parameters (the stack sets them)")
+        valid = set(Autoencoder().get_params())
+        unknown = set(kw) - valid
+        if unknown:
+            raise ValueError(f"unknown Autoencoder parameters {sorted(unknown)}")
+        kw.setdefault("verbose", self.verbose)
+        per = []
+        for i, h in enumerate(hidden):
+            q = dict(kw, hidden=int(h))
+            if i > 0 and kw.get("activation", "sigmoid") != "sigmoid":
+                q["loss"] = "mse"
+                q.pop("output_activation", None)
+            per.append(q)
+        return per
+
+    def fit(self, X, y=None) -> "StackedAutoencoder":
+        """Greedy layer-wise training; ``y`` is ignored."""
+        per = self._layer_params()
+        rng = _check_random_state(self.random_state)
+        self.autoencoders_: List[Autoencoder] = []
+        H = X
+        for i, q in enumerate(per):
+            ae = Autoencoder(random_state=int(rng.integers(0, 2**31)), **q)
+            if self.verbose:
+                print(f"StackedAutoencoder layer {i + 1}/{len(per)}: Autoencoder({ae.hidden})",
+                      file=sys.stderr, flush=True)
+            ae.fit(H)
+            self.autoencoders_.append(ae)
+            if i + 1 < len(per):
+                H = ae.transform(H)
+        self.n_features_in_ = self.autoencoders_[0].n_features_in_
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Top-layer codes (each layer's code feeds the next)."""
+        if not hasattr(self, "autoencoders_"):
+            raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
+        H = X
+        for ae in self.autoencoders_:
+            H = ae.transform(H)
+        return H
+
+    def encoder_weights(self) -> List[Tuple[np.ndarray, np.ndarray]]:
+        """``(weight (out, in), bias (out,))`` of each layer's encoder (copies), bottom up."""
+        if not hasattr(self, "autoencoders_"):
+            raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
+        out = []
+        for ae in self.autoencoders_:
+            lin = ae.encoder_[0]
+            out.append((lin.weight.data.copy(), lin.bias.data.copy()))
+        return out
+
+
+# ---------------------------------------------------------------------- DNN
+
+
+class DNN:
+    """Deep feed-forward classifier (sigmoid hidden layers, softmax output), optionally
+    pretrained greedily before supervised fine-tuning of the whole stack.
+
+    Parameters
+    ----------
+    hidden : sequence of int
+    pretrain : {"ae", "rbm", None}
+        "ae": a :class:`StackedAutoencoder` (sigmoid units) initialises the hidden layers with
+        its encoder weights and biases. "rbm": a :class:`~latentforge.models.DBN` does, with
+        its RBMs' weights and hidden biases. None: random initialisation (a plain
+        :class:`MLPClassifier`).
+    pretrain_params : dict, optional
+        "ae": :class:`Autoencoder` parameters for every layer (``n_epochs``, ``corruption``,
+        ``learning_rate``...; ``activation`` is fixed to "sigmoid" and ``batchnorm`` is not
+        allowed, so that the weights mean the same thing in the classifier). "rbm": the DBN's
+        ``rbm_params`` (a dict, or one per layer).
+    random_state : None, int or numpy Generator
+        Seeds the pretraining and the classifier.
+    verbose : int
+    **mlp_kwargs
+        :class:`MLPClassifier` parameters for fine-tuning (``optimizer``, ``learning_rate``,
+        ``max_epochs``, ``validation_fraction``, ``dropout``...) except ``hidden`` and
+        ``activation`` ("sigmoid").
+
+    Attributes
+    ----------
+    pretrainer_ : StackedAutoencoder, DBN or None
+    classifier_ : MLPClassifier (a ``PretrainedMLPClassifier`` when pretrained)
+    classes_, n_features_in_, network_, history_ : from ``classifier_``
+    """
+
+    def __init__(self, hidden: Sequence[int] = (1000, 750, 500), pretrain: Optional[str] = "ae",
+                 pretrain_params: Optional[Dict[str, Any]] = None,
+                 random_state: Union[None, int, np.random.Generator] = None, verbose: int = 0,
+                 **mlp_kwargs):
+        self.hidden = hidden
+        self.pretrain = pretrain
+        self.pretrain_params = pretrain_params
+        self.random_state = random_state
+        self.verbose = verbose
+        self.mlp_params = dict(mlp_kwargs)
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        return {"hidden": self.hidden, "pretrain": self.pretrain,
+                "pretrain_params": self.pretrain_params, "random_state": self.random_state,
+                "verbose": self.verbose, **self.mlp_params}
+
+    def set_params(self, **params) -> "DNN":
+        own = ("hidden", "pretrain", "pretrain_params", "random_state", "verbose")
+        mlp_names = set(MLPClassifier().get_params()) - set(own) - {"activation"}
+        for k, v in params.items():
+            if k in own:
+                setattr(self, k, v)
+            elif k in mlp_names:
+                self.mlp_params[k] = v
+            else:
+                raise ValueError(f"invalid parameter {k!r} for DNN")
+        return self
+
+    def _check(self) -> Tuple[int, ...]:
+        if self.pretrain not in ("ae", "rbm", None):
+            raise ValueError(f"pretrain must be 'ae', 'rbm' or None, got {self.pretrain!r}")
+        hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
+        if not hidden or not all(_is_posint(h) for h in hidden):
+            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
+                             f"{self.hidden!r}")
+        bad = {"hidden", "activation", "random_state", "verbose"} & set(self.mlp_params)
+        if bad:
+            raise ValueError(f"DNN sets {sorted(bad)} itself; do not pass them as MLP parameters")
+        unknown = set(self.mlp_params) - set(MLPClassifier().get_params())
+        if unknown:
+            raise ValueError(f"unknown MLPClassifier parameters {sorted(unknown)}")
+        if self.pretrain_params is not None and self.pretrain is None:
+            raise ValueError("pretrain_params given but pretrain is None")
+        if self.pretrain == "ae" and self.pretrain_params is not None:
+            p = dict(self.pretrain_params)
+            if p.get("activation", "sigmoid") != "sigmoid":
+                raise ValueError("DNN fine-tunes sigmoid layers: pretrain_params['activation'] "
+                                 "must be 'sigmoid'")
+            if p.get("batchnorm", False):
+                raise ValueError("batchnorm is not supported for DNN pretraining (the "
+                                 "classifier has no batch normalisation)")
+        return tuple(int(h) for h in hidden)
+
+    def fit(self, X, y) -> "DNN":
+        """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""
+        hidden = self._check()
+        rng = _check_random_state(self.random_state)
+        pre_seed, clf_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
+        common = dict(self.mlp_params, hidden=hidden, activation="sigmoid",
+                      random_state=clf_seed, verbose=self.verbose)
+        if self.pretrain is None:
+            self.pretrainer_ = None
+            clf: MLPClassifier = MLPClassifier(**common)
+        else:
+            if self.pretrain == "ae":
+                p = dict(self.pretrain_params or {})
+                p["activation"] = "sigmoid"
+                pre = StackedAutoencoder(hidden=hidden, random_state=pre_seed,
+                                         verbose=self.verbose, **p).fit(X)
+                weights = pre.encoder_weights()
+            else:
+                pre = DBN(hidden=hidden, rbm_params=self.pretrain_params, random_state=pre_seed,
+                          verbose=self.verbose).fit(X)
+                weights = [(r.components_.copy(), r.intercept_hidden_.copy()) for r in pre.rbms_]
+            self.pretrainer_ = pre
+            clf = PretrainedMLPClassifier(**common)
+            clf.pretrained_ = weights
+        self.classifier_ = clf.fit(X, y)
+        return self
+
+    def _fitted(self) -> MLPClassifier:
+        if not hasattr(self, "classifier_"):
+            raise AttributeError("this DNN is not fitted yet; call fit first")
+        return self.classifier_
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self._fitted().classes_
+
+    @property
+    def n_features_in_(self) -> int:
+        return self._fitted().n_features_in_
+
+    @property
+    def network_(self) -> nn.Sequential:
+        return self._fitted().network_
+
+    @property
+    def history_(self) -> Dict[str, List[float]]:
+        return self._fitted().history_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``."""
+        return self._fitted().predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        return self._fitted().predict(X)
+
+    def score(self, X, y) -> float:
+        """Mean accuracy on ``(X, y)``."""
+        return self._fitted().score(X, y)
