@@ -24,6 +24,16 @@ struct MatrixView {
 
 inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
+// "(2, 3)", "(5,)", "()" -- a shape as numpy prints it, for error messages.
+inline std::string shape_str(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    s += std::to_string(a.shape(d));
+    if (a.ndim() == 1 || d + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
+  }
+  return s + ")";
+}
+
 inline MatrixView matrix_view(const py::array& a, const char* name, bool writable = false) {
   if (!a.dtype().is(py::dtype::of<float>())) {
     throw py::type_error(std::string(name) + " must be a float32 array, got dtype " + dtype_str(a));

@@ -20,14 +20,7 @@ namespace py = pybind11;
 
 namespace {
 
-std::string shape_str(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
-    s += std::to_string(a.shape(d));
-    if (a.ndim() == 1 || d + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
-  }
-  return s + ")";
-}
+using lf::bind::shape_str;
 
 // A validated operand: the array (kept alive), its data pointer and element count.
 struct Operand {

@@ -55,14 +55,7 @@ py::array input(const py::object& obj, const char* name) {
   return a;
 }
 
-std::string shape_str(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
-    s += std::to_string(a.shape(d));
-    if (a.ndim() == 1 || d + 1 < a.ndim()) s += a.ndim() == 1 ? "," : ", ";
-  }
-  return s + ")";
-}
+using lf::bind::shape_str;
 
 py::array_t<float> empty_like(const py::array& a) {
   std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());

@@ -36,4 +36,18 @@ int num_threads();
 void set_num_threads(int n);
 bool openmp_enabled();
 
+// Calls f(row) for every row of a rows x cols problem, one row per iteration (rows are
+// independent, so any split gives the same bits); serial for small problems.
+template <class F>
+void parallel_for_rows(int64_t rows, int64_t cols, int num_threads, const F& f) {
+  if (num_threads <= 1 || rows * cols < kSerialBelow || rows < 2) {
+    for (int64_t r = 0; r < rows; ++r) f(r);
+    return;
+  }
+#ifdef LF_WITH_OPENMP
+#pragma omp parallel for num_threads(num_threads) schedule(static)
+#endif
+  for (int64_t r = 0; r < rows; ++r) f(r);
+}
+
 }  // namespace lf

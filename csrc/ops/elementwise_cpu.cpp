@@ -18,18 +18,6 @@ namespace lf {
 
 namespace {
 
-// Runs f(row) for every row; rows are independent, so any split gives the same bits.
-template <class F>
-void for_rows(int64_t rows, int64_t cols, int num_threads, const F& f) {
-  if (num_threads <= 1 || rows * cols < kSerialBelow || rows < 2) {
-    for (int64_t r = 0; r < rows; ++r) f(r);
-    return;
-  }
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static)
-#endif
-  for (int64_t r = 0; r < rows; ++r) f(r);
-}
 
 // sum(a[0:n] * b[0:n]) (b == nullptr: sum(a)) with 8 double partial sums in a fixed order.
 double dot_or_sum(const float* a, const float* b, int64_t n) {
@@ -94,7 +82,7 @@ void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int 
   LF_CHECK(rows >= 0 && cols >= 0, "softmax_rows: negative shape (", rows, ", ", cols, ")");
   if (rows == 0 || cols == 0) return;
   const auto& kt = gemm_detail::kernels_for(active_isa());
-  for_rows(rows, cols, num_threads, [&](int64_t r) {
+  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     // Row max; a NaN anywhere makes the max NaN (and with it the whole row).
@@ -119,7 +107,7 @@ void softmax_rows_backward_cpu(float* dx, const float* dy, const float* y, int64
   LF_CHECK(rows >= 0 && cols >= 0, "softmax_rows_backward: negative shape (", rows, ", ", cols,
            ")");
   if (rows == 0 || cols == 0) return;
-  for_rows(rows, cols, num_threads, [&](int64_t r) {
+  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
     const float* dyr = dy + r * cols;
     const float* yr = y + r * cols;
     float* dxr = dx + r * cols;

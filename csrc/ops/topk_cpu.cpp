@@ -10,23 +10,6 @@
 
 namespace lf {
 
-namespace {
-
-// Runs f(row) for every row; rows are independent, so any split gives the same bits.
-template <class F>
-void for_rows(int64_t rows, int64_t cols, int num_threads, const F& f) {
-  if (num_threads <= 1 || rows * cols < kSerialBelow || rows < 2) {
-    for (int64_t r = 0; r < rows; ++r) f(r);
-    return;
-  }
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static)
-#endif
-  for (int64_t r = 0; r < rows; ++r) f(r);
-}
-
-}  // namespace
-
 void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_t cols, int64_t k,
                    int num_threads) {
   LF_CHECK(rows >= 0 && cols >= 0, "topk_rows: negative shape (", rows, ", ", cols, ")");
@@ -36,7 +19,7 @@ void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_
 
   // NaN check first (no exception may leave an OpenMP region): one flag per row.
   std::vector<uint8_t> bad(static_cast<size_t>(rows), 0);
-  for_rows(rows, cols, num_threads, [&](int64_t r) {
+  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
     const float* xr = x + r * cols;
     bool nan = false;
     for (int64_t j = 0; j < cols; ++j) nan |= xr[j] != xr[j];
@@ -52,7 +35,7 @@ void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_
     std::memset(mask, 1, n);
     return;
   }
-  for_rows(rows, cols, num_threads, [&](int64_t r) {
+  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     uint8_t* mr = mask + r * cols;

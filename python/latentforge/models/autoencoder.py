@@ -36,6 +36,7 @@ from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Context, Function, Tensor, no_grad
+from ._base import ParamsMixin
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -102,7 +103,7 @@ class KSparse(nn.Module):
 # ---------------------------------------------------------------------- Autoencoder
 
 
-class Autoencoder:
+class Autoencoder(ParamsMixin):
     """Autoencoder trained by minibatch backpropagation: plain, tied, denoising, sparse (KL),
     k-sparse, optionally deep with batch normalisation.
 
@@ -214,17 +215,6 @@ class Autoencoder:
 
     # ------------------------------------------------------------------ sklearn plumbing
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        code = Autoencoder.__init__.__code__
-        return {k: getattr(self, k) for k in code.co_varnames[1:code.co_argcount]}
-
-    def set_params(self, **params) -> "Autoencoder":
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(hidden={self.hidden!r}, activation={self.activation!r}, "

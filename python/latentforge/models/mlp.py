@@ -12,6 +12,7 @@ import numpy as np
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
+from ._base import ParamsMixin
 
 _OPTIMIZERS = {
     "sgd": optim.SGD,
@@ -32,7 +33,7 @@ def _check_random_state(random_state) -> np.random.Generator:
     raise TypeError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
 
 
-class MLPClassifier:
+class MLPClassifier(ParamsMixin):
     """Multi-layer perceptron classifier (softmax output, cross-entropy loss).
 
     Parameters
@@ -295,13 +296,3 @@ class MLPClassifier:
         """Mean accuracy on ``(X, y)``."""
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__init__.__code__.co_varnames[1:self.__init__.__code__.co_argcount]}
-
-    def set_params(self, **params) -> "MLPClassifier":
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for MLPClassifier")
-            setattr(self, k, v)
-        return self

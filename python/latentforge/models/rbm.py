@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _C, nn, ops
 from .._backend import as_float32
+from ._base import ParamsMixin
 from .mlp import MLPClassifier, _check_random_state
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -48,7 +49,7 @@ def _sigmoid_np(x: np.ndarray) -> np.ndarray:
     return np.float32(0.5) * (np.tanh(np.float32(0.5) * x) + np.float32(1.0))
 
 
-class RBM:
+class RBM(ParamsMixin):
     """Restricted Boltzmann machine trained by contrastive divergence (CD-k) or persistent
     contrastive divergence (PCD), with scikit-learn conventions.
 
@@ -140,17 +141,6 @@ class RBM:
 
     # ------------------------------------------------------------------ sklearn plumbing
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        code = RBM.__init__.__code__
-        return {k: getattr(self, k) for k in code.co_varnames[1:code.co_argcount]}
-
-    def set_params(self, **params) -> "RBM":
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for RBM")
-            setattr(self, k, v)
-        return self
 
     def __repr__(self) -> str:
         return f"RBM(n_hidden={self.n_hidden}, k={self.k}, persistent={self.persistent})"
@@ -454,7 +444,7 @@ class PretrainedMLPClassifier(MLPClassifier):
         return net
 
 
-class DBN:
+class DBN(ParamsMixin):
     """Deep belief network: a stack of :class:`RBM` trained greedily, layer by layer.
 
     Parameters
@@ -488,16 +478,6 @@ class DBN:
         self.random_state = random_state
         self.verbose = verbose
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {"hidden": self.hidden, "rbm_params": self.rbm_params,
-                "random_state": self.random_state, "verbose": self.verbose}
-
-    def set_params(self, **params) -> "DBN":
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"invalid parameter {k!r} for DBN")
-            setattr(self, k, v)
-        return self
 
     def _layer_params(self) -> List[Dict[str, Any]]:
         hidden = tuple(self.hidden)

@@ -1,0 +1,28 @@
+"""Shared scikit-learn plumbing for the estimators."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict
+
+
+class ParamsMixin:
+    """``get_params``/``set_params`` read from the ``__init__`` signature.
+
+    Follows scikit-learn's convention: every ``__init__`` argument is stored, unchanged, as an
+    attribute of the same name (so ``__init__`` only stores and ``fit`` validates).
+    """
+
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        params = inspect.signature(type(self).__init__).parameters.values()
+        names = [p.name for p in params if p.name != "self"
+                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any):
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}")
+            setattr(self, name, value)
+        return self
