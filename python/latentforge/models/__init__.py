@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .autoencoder import DNN, Autoencoder, StackedAutoencoder
 from .mlp import MLPClassifier
+from .pca import PCA
 from .rbm import DBN, RBM
 
-__all__ = ["DBN", "DNN", "Autoencoder", "MLPClassifier", "RBM", "StackedAutoencoder"]
+__all__ = ["DBN", "DNN", "PCA", "Autoencoder", "MLPClassifier", "RBM", "StackedAutoencoder"]
