@@ -435,7 +435,6 @@ class BatchNorm1d(Module):
                 x, *affine, eps=self.eps, mean=self.running_mean.data, var=self.running_var.data
             )
         out = F.batch_norm(x, *affine, eps=self.eps)  # validates N >= 2
-        n = x.shape[0]
         data = x.data
         m = self.momentum
         rm, rv = self.running_mean.data, self.running_var.data

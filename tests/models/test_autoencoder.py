@@ -106,23 +106,6 @@ def test_topk_code_has_k_nonzeros_and_never_kept_units_get_no_gradient(tied):
     np.testing.assert_array_equal(ae.encoder_[0].bias.grad[never], 0.0)
 
 
-def test_numpy_ksparse_fallback_matches_native_kernel():
-    from latentforge.models.autoencoder import _KSparseFallback
-
-    if not hasattr(lf.functional, "ksparse"):
-        pytest.skip("no native ksparse in this build")
-    data = np.random.default_rng(0).standard_normal((7, 11)).astype(np.float32)
-    g = np.random.default_rng(1).standard_normal((7, 11)).astype(np.float32)
-    outs = []
-    for fn in (lambda t: lf.functional.ksparse(t, 4), lambda t: _KSparseFallback.apply(t, k=4)):
-        x = lf.Tensor(data, requires_grad=True)
-        y = fn(x)
-        (y * lf.Tensor(g)).sum().backward()
-        outs.append((y.data, x.grad))
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    np.testing.assert_array_equal(outs[0][1], outs[1][1])
-
-
 def test_verbose_prints_one_line_per_epoch(capsys):
     X = _unit_data()
     Autoencoder(hidden=3, n_epochs=2, batch_size=10, random_state=0, verbose=1).fit(X)

@@ -35,7 +35,7 @@ import numpy as np
 from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
-from ..tensor import Context, Function, Tensor, no_grad
+from ..tensor import Tensor, no_grad
 from ._base import ParamsMixin
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
@@ -58,33 +58,6 @@ def _is_real(v) -> bool:
 # ---------------------------------------------------------------------- k-sparse layer
 
 
-class _KSparseFallback(Function):
-    """numpy k-sparse (used only when ``latentforge.functional.ksparse`` is unavailable)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, *, k: int) -> np.ndarray:
-        if k >= x.shape[1]:
-            mask = np.ones(x.shape, dtype=bool)
-        else:
-            idx = np.argpartition(x, x.shape[1] - k, axis=1)[:, x.shape[1] - k:]
-            mask = np.zeros(x.shape, dtype=bool)
-            np.put_along_axis(mask, idx, True, axis=1)
-        ctx.save_for_backward(mask)
-        return np.where(mask, x, 0).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        (mask,) = ctx.saved_tensors
-        return (np.where(mask, g, 0).astype(g.dtype, copy=False),)
-
-
-def _ksparse(x: Tensor, k: int) -> Tensor:
-    native = getattr(F, "ksparse", None)
-    if native is not None:
-        return native(x, int(k))
-    return _KSparseFallback.apply(x, k=int(k))
-
-
 class KSparse(nn.Module):
     """Keep the ``k`` largest activations of each row, zero the rest (Makhzani & Frey 2013);
     the gradient flows only through the kept units. Active in training and evaluation."""
@@ -94,7 +67,7 @@ class KSparse(nn.Module):
         self.k = int(k)
 
     def forward(self, x: Tensor) -> Tensor:
-        return _ksparse(x, self.k)
+        return F.ksparse(x, self.k)
 
     def extra_repr(self) -> str:
         return f"k={self.k}"
@@ -300,9 +273,6 @@ class Autoencoder(ParamsMixin):
             else:
                 raise ValueError(f"sparsity must be None, ('kl', rho, beta) or ('topk', k), "
                                  f"got {s!r}")
-        if self.batchnorm and not hasattr(nn, "BatchNorm1d"):
-            raise NotImplementedError("batchnorm=True needs latentforge.nn.BatchNorm1d, which "
-                                      "this build lacks")
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)},"
                              f" got {self.optimizer!r}")
