@@ -10,6 +10,7 @@ void bind_cuda(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_rbm(py::module_& m);
 void bind_topk(py::module_& m);
+void bind_tsne(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
@@ -20,4 +21,5 @@ PYBIND11_MODULE(_C, m) {
   bind_elementwise(m);
   bind_rbm(m);
   bind_topk(m);
+  bind_tsne(m);
 }
