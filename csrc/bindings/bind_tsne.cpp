@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "bindings/array_check.h"
 #include "core/parallel.h"
 #include "ops/tsne_affinity.h"
+#include "ops/tsne_bh.h"
 
 namespace py = pybind11;
 
@@ -46,6 +48,113 @@ py::tuple tsne_perplexity(const py::object& d_obj, double perplexity, double tol
   return py::make_tuple(std::move(P), std::move(beta));
 }
 
+py::array as_array(const py::object& obj, const char* name) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(std::string(name) + " must be a numpy array, got " +
+                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  }
+  return py::reinterpret_borrow<py::array>(obj);
+}
+
+// Y: float32 (n, 2) C-contiguous.
+py::array embedding(const py::object& y_obj) {
+  py::array Y = as_array(y_obj, "Y");
+  if (!Y.dtype().is(py::dtype::of<float>())) {
+    throw py::type_error("Y must be a float32 array, got dtype " + lf::bind::dtype_str(Y));
+  }
+  if (Y.ndim() != 2) {
+    throw py::value_error("Y must be 2-D (n_samples, n_components), got " +
+                          std::to_string(Y.ndim()) + "-D");
+  }
+  if (Y.shape(1) != 2) {
+    throw py::value_error("only 2-D embeddings are supported: Y must have shape (n, 2), got " +
+                          lf::bind::shape_str(Y));
+  }
+  if (!(Y.flags() & py::array::c_style)) throw py::value_error("Y must be C-contiguous");
+  return Y;
+}
+
+// A 1-D contiguous array of the given dtype.
+template <class T>
+py::array vector_arg(const py::object& obj, const char* name, const char* dtype_name) {
+  py::array a = as_array(obj, name);
+  if (!a.dtype().is(py::dtype::of<T>())) {
+    throw py::type_error(std::string(name) + " must be a " + dtype_name + " array, got dtype " +
+                         lf::bind::dtype_str(a));
+  }
+  if (a.ndim() != 1) {
+    throw py::value_error(std::string(name) + " must be 1-D, got " + std::to_string(a.ndim()) +
+                          "-D");
+  }
+  if (!(a.flags() & py::array::c_style)) {
+    throw py::value_error(std::string(name) + " must be contiguous");
+  }
+  return a;
+}
+
+py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj,
+                              double exaggeration) {
+  py::array Y = embedding(y_obj);
+  py::array P = as_array(p_obj, "P");
+  if (!P.dtype().is(py::dtype::of<float>())) {
+    throw py::type_error("P must be a float32 array, got dtype " + lf::bind::dtype_str(P));
+  }
+  const int64_t n = Y.shape(0);
+  if (P.ndim() != 2 || P.shape(0) != n || P.shape(1) != n) {
+    throw py::value_error("P must have shape (" + std::to_string(n) + ", " + std::to_string(n) +
+                          ") to match Y, got " + lf::bind::shape_str(P));
+  }
+  if (!(P.flags() & py::array::c_style)) throw py::value_error("P must be C-contiguous");
+  if (n < 2) throw py::value_error("tsne_gradient_exact: need at least 2 points");
+  py::array_t<float> grad({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(2)});
+  float* gp = grad.mutable_data();
+  const float* yp = static_cast<const float*>(Y.data());
+  const float* pp = static_cast<const float*>(P.data());
+  const int nt = lf::num_threads();
+  double kl = 0.0;
+  {
+    py::gil_scoped_release release;
+    lf::tsne_gradient_exact_cpu(gp, &kl, yp, pp, n, exaggeration, nt);
+  }
+  return py::make_tuple(std::move(grad), kl);
+}
+
+py::tuple tsne_gradient_bh(const py::object& y_obj, const py::object& indptr_obj,
+                           const py::object& indices_obj, const py::object& pvals_obj,
+                           double theta, double exaggeration) {
+  py::array Y = embedding(y_obj);
+  py::array indptr = vector_arg<int64_t>(indptr_obj, "indptr", "int64");
+  py::array indices = vector_arg<int64_t>(indices_obj, "indices", "int64");
+  py::array pvals = vector_arg<float>(pvals_obj, "pvals", "float32");
+  const int64_t n = Y.shape(0);
+  if (indptr.shape(0) != n + 1) {
+    throw py::value_error("indptr must have length n + 1 = " + std::to_string(n + 1) + ", got " +
+                          std::to_string(indptr.shape(0)));
+  }
+  const int64_t nnz = indices.shape(0);
+  if (pvals.shape(0) != nnz) {
+    throw py::value_error("indices and pvals must have the same length, got " +
+                          std::to_string(nnz) + " and " + std::to_string(pvals.shape(0)));
+  }
+  if (n < 2) throw py::value_error("tsne_gradient_bh: need at least 2 points");
+  if (!(theta >= 0.0) || !std::isfinite(theta)) {
+    throw py::value_error("theta must be finite and >= 0, got " + std::to_string(theta));
+  }
+  py::array_t<float> grad({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(2)});
+  float* gp = grad.mutable_data();
+  const float* yp = static_cast<const float*>(Y.data());
+  const auto* ip = static_cast<const int64_t*>(indptr.data());
+  const auto* jp = static_cast<const int64_t*>(indices.data());
+  const float* vp = static_cast<const float*>(pvals.data());
+  const int nt = lf::num_threads();
+  double kl = 0.0;
+  {
+    py::gil_scoped_release release;
+    lf::tsne_gradient_bh_cpu(gp, &kl, yp, ip, jp, vp, n, nnz, theta, exaggeration, nt);
+  }
+  return py::make_tuple(std::move(grad), kl);
+}
+
 }  // namespace
 
 void bind_tsne(py::module_& m) {
@@ -57,4 +166,21 @@ void bind_tsne(py::module_& m) {
         "log(perplexity) within tol nats; beta (rows,) float32 precisions (0 for rows whose "
         "distances are all equal: uniform P). 0 < perplexity <= k; non-finite D raises "
         "ValueError.");
+  m.def("tsne_gradient_exact", &tsne_gradient_exact, py::arg("Y"), py::arg("P"),
+        py::arg("exaggeration") = 1.0,
+        "Exact O(n^2) t-SNE gradient of KL(P || Q) for a 2-D embedding. Y: (n, 2) float32 "
+        "C-contiguous; P: (n, n) float32 C-contiguous joint probabilities (symmetric, summing to "
+        "1; the diagonal is ignored). Returns (grad, kl): grad (n, 2) float32 = 4 sum_j "
+        "(exaggeration p_ij - q_ij) w_ij (y_i - y_j) with w_ij = 1 / (1 + |y_i - y_j|^2), q = w / "
+        "sum w; kl = sum p log(p / q) (un-exaggerated P), a float. Double accumulation; bitwise "
+        "independent of the thread count.");
+  m.def("tsne_gradient_bh", &tsne_gradient_bh, py::arg("Y"), py::arg("indptr"),
+        py::arg("indices"), py::arg("pvals"), py::arg("theta") = 0.5,
+        py::arg("exaggeration") = 1.0,
+        "Barnes-Hut t-SNE gradient for a 2-D embedding. Y: (n, 2) float32 C-contiguous; P as CSR "
+        "(indptr int64 (n + 1,), indices int64, pvals float32), symmetric, summing to 1. The "
+        "attractive term is exact over P; the repulsive term and the normalisation Z use a "
+        "quadtree, summarising a cell when side / distance < theta (theta = 0: exact). Returns "
+        "(grad (n, 2) float32, kl float), kl computed with the Barnes-Hut Z. Bitwise independent "
+        "of the thread count.");
 }
