@@ -173,3 +173,17 @@ def code_scatter(Z, labels, ax: Any = None, path: Optional[str] = None):
     if path is not None:
         ax.figure.savefig(path, dpi=100, bbox_inches="tight")
     return ax
+
+
+def scatter(Y, labels, ax: Any = None, path: Optional[str] = None, s: float = 2):
+    """Scatter a 2-D embedding ``Y`` (n_samples, 2), e.g. ``lf.models.TSNE().fit_transform``,
+    one colour per distinct label, with a legend; ``s`` is the marker size. ``path`` saves the
+    figure. Returns the Axes (same checks and colours as :func:`code_scatter`)."""
+    ax = code_scatter(Y, labels, ax=ax)
+    for coll in ax.collections:
+        coll.set_sizes([s])
+    ax.set_xlabel("dimension 1")
+    ax.set_ylabel("dimension 2")
+    if path is not None:
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax

@@ -7,5 +7,7 @@ from .autoencoder import DNN, Autoencoder, StackedAutoencoder
 from .mlp import MLPClassifier
 from .pca import PCA
 from .rbm import DBN, RBM
+from .tsne import TSNE
 
-__all__ = ["DBN", "DNN", "PCA", "Autoencoder", "MLPClassifier", "RBM", "StackedAutoencoder"]
+__all__ = ["DBN", "DNN", "PCA", "TSNE", "Autoencoder", "MLPClassifier", "RBM",
+           "StackedAutoencoder"]

@@ -1,0 +1,288 @@
+"""t-distributed stochastic neighbour embedding (van der Maaten & Hinton 2008; Barnes-Hut
+approximation of van der Maaten 2014), optimised as scikit-learn and openTSNE do."""
+
+from __future__ import annotations
+
+import numbers
+import sys
+import time
+from typing import Optional, Union
+
+import numpy as np
+
+from .. import _C
+from .. import _backend
+from .. import _tsne
+from ._base import ParamsMixin
+from .mlp import _check_random_state
+from .pca import PCA
+
+#: Length of the early-exaggeration phase (iterations), as in scikit-learn and openTSNE.
+EXAGGERATION_ITER = 250
+_MOMENTUM_EARLY, _MOMENTUM_LATE = 0.5, 0.8
+_MIN_GAIN = 0.01
+_LOG_EVERY = 50
+
+
+class TSNE(ParamsMixin):
+    """t-SNE: a 2-D embedding whose Student-t neighbour affinities match Gaussian ones of X.
+
+    Parameters
+    ----------
+    n_components : int
+        Dimension of the embedding. Only 2 is supported (the native gradient kernels are 2-D
+        quadtree / pairwise kernels); any other value raises ``ValueError``.
+    perplexity : float
+        Effective number of neighbours of the Gaussian input affinities. Needs
+        ``n_samples > 3 * perplexity`` (the ``3 * perplexity`` nearest neighbours of every
+        point are used), otherwise ``fit`` raises ``ValueError``.
+    early_exaggeration : float
+        Factor multiplying P during the first 250 iterations.
+    learning_rate : float or "auto"
+        Gradient-descent step; "auto" is ``max(n_samples / early_exaggeration / 4, 50)``
+        (scikit-learn >= 1.2; Belkina et al. 2019 with the factor 4 of the gradient).
+    max_iter : int
+        Total number of iterations, the 250 early-exaggeration ones included (>= 250).
+    theta : float
+        Barnes-Hut opening angle (``method="barnes_hut"`` only); 0 is exact but slow.
+    init : {"pca", "random"} or ndarray (n_samples, 2)
+        "pca": the first two principal components of X scaled so that the first coordinate has
+        standard deviation 1e-4; "random": N(0, 1e-4^2) draws from ``random_state``; an array
+        is used as given (float, finite, shape ``(n_samples, 2)``).
+    method : {"barnes_hut", "exact"}
+        "barnes_hut": sparse P over the ``3 * perplexity`` nearest neighbours, repulsion by a
+        Barnes-Hut quadtree, ``O(n log n)`` per iteration. "exact": the same symmetric P
+        computed over all ``n - 1`` neighbours, held dense (``4 n^2`` bytes), with exact
+        ``O(n^2)`` gradients: for a few thousand samples at most.
+    n_jobs : int or None
+        Threads of the native kernels during ``fit`` (``lf.set_num_threads``, restored after);
+        None keeps the current setting. The result does not depend on it.
+    random_state : None, int or numpy Generator
+        Seeds ``init="random"`` (and the randomized PCA solver for ``init="pca"``).
+    verbose : int
+        0: silent. Otherwise one line per stage, and a tqdm bar over the iterations when stderr
+        is a terminal, or the KL divergence every 50 iterations when it is not.
+
+    Attributes
+    ----------
+    embedding_ : ndarray float32 (n_samples, 2)
+    kl_divergence_ : float
+        KL(P || Q) of the final embedding, for the un-exaggerated P of the chosen method. With
+        ``method="exact"`` Q is normalised by the exact Z; with "barnes_hut" by the Barnes-Hut
+        estimate of Z (so it is itself an approximation).
+    kl_history_ : ndarray float64 (n_iter_,)
+        KL divergence (un-exaggerated P) at the start of every iteration.
+    n_iter_ : int
+        Iterations run.
+    learning_rate_ : float
+        The learning rate used.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Optimisation: gradient descent with momentum 0.5 during the early-exaggeration phase and
+    0.8 after, with per-coordinate gains (``+0.2`` where the gradient and the previous update
+    have opposite signs, ``*0.8`` otherwise, floored at 0.01); the update and gains restart
+    when the phase changes (as in scikit-learn). Input is not reduced by PCA first: pass
+    already-reduced data (e.g. 50 PCA components) for wide inputs. Duplicate points are
+    allowed: they get (nearly) equal affinities and end up close together in the embedding.
+    For a fixed ``random_state`` the embedding is bitwise reproducible whatever the number of
+    threads.
+    """
+
+    def __init__(self, n_components: int = 2, perplexity: float = 30.0,
+                 early_exaggeration: float = 12.0, learning_rate: Union[str, float] = "auto",
+                 max_iter: int = 1000, theta: float = 0.5,
+                 init: Union[str, np.ndarray] = "pca", method: str = "barnes_hut",
+                 n_jobs: Optional[int] = None, random_state=None, verbose: int = 0):
+        self.n_components = n_components
+        self.perplexity = perplexity
+        self.early_exaggeration = early_exaggeration
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.theta = theta
+        self.init = init
+        self.method = method
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ public API
+
+    def fit(self, X, y=None) -> "TSNE":
+        """Embed ``X`` (n_samples, n_features); ``y`` is ignored. Returns self."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Embed ``X`` and return ``embedding_`` (n_samples, 2)."""
+        self._fit(X)
+        return self.embedding_
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_params(self, n: int):
+        nc = self.n_components
+        if isinstance(nc, (bool, np.bool_)) or not isinstance(nc, numbers.Integral) or nc != 2:
+            raise ValueError(
+                f"n_components={nc!r} is not supported: latentforge's t-SNE kernels only "
+                "compute 2-D embeddings (n_components=2)"
+            )
+        if self.method not in ("barnes_hut", "exact"):
+            raise ValueError(f"method must be 'barnes_hut' or 'exact', got {self.method!r}")
+        perp = float(self.perplexity)
+        if not (np.isfinite(perp) and perp > 0):
+            raise ValueError(f"perplexity must be a finite number > 0, got {self.perplexity!r}")
+        if n - 1 < 3 * perp:
+            need = int(np.ceil(3 * perp)) + 1
+            raise ValueError(
+                f"perplexity {perp:g} needs n - 1 >= 3 * perplexity neighbours, i.e. at least "
+                f"{need} samples, got n = {n}; lower the perplexity"
+            )
+        ee = float(self.early_exaggeration)
+        if not (np.isfinite(ee) and ee >= 1):
+            raise ValueError(f"early_exaggeration must be >= 1, got {self.early_exaggeration!r}")
+        mi = self.max_iter
+        if isinstance(mi, (bool, np.bool_)) or not isinstance(mi, numbers.Integral) \
+                or mi < EXAGGERATION_ITER:
+            raise ValueError(f"max_iter must be an int >= {EXAGGERATION_ITER} (the "
+                             f"early-exaggeration phase), got {mi!r}")
+        theta = float(self.theta)
+        if not (np.isfinite(theta) and theta >= 0):
+            raise ValueError(f"theta must be >= 0, got {self.theta!r}")
+        lr = self.learning_rate
+        if isinstance(lr, str):
+            if lr != "auto":
+                raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
+            lr = max(n / ee / 4.0, 50.0)
+        else:
+            lr = float(lr)
+            if not (np.isfinite(lr) and lr > 0):
+                raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
+        if self.n_jobs is not None:
+            if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral) \
+                    or self.n_jobs < 1:
+                raise ValueError(f"n_jobs must be None or an int >= 1, got {self.n_jobs!r}")
+        return perp, ee, int(mi), theta, lr
+
+    def _initial(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        init = self.init
+        if isinstance(init, str):
+            if init == "pca":
+                rng = _check_random_state(self.random_state)
+                Y = PCA(n_components=2, random_state=rng).fit_transform(X).astype(np.float64)
+                std = Y[:, 0].std()
+                return Y / std * 1e-4 if std > 0 else Y
+            if init == "random":
+                rng = _check_random_state(self.random_state)
+                return rng.standard_normal((n, 2)) * 1e-4
+            raise ValueError(f"init must be 'pca', 'random' or an array, got {init!r}")
+        Y = np.asarray(init)
+        if Y.dtype.kind not in "fiu":
+            raise TypeError(f"init array must be real, got dtype {Y.dtype}")
+        if Y.shape != (n, 2):
+            raise ValueError(f"init array must have shape (n_samples, 2) = ({n}, 2), "
+                             f"got {Y.shape}")
+        if not np.isfinite(Y).all():
+            raise ValueError("init array contains NaN or infinity")
+        return Y.astype(np.float64)  # a copy: the caller's array is not modified
+
+    # ------------------------------------------------------------------ fitting
+
+    def _log(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[t-SNE] {msg}", file=sys.stderr, flush=True)
+
+    def _progress(self, total: int):
+        if not self.verbose or not sys.stderr.isatty():
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=total, desc="t-SNE", leave=False)
+
+    def _fit(self, X) -> None:
+        X = _tsne._check_X(X)
+        n = X.shape[0]
+        perp, ee, max_iter, theta, lr = self._check_params(n)
+        old_threads = None
+        if self.n_jobs is not None:
+            old_threads = _backend.get_num_threads()
+            _backend.set_num_threads(int(self.n_jobs))
+        try:
+            self._run(X, perp, ee, max_iter, theta, lr)
+        finally:
+            if old_threads is not None:
+                _backend.set_num_threads(old_threads)
+
+    def _run(self, X, perp, ee, max_iter, theta, lr) -> None:
+        n = X.shape[0]
+        t0 = time.perf_counter()
+        exact = self.method == "exact"
+        indptr, indices, pvals = _tsne.joint_probabilities(X, perp, k=n - 1 if exact else None)
+        if exact:
+            P = np.zeros((n, n), dtype=np.float32)
+            P[np.repeat(np.arange(n), np.diff(indptr)), indices] = pvals
+
+            def gradient(Y, exaggeration):
+                return _C.tsne_gradient_exact(Y, P, float(exaggeration))
+        else:
+            indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+            indices = np.ascontiguousarray(indices, dtype=np.int64)
+            pvals = np.ascontiguousarray(pvals, dtype=np.float32)
+
+            def gradient(Y, exaggeration):
+                return _C.tsne_gradient_bh(Y, indptr, indices, pvals, theta, float(exaggeration))
+        self._log(f"affinities of {n} samples ({len(pvals)} non-zeros, perplexity {perp:g}, "
+                  f"{self.method}) in {time.perf_counter() - t0:.2f} s")
+
+        Y = self._initial(X)
+        self.learning_rate_ = lr
+        self.n_features_in_ = X.shape[1]
+        history = np.empty(max_iter, dtype=np.float64)
+        bar = self._progress(max_iter)
+        t1 = time.perf_counter()
+        update = gains = None
+        try:
+            for it in range(max_iter):
+                if it == 0 or it == EXAGGERATION_ITER:  # a phase starts: fresh update and gains
+                    update = np.zeros_like(Y)
+                    gains = np.ones_like(Y)
+                early = it < EXAGGERATION_ITER
+                momentum = _MOMENTUM_EARLY if early else _MOMENTUM_LATE
+                grad, kl = gradient(np.ascontiguousarray(Y, dtype=np.float32),
+                                    ee if early else 1.0)
+                grad = np.asarray(grad, dtype=np.float64)
+                history[it] = kl
+                if not (np.isfinite(kl) and np.isfinite(grad).all()):
+                    raise FloatingPointError(
+                        f"t-SNE diverged at iteration {it + 1} (KL {kl}); lower learning_rate"
+                    )
+                inc = update * grad < 0.0
+                gains[inc] += 0.2
+                gains[~inc] *= 0.8
+                np.maximum(gains, _MIN_GAIN, out=gains)
+                update *= momentum
+                update -= lr * gains * grad
+                Y += update
+                if bar is not None:
+                    bar.update(1)
+                    if (it + 1) % _LOG_EVERY == 0:
+                        bar.set_postfix(kl=f"{kl:.4f}", refresh=False)
+                elif (it + 1) % _LOG_EVERY == 0:
+                    self._log(f"iteration {it + 1}/{max_iter}: KL {kl:.4f}"
+                              f"{' (exaggerated phase)' if early else ''} "
+                              f"({time.perf_counter() - t1:.1f} s)")
+        finally:
+            if bar is not None:
+                bar.close()
+        Y32 = np.ascontiguousarray(Y, dtype=np.float32)
+        _, kl = gradient(Y32, 1.0)
+        self.embedding_ = Y32
+        self.kl_divergence_ = float(kl)
+        self.kl_history_ = history
+        self.n_iter_ = max_iter
+        self._log(f"done: KL {self.kl_divergence_:.4f} after {max_iter} iterations "
+                  f"({time.perf_counter() - t0:.1f} s)")
