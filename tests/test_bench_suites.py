@@ -24,3 +24,12 @@ def test_rbm_suite_smoke():
     lf_rows = [r for r in res if r["library"] == "latentforge"]
     assert lf_rows and all(r["s_per_epoch"] > 0 and np.isfinite(r["recon_mse"]) for r in lf_rows)
     assert "recon MSE" in out.getvalue()
+
+
+def test_tsne_suite_smoke():
+    out = io.StringIO()
+    res = get_suite("tsne").load()(out=out, progress=None, smoke=True)
+    assert res.ok, list(res)
+    lf_row = next(r for r in res if r["library"] == "latentforge")
+    assert lf_row["seconds"] > 0 and lf_row["knn_agreement"] > 0.5 and np.isfinite(lf_row["kl"])
+    assert "10-NN agree" in out.getvalue()

@@ -82,6 +82,11 @@ SUITES: List[Suite] = [
         "seconds per epoch of RBM training vs scikit-learn's BernoulliRBM and CD-1 in PyTorch",
         "latentforge.bench.rbm",
     ),
+    Suite(
+        "tsne",
+        "t-SNE on MNIST vs scikit-learn and openTSNE: wall time, KL on a shared P, 10-NN agreement",
+        "latentforge.bench.tsne",
+    ),
 ]
 
 
