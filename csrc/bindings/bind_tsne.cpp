@@ -93,7 +93,7 @@ py::array vector_arg(const py::object& obj, const char* name, const char* dtype_
 }
 
 py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj,
-                              double exaggeration) {
+                              double exaggeration, bool compute_kl) {
   py::array Y = embedding(y_obj);
   py::array P = as_array(p_obj, "P");
   if (!P.dtype().is(py::dtype::of<float>())) {
@@ -114,14 +114,14 @@ py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj,
   double kl = 0.0;
   {
     py::gil_scoped_release release;
-    lf::tsne_gradient_exact_cpu(gp, &kl, yp, pp, n, exaggeration, nt);
+    lf::tsne_gradient_exact_cpu(gp, &kl, yp, pp, n, exaggeration, compute_kl, nt);
   }
   return py::make_tuple(std::move(grad), kl);
 }
 
 py::tuple tsne_gradient_bh(const py::object& y_obj, const py::object& indptr_obj,
                            const py::object& indices_obj, const py::object& pvals_obj,
-                           double theta, double exaggeration) {
+                           double theta, double exaggeration, bool compute_kl) {
   py::array Y = embedding(y_obj);
   py::array indptr = vector_arg<int64_t>(indptr_obj, "indptr", "int64");
   py::array indices = vector_arg<int64_t>(indices_obj, "indices", "int64");
@@ -150,7 +150,8 @@ py::tuple tsne_gradient_bh(const py::object& y_obj, const py::object& indptr_obj
   double kl = 0.0;
   {
     py::gil_scoped_release release;
-    lf::tsne_gradient_bh_cpu(gp, &kl, yp, ip, jp, vp, n, nnz, theta, exaggeration, nt);
+    lf::tsne_gradient_bh_cpu(gp, &kl, yp, ip, jp, vp, n, nnz, theta, exaggeration, compute_kl,
+                             nt);
   }
   return py::make_tuple(std::move(grad), kl);
 }
@@ -167,16 +168,17 @@ void bind_tsne(py::module_& m) {
         "distances are all equal: uniform P). 0 < perplexity <= k; non-finite D raises "
         "ValueError.");
   m.def("tsne_gradient_exact", &tsne_gradient_exact, py::arg("Y"), py::arg("P"),
-        py::arg("exaggeration") = 1.0,
+        py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true,
         "Exact O(n^2) t-SNE gradient of KL(P || Q) for a 2-D embedding. Y: (n, 2) float32 "
         "C-contiguous; P: (n, n) float32 C-contiguous joint probabilities (symmetric, summing to "
         "1; the diagonal is ignored). Returns (grad, kl): grad (n, 2) float32 = 4 sum_j "
         "(exaggeration p_ij - q_ij) w_ij (y_i - y_j) with w_ij = 1 / (1 + |y_i - y_j|^2), q = w / "
-        "sum w; kl = sum p log(p / q) (un-exaggerated P), a float. Double accumulation; bitwise "
+        "sum w; kl = sum p log(p / q) (un-exaggerated P), a float (NaN when compute_kl is False, "
+        "which skips two logarithms per entry of P). Double accumulation; bitwise "
         "independent of the thread count.");
   m.def("tsne_gradient_bh", &tsne_gradient_bh, py::arg("Y"), py::arg("indptr"),
         py::arg("indices"), py::arg("pvals"), py::arg("theta") = 0.5,
-        py::arg("exaggeration") = 1.0,
+        py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true,
         "Barnes-Hut t-SNE gradient for a 2-D embedding. Y: (n, 2) float32 C-contiguous; P as CSR "
         "(indptr int64 (n + 1,), indices int64, pvals float32), symmetric, summing to 1. The "
         "attractive term is exact over P; the repulsive term and the normalisation Z use a "

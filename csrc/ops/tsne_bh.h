@@ -28,13 +28,15 @@
 
 namespace lf {
 
-// grad: n x 2 output; Y: n x 2; P: n x n dense row-major. Returns kl through *kl.
+// grad: n x 2 output; Y: n x 2; P: n x n dense row-major. Returns kl through *kl when
+// compute_kl (two logarithms per non-zero p_ij: as costly as the rest of the attractive term, so
+// optimisers ask for it only every few iterations); otherwise *kl is NaN.
 void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const float* P, int64_t n,
-                             double exaggeration, int num_threads);
+                             double exaggeration, bool compute_kl, int num_threads);
 
 // indptr: n + 1, indices / pvals: nnz = indptr[n] (CSR rows of P).
 void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t* indptr,
                           const int64_t* indices, const float* pvals, int64_t n, int64_t nnz,
-                          double theta, double exaggeration, int num_threads);
+                          double theta, double exaggeration, bool compute_kl, int num_threads);
 
 }  // namespace lf

@@ -1,5 +1,6 @@
 // CPU t-SNE gradients, exact and Barnes-Hut (see ops/tsne_bh.h).
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <vector>
 
@@ -42,7 +43,7 @@ double finish(float* grad, const std::vector<double>& attr, const std::vector<do
 }  // namespace
 
 void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const float* P, int64_t n,
-                             double exaggeration, int num_threads) {
+                             double exaggeration, bool compute_kl, int num_threads) {
   const char* who = "tsne_gradient_exact";
   check_common(Y, n, exaggeration, who);
   {
@@ -74,7 +75,7 @@ void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const floa
       if (p > 0.0) {
         ax += p * w * dx;
         ay += p * w * dy;
-        kls += p * (std::log(p) - std::log(w));
+        if (compute_kl) kls += p * (std::log(p) - std::log(w));
         ps += p;
       }
     }
@@ -88,11 +89,12 @@ void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const floa
     prow[s] = ps;
   });
   *kl = finish(grad, attr, rep, zrow, klrow, prow, n, exaggeration);
+  if (!compute_kl) *kl = std::numeric_limits<double>::quiet_NaN();
 }
 
 void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t* indptr,
                           const int64_t* indices, const float* pvals, int64_t n, int64_t nnz,
-                          double theta, double exaggeration, int num_threads) {
+                          double theta, double exaggeration, bool compute_kl, int num_threads) {
   const char* who = "tsne_gradient_bh";
   check_common(Y, n, exaggeration, who);
   LF_CHECK(std::isfinite(theta) && theta >= 0.0, who, ": theta must be finite and >= 0, got ",
@@ -130,7 +132,7 @@ void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t
       const double w = 1.0 / (1.0 + dx * dx + dy * dy);
       ax += p * w * dx;
       ay += p * w * dy;
-      kls += p * (std::log(p) - std::log(w));
+      if (compute_kl) kls += p * (std::log(p) - std::log(w));
       ps += p;
     }
     // Repulsive part by traversal (depth-first, fixed child order: thread-independent).
@@ -191,6 +193,7 @@ void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t
     prow[s] = ps;
   });
   *kl = finish(grad, attr, rep, zrow, klrow, prow, n, exaggeration);
+  if (!compute_kl) *kl = std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace lf

@@ -263,3 +263,24 @@ def test_bad_input():
             _C.tsne_gradient_bh(Y, *csr, theta=theta)
     with pytest.raises(ValueError):
         _C.tsne_gradient_bh(Y, *csr, exaggeration=float("nan"))
+
+
+def test_compute_kl_false_skips_only_the_kl():
+    rng = np.random.default_rng(21)
+    n = 200
+    Y = rng.standard_normal((n, 2)).astype(np.float32)
+    P = rng.random((n, n))
+    P = P + P.T
+    np.fill_diagonal(P, 0.0)
+    P = (P / P.sum()).astype(np.float32)
+    g1, kl1 = _C.tsne_gradient_exact(Y, P, 2.0, True)
+    g0, kl0 = _C.tsne_gradient_exact(Y, P, 2.0, False)
+    np.testing.assert_array_equal(g0, g1)
+    assert np.isfinite(kl1) and np.isnan(kl0)
+    rows, cols = np.nonzero(P)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
+    args = (Y, indptr, cols.astype(np.int64), P[rows, cols].astype(np.float32), 0.5, 3.0)
+    g1, kl1 = _C.tsne_gradient_bh(*args, True)
+    g0, kl0 = _C.tsne_gradient_bh(*args, False)
+    np.testing.assert_array_equal(g0, g1)
+    assert np.isfinite(kl1) and np.isnan(kl0)

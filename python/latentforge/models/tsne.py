@@ -70,8 +70,13 @@ class TSNE(ParamsMixin):
         KL(P || Q) of the final embedding, for the un-exaggerated P of the chosen method. With
         ``method="exact"`` Q is normalised by the exact Z; with "barnes_hut" by the Barnes-Hut
         estimate of Z (so it is itself an approximation).
-    kl_history_ : ndarray float64 (n_iter_,)
-        KL divergence (un-exaggerated P) at the start of every iteration.
+    kl_history_ : ndarray float64
+        KL divergence (un-exaggerated P) at the start of iterations ``kl_iterations_``: the
+        first, the last of the early-exaggeration phase, and every 50th. (Computing it costs two
+        logarithms per non-zero of P, as much as the rest of the attractive term, so it is not
+        computed at every iteration.)
+    kl_iterations_ : ndarray int64
+        The iterations (0-based) at which ``kl_history_`` was recorded.
     n_iter_ : int
         Iterations run.
     learning_rate_ : float
@@ -226,22 +231,23 @@ class TSNE(ParamsMixin):
             P = np.zeros((n, n), dtype=np.float32)
             P[np.repeat(np.arange(n), np.diff(indptr)), indices] = pvals
 
-            def gradient(Y, exaggeration):
-                return _C.tsne_gradient_exact(Y, P, float(exaggeration))
+            def gradient(Y, exaggeration, compute_kl=True):
+                return _C.tsne_gradient_exact(Y, P, float(exaggeration), compute_kl)
         else:
             indptr = np.ascontiguousarray(indptr, dtype=np.int64)
             indices = np.ascontiguousarray(indices, dtype=np.int64)
             pvals = np.ascontiguousarray(pvals, dtype=np.float32)
 
-            def gradient(Y, exaggeration):
-                return _C.tsne_gradient_bh(Y, indptr, indices, pvals, theta, float(exaggeration))
+            def gradient(Y, exaggeration, compute_kl=True):
+                return _C.tsne_gradient_bh(Y, indptr, indices, pvals, theta, float(exaggeration),
+                                           compute_kl)
         self._log(f"affinities of {n} samples ({len(pvals)} non-zeros, perplexity {perp:g}, "
                   f"{self.method}) in {time.perf_counter() - t0:.2f} s")
 
         Y = self._initial(X)
         self.learning_rate_ = lr
         self.n_features_in_ = X.shape[1]
-        history = np.empty(max_iter, dtype=np.float64)
+        history, history_iters = [], []
         bar = self._progress(max_iter)
         t1 = time.perf_counter()
         update = gains = None
@@ -252,11 +258,15 @@ class TSNE(ParamsMixin):
                     gains = np.ones_like(Y)
                 early = it < EXAGGERATION_ITER
                 momentum = _MOMENTUM_EARLY if early else _MOMENTUM_LATE
+                want_kl = (it == 0 or it == EXAGGERATION_ITER - 1
+                           or (it + 1) % _LOG_EVERY == 0)
                 grad, kl = gradient(np.ascontiguousarray(Y, dtype=np.float32),
-                                    ee if early else 1.0)
+                                    ee if early else 1.0, want_kl)
                 grad = np.asarray(grad, dtype=np.float64)
-                history[it] = kl
-                if not (np.isfinite(kl) and np.isfinite(grad).all()):
+                if want_kl:
+                    history.append(kl)
+                    history_iters.append(it)
+                if not ((np.isfinite(kl) or not want_kl) and np.isfinite(grad).all()):
                     raise FloatingPointError(
                         f"t-SNE diverged at iteration {it + 1} (KL {kl}); lower learning_rate"
                     )
@@ -282,7 +292,8 @@ class TSNE(ParamsMixin):
         _, kl = gradient(Y32, 1.0)
         self.embedding_ = Y32
         self.kl_divergence_ = float(kl)
-        self.kl_history_ = history
+        self.kl_history_ = np.asarray(history, dtype=np.float64)
+        self.kl_iterations_ = np.asarray(history_iters, dtype=np.int64)
         self.n_iter_ = max_iter
         self._log(f"done: KL {self.kl_divergence_:.4f} after {max_iter} iterations "
                   f"({time.perf_counter() - t0:.1f} s)")
