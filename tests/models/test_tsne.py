@@ -45,7 +45,8 @@ def test_digits_neighbour_agreement(digits, digits_fit):
     assert np.isfinite(Y).all()
     assert _agreement(Y, y) > 0.9
     assert m.n_iter_ == 500 and m.n_features_in_ == 64
-    assert m.learning_rate_ == pytest.approx(max(X.shape[0] / 12.0 / 4.0, 50.0))
+    assert m.early_learning_rate_ == pytest.approx(max(X.shape[0] / 12.0 / 4.0, 50.0))
+    assert m.learning_rate_ == pytest.approx(max(X.shape[0] / 4.0, 50.0))
 
 
 def test_kl_decreases_after_exaggeration(digits_fit):

@@ -39,8 +39,13 @@ class TSNE(ParamsMixin):
     early_exaggeration : float
         Factor multiplying P during the first 250 iterations.
     learning_rate : float or "auto"
-        Gradient-descent step; "auto" is ``max(n_samples / early_exaggeration / 4, 50)``
-        (scikit-learn >= 1.2; Belkina et al. 2019 with the factor 4 of the gradient).
+        Gradient-descent step. A number is used in both phases. "auto" follows openTSNE:
+        ``n_samples / exaggeration`` of the current phase, divided by 4 because this gradient
+        carries the factor 4 of the t-SNE gradient (openTSNE's does not): ``max(n_samples /
+        early_exaggeration / 4, 50)`` during early exaggeration (scikit-learn's "auto", Belkina
+        et al. 2019) and ``max(n_samples / 4, 50)`` afterwards. The larger step of the second
+        phase reaches a lower KL in the same number of iterations (measured on MNIST, 5,000
+        points: 1.407 against 1.437 with scikit-learn's single rate; see benchmarks/RESULTS.md).
     max_iter : int
         Total number of iterations, the 250 early-exaggeration ones included (>= 250).
     theta : float
@@ -80,7 +85,9 @@ class TSNE(ParamsMixin):
     n_iter_ : int
         Iterations run.
     learning_rate_ : float
-        The learning rate used.
+        The learning rate used after the early-exaggeration phase.
+    early_learning_rate_ : float
+        The learning rate used during the early-exaggeration phase.
     n_features_in_ : int
 
     Notes
@@ -159,11 +166,12 @@ class TSNE(ParamsMixin):
         if isinstance(lr, str):
             if lr != "auto":
                 raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
-            lr = max(n / ee / 4.0, 50.0)
+            lr = (max(n / ee / 4.0, 50.0), max(n / 4.0, 50.0))
         else:
             lr = float(lr)
             if not (np.isfinite(lr) and lr > 0):
                 raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
+            lr = (lr, lr)
         if self.n_jobs is not None:
             if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral) \
                     or self.n_jobs < 1:
@@ -245,7 +253,7 @@ class TSNE(ParamsMixin):
                   f"{self.method}) in {time.perf_counter() - t0:.2f} s")
 
         Y = self._initial(X)
-        self.learning_rate_ = lr
+        self.early_learning_rate_, self.learning_rate_ = lr
         self.n_features_in_ = X.shape[1]
         history, history_iters = [], []
         bar = self._progress(max_iter)
@@ -275,7 +283,7 @@ class TSNE(ParamsMixin):
                 gains[~inc] *= 0.8
                 np.maximum(gains, _MIN_GAIN, out=gains)
                 update *= momentum
-                update -= lr * gains * grad
+                update -= (lr[0] if early else lr[1]) * gains * grad
                 Y += update
                 if bar is not None:
                     bar.update(1)
