@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict
+from typing import Any, Callable, Dict
+
+import numpy as np
 
 
 class ParamsMixin:
@@ -26,3 +28,25 @@ class ParamsMixin:
                 raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}")
             setattr(self, name, value)
         return self
+
+
+def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int, batch: int) -> float:
+    """One optimisation step: loss, backward, update. Returns the loss value.
+
+    Overflow in a diverging run is not reported as numpy warnings but as one clear
+    ``FloatingPointError`` naming the epoch and batch (and the parameters are left untouched by
+    that step).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = compute_loss()
+        value = float(loss.data)
+        if np.isfinite(value):
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    if not np.isfinite(value):
+        raise FloatingPointError(
+            f"training diverged at epoch {epoch + 1}, batch {batch + 1} (loss {value}); "
+            "lower learning_rate"
+        )
+    return value

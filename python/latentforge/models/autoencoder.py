@@ -36,7 +36,7 @@ from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin
+from ._base import ParamsMixin, minibatch_step
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -427,18 +427,9 @@ class Autoencoder(ParamsMixin):
             for b in range(n_batches):
                 idx = perm[b * bs:(b + 1) * bs]
                 clean = X[idx]
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss = self._loss(self._corrupt(clean, rng), clean)
-                    value = float(loss.data)
-                    if np.isfinite(value):
-                        opt.zero_grad()
-                        loss.backward()
-                        opt.step()
-                if not np.isfinite(value):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, batch {b + 1} (loss {value}); "
-                        "lower learning_rate"
-                    )
+                value = minibatch_step(
+                    lambda: self._loss(self._corrupt(clean, rng), clean), opt, epoch, b
+                )
                 self.history_["step_loss"].append(value)
                 total += value * len(idx)
                 if bar is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin
+from ._base import ParamsMixin, minibatch_step
 
 _OPTIMIZERS = {
     "sgd": optim.SGD,
@@ -202,20 +202,12 @@ class MLPClassifier(ParamsMixin):
             for b in range(n_batches):
                 idx = perm[b * bs:(b + 1) * bs]
                 # Overflow in a diverging run is reported below as one clear error.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss = losses.softmax_cross_entropy(
+                value = minibatch_step(
+                    lambda: losses.softmax_cross_entropy(
                         self.network_(Tensor(X_tr[idx])), y_tr[idx]
-                    )
-                    value = float(loss.data)
-                    if np.isfinite(value):
-                        opt.zero_grad()
-                        loss.backward()
-                        opt.step()
-                if not np.isfinite(value):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch + 1}, batch {b + 1} (loss {value}); "
-                        "lower learning_rate"
-                    )
+                    ),
+                    opt, epoch, b,
+                )
                 self.history_["step_loss"].append(value)
                 total += value * len(idx)
                 if bar is not None:
