@@ -24,6 +24,22 @@ _MIN_GAIN = 0.01
 _LOG_EVERY = 50
 
 
+def _gains_step(Y, update, gains, grad, momentum, learning_rate) -> bool:
+    """The optimiser step of ``_C.TsneBarnesHut.step`` in numpy (in place; False and nothing
+    changed when ``grad`` is not finite): gains ``+0.2`` where the gradient and the previous
+    update have opposite signs, ``*0.8`` elsewhere, floored at 0.01; momentum update."""
+    grad = np.asarray(grad, dtype=np.float64)
+    if not np.isfinite(grad).all():
+        return False
+    inc = update * grad < 0.0
+    np.copyto(gains, np.where(inc, gains + 0.2, gains * 0.8))
+    np.maximum(gains, _MIN_GAIN, out=gains)
+    update *= momentum
+    update -= (learning_rate * gains) * grad
+    Y += update
+    return True
+
+
 class TSNE(ParamsMixin):
     """t-SNE: a 2-D embedding whose Student-t neighbour affinities match Gaussian ones of X.
 
@@ -239,20 +255,28 @@ class TSNE(ParamsMixin):
             P = np.zeros((n, n), dtype=np.float32)
             P[np.repeat(np.arange(n), np.diff(indptr)), indices] = pvals
 
-            def gradient(Y, exaggeration, compute_kl=True):
-                return _C.tsne_gradient_exact(Y, P, float(exaggeration), compute_kl)
-        else:
-            indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-            indices = np.ascontiguousarray(indices, dtype=np.int64)
-            pvals = np.ascontiguousarray(pvals, dtype=np.float32)
+            def gradient(Y32, exaggeration, compute_kl=True):
+                return _C.tsne_gradient_exact(Y32, P, float(exaggeration), compute_kl)
 
-            def gradient(Y, exaggeration, compute_kl=True):
-                return _C.tsne_gradient_bh(Y, indptr, indices, pvals, theta, float(exaggeration),
-                                           compute_kl)
+            def step(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
+                grad, kl = gradient(np.ascontiguousarray(Y, dtype=np.float32), exaggeration,
+                                    compute_kl)
+                return kl, _gains_step(Y, update, gains, grad, momentum, learning_rate)
+        else:
+            bh = _C.TsneBarnesHut(np.ascontiguousarray(indptr, dtype=np.int64),
+                                  np.ascontiguousarray(indices, dtype=np.int64),
+                                  np.ascontiguousarray(pvals, dtype=np.float32))
+
+            def gradient(Y32, exaggeration, compute_kl=True):
+                return bh.gradient(Y32, theta, float(exaggeration), compute_kl)
+
+            def step(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
+                return bh.step(Y, update, gains, theta, float(exaggeration), momentum,
+                               learning_rate, _MIN_GAIN, compute_kl)
         self._log(f"affinities of {n} samples ({len(pvals)} non-zeros, perplexity {perp:g}, "
                   f"{self.method}) in {time.perf_counter() - t0:.2f} s")
 
-        Y = self._initial(X)
+        Y = np.ascontiguousarray(self._initial(X), dtype=np.float64)
         self.early_learning_rate_, self.learning_rate_ = lr
         self.n_features_in_ = X.shape[1]
         history, history_iters = [], []
@@ -268,23 +292,15 @@ class TSNE(ParamsMixin):
                 momentum = _MOMENTUM_EARLY if early else _MOMENTUM_LATE
                 want_kl = (it == 0 or it == EXAGGERATION_ITER - 1
                            or (it + 1) % _LOG_EVERY == 0)
-                grad, kl = gradient(np.ascontiguousarray(Y, dtype=np.float32),
-                                    ee if early else 1.0, want_kl)
-                grad = np.asarray(grad, dtype=np.float64)
+                kl, finite = step(Y, update, gains, ee if early else 1.0, momentum,
+                                  lr[0] if early else lr[1], want_kl)
                 if want_kl:
                     history.append(kl)
                     history_iters.append(it)
-                if not ((np.isfinite(kl) or not want_kl) and np.isfinite(grad).all()):
+                if not (finite and (np.isfinite(kl) or not want_kl)):
                     raise FloatingPointError(
                         f"t-SNE diverged at iteration {it + 1} (KL {kl}); lower learning_rate"
                     )
-                inc = update * grad < 0.0
-                gains[inc] += 0.2
-                gains[~inc] *= 0.8
-                np.maximum(gains, _MIN_GAIN, out=gains)
-                update *= momentum
-                update -= (lr[0] if early else lr[1]) * gains * grad
-                Y += update
                 if bar is not None:
                     bar.update(1)
                     if (it + 1) % _LOG_EVERY == 0:
