@@ -23,7 +23,8 @@
 //  3. Every point of the group is evaluated against the list by the ISA's SIMD kernel
 //     (ops/tsne_kernels.h, float32, IEEE division). The group's own points open the list, so the
 //     kernel skips each point's own entry exactly (no self term to subtract from z_i).
-//  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked.
+//  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked. The rows
+//     are stored in the order of an earlier call's tree (relabelled every 50 calls) for locality.
 //  grad_i = 4 (exaggeration attr_i - rep_i / Z), Z = sum_i z_i in double, in sorted order.
 //
 // Groups run in parallel (each writes only its own points), every sum has a fixed order, and the
@@ -91,13 +92,21 @@ class TsneBarnesHut {
   };
 
   void build_tree(const float* Y);
+  void relabel(const std::vector<int32_t>& new_perm, int num_threads);
   void repulsion(double theta, int num_threads);
 
   int64_t n_;
   std::vector<int64_t> indptr_;
   std::vector<int32_t> indices_;
   std::vector<float> pvals_;
-  std::vector<int32_t> rows_;  // 0, 1, ..., n - 1 (the attraction kernel's row list)
+  // P is stored with its rows in a locality order: storage row r holds point perm_[r] (inv_ is
+  // the inverse), column labels are storage rows, and every row keeps its entries in the input
+  // order. Relabelling to the tree's order (every kRelabelEvery calls) makes the neighbours of
+  // consecutive rows close in memory; results do not depend on it (same terms, same order).
+  static constexpr int64_t kRelabelEvery = 50;
+  std::vector<int32_t> perm_, inv_;
+  std::vector<float> yp_;  // Y in storage order
+  int64_t calls_since_relabel_ = -1;
 
   // Per-call buffers (sorted order unless noted).
   std::vector<uint32_t> codes_, codes_tmp_;

@@ -69,47 +69,10 @@ void repulse_avx2(const float* sx, const float* sy, const float* sm, int64_t m, 
   }
 }
 
-// As the AVX-512 kernel: neighbours' coordinates copied by scalar loads into aligned buffers
-// (AVX2 gathers are slow on many CPUs), then 8 entries per vector, the row's tail masked.
-void attract_avx2(const int64_t* indptr, const int32_t* indices, const float* pvals,
-                  const float* Y, const int32_t* rows, int64_t nrows, float* attr) {
-  constexpr int64_t kChunk = 256;
-  alignas(32) float bx[kChunk], by[kChunk];
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int64_t r = 0; r < nrows; ++r) {
-    const int64_t i = rows[r];
-    const __m256 xi = _mm256_set1_ps(Y[2 * i]), yi = _mm256_set1_ps(Y[2 * i + 1]);
-    __m256 ax = _mm256_setzero_ps(), ay = _mm256_setzero_ps();
-    const int64_t end = indptr[i + 1];
-    for (int64_t k0 = indptr[i]; k0 < end; k0 += kChunk) {
-      const int64_t c = std::min(kChunk, end - k0);
-      for (int64_t t = 0; t < c; ++t) {
-        const int64_t j = indices[k0 + t];
-        bx[t] = Y[2 * j];
-        by[t] = Y[2 * j + 1];
-      }
-      for (int64_t t = 0; t < c; t += 8) {
-        const auto left = static_cast<int>(std::min<int64_t>(8, c - t));
-        const __m256 m = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane));
-        const __m256 p = _mm256_maskload_ps(pvals + k0 + t, _mm256_castps_si256(m));
-        const __m256 dx = _mm256_and_ps(m, _mm256_sub_ps(xi, _mm256_load_ps(bx + t)));
-        const __m256 dy = _mm256_and_ps(m, _mm256_sub_ps(yi, _mm256_load_ps(by + t)));
-        const __m256 d2 = _mm256_fmadd_ps(dx, dx, _mm256_mul_ps(dy, dy));
-        const __m256 pw = _mm256_div_ps(p, _mm256_add_ps(one, d2));
-        ax = _mm256_fmadd_ps(pw, dx, ax);
-        ay = _mm256_fmadd_ps(pw, dy, ay);
-      }
-    }
-    attr[2 * i] = hsum8(ax);
-    attr[2 * i + 1] = hsum8(ay);
-  }
-}
-
 }  // namespace
 
 const TsneKernels& tsne_kernels_avx2() {
-  static const TsneKernels k{"avx2", &repulse_avx2, &attract_avx2};
+  static const TsneKernels k{"avx2", &repulse_avx2};
   return k;
 }
 

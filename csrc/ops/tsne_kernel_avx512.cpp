@@ -4,7 +4,6 @@
 #include "ops/tsne_kernels.h"
 
 #include <algorithm>
-#include <cstring>
 
 #ifdef LF_HAVE_X86_KERNELS
 #include <immintrin.h>
@@ -70,50 +69,10 @@ void repulse_avx512(const float* sx, const float* sy, const float* sm, int64_t m
   }
 }
 
-// The neighbours' coordinates of a row are first copied (scalar loads: gathers are slow on some
-// CPUs, e.g. AMD Zen 4) into small aligned buffers, chunk by chunk; the arithmetic, one division
-// per entry included, then runs 16 entries per vector, the row's tail masked (p = 0 there).
-void attract_avx512(const int64_t* indptr, const int32_t* indices, const float* pvals,
-                    const float* Y, const int32_t* rows, int64_t nrows, float* attr) {
-  constexpr int64_t kChunk = 256;
-  alignas(64) uint64_t bxy[kChunk + 16];  // (x, y) pairs of the chunk's neighbours
-  const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  for (int64_t r = 0; r < nrows; ++r) {
-    const int64_t i = rows[r];
-    const __m512 xi = _mm512_set1_ps(Y[2 * i]), yi = _mm512_set1_ps(Y[2 * i + 1]);
-    __m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
-    const int64_t end = indptr[i + 1];
-    for (int64_t k0 = indptr[i]; k0 < end; k0 += kChunk) {
-      const int64_t c = std::min(kChunk, end - k0);
-      for (int64_t t = 0; t < c; ++t) {
-        std::memcpy(&bxy[t], Y + 2 * static_cast<int64_t>(indices[k0 + t]), sizeof(uint64_t));
-      }
-      for (int64_t t = 0; t < c; t += 16) {
-        const int64_t left = c - t;
-        const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                       : static_cast<__mmask16>((1u << left) - 1);
-        const __m512 lo = _mm512_load_ps(reinterpret_cast<const float*>(bxy + t));
-        const __m512 hi = _mm512_load_ps(reinterpret_cast<const float*>(bxy + t + 8));
-        const __m512 p = _mm512_maskz_loadu_ps(m, pvals + k0 + t);
-        const __m512 dx = _mm512_maskz_sub_ps(m, xi, _mm512_permutex2var_ps(lo, even, hi));
-        const __m512 dy = _mm512_maskz_sub_ps(m, yi, _mm512_permutex2var_ps(lo, odd, hi));
-        const __m512 d2 = _mm512_fmadd_ps(dx, dx, _mm512_mul_ps(dy, dy));
-        const __m512 pw = _mm512_div_ps(p, _mm512_add_ps(one, d2));
-        ax = _mm512_fmadd_ps(pw, dx, ax);
-        ay = _mm512_fmadd_ps(pw, dy, ay);
-      }
-    }
-    attr[2 * i] = hsum16(ax);
-    attr[2 * i + 1] = hsum16(ay);
-  }
-}
-
 }  // namespace
 
 const TsneKernels& tsne_kernels_avx512() {
-  static const TsneKernels k{"avx512", &repulse_avx512, &attract_avx512};
+  static const TsneKernels k{"avx512", &repulse_avx512};
   return k;
 }
 

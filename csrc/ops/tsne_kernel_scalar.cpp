@@ -36,28 +36,10 @@ void repulse_scalar(const float* sx, const float* sy, const float* sm, int64_t m
   }
 }
 
-void attract_scalar(const int64_t* indptr, const int32_t* indices, const float* pvals,
-                    const float* Y, const int32_t* rows, int64_t nrows, float* attr) {
-  for (int64_t r = 0; r < nrows; ++r) {
-    const int64_t i = rows[r];
-    const float xi = Y[2 * i], yi = Y[2 * i + 1];
-    float ax = 0.0f, ay = 0.0f;
-    for (int64_t k = indptr[i]; k < indptr[i + 1]; ++k) {
-      const int64_t j = indices[k];
-      const float dx = xi - Y[2 * j], dy = yi - Y[2 * j + 1];
-      const float pw = pvals[k] / (1.0f + dx * dx + dy * dy);
-      ax += pw * dx;
-      ay += pw * dy;
-    }
-    attr[2 * i] = ax;
-    attr[2 * i + 1] = ay;
-  }
-}
-
 }  // namespace
 
 const TsneKernels& tsne_kernels_scalar() {
-  static const TsneKernels k{"scalar", &repulse_scalar, &attract_scalar};
+  static const TsneKernels k{"scalar", &repulse_scalar};
   return k;
 }
 

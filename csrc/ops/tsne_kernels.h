@@ -25,11 +25,6 @@ struct TsneKernels {
   // z[t] afterwards, which would cancel digits when z[t] is small). q is an IEEE division.
   void (*repulse)(const float* sx, const float* sy, const float* sm, int64_t m, const float* tx,
                   const float* ty, int64_t nt, float* z, float* rx, float* ry);
-  // Attractive forces of rows rows[0:nrows] of a CSR P without diagonal entries (Y: n x 2):
-  //   attr[2i], attr[2i+1] = sum_k p_k w_ik (y_i - y_j), w_ik = 1 / (1 + |y_i - y_j|^2),
-  // j = indices[k], k in [indptr[i], indptr[i+1]), float32, fixed ISA-specific order.
-  void (*attract)(const int64_t* indptr, const int32_t* indices, const float* pvals,
-                  const float* Y, const int32_t* rows, int64_t nrows, float* attr);
 };
 
 const TsneKernels& tsne_kernels_scalar();
