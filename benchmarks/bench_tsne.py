@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""t-SNE on MNIST: latentforge vs scikit-learn vs openTSNE (time, KL, 10-NN agreement).
+"""t-SNE on MNIST: latentforge vs scikit-learn, openTSNE, MulticoreTSNE (time, KL, 10-NN).
 
-    python benchmarks/bench_tsne.py [--full] [--sizes N ...] [--threads N]
+    python benchmarks/bench_tsne.py [--full] [--sizes N ...] [--threads N] [--plot DIR]
 
 The logic lives in ``latentforge.bench.tsne`` (``latentforge bench --suite tsne`` runs
 the same code from an installed package); this is a thin wrapper. The peers are optional:
-scikit-learn and openTSNE (``pip install scikit-learn openTSNE``).
+scikit-learn, openTSNE and MulticoreTSNE (``pip install scikit-learn openTSNE``;
+MulticoreTSNE needs the two build fixes noted in benchmarks/RESULTS.md).
 """
 
 import os

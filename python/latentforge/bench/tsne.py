@@ -1,11 +1,19 @@
-"""t-SNE: latentforge vs scikit-learn vs openTSNE on MNIST (wall time, KL, 10-NN agreement).
+"""t-SNE: latentforge vs scikit-learn, openTSNE, MulticoreTSNE on MNIST (time, KL, 10-NN).
 
 The first N MNIST images (train then test, 70,000 in all) are reduced to 50 principal
 components once, and every library embeds the same array in 2-D with perplexity 30, 1000
 iterations (250 of early exaggeration 12), learning rate "auto"/N/12, PCA initialisation, 2
 threads. Quality is measured the same way for everyone: the KL divergence of each final
-embedding against one shared P (latentforge's symmetrised perplexity-30 affinities, Barnes-Hut
-with theta = 0.1 for Z), and the 10-nearest-neighbour label agreement of the embedding.
+embedding against one shared P (latentforge's symmetrised perplexity-30 affinities over the 90
+exact nearest neighbours) with the exact normalisation Z (theta = 0: all n^2 pairs), and the
+10-nearest-neighbour label agreement of the embedding.
+
+MulticoreTSNE (0.1, 2019) joins when it is importable. Its sdist does not build with CMake 4 as
+published; two edits make it build (setup.py passes ``--`` as a CMake argument, and its
+CMakeLists asks for CMake 2.8): see benchmarks/RESULTS.md. It takes no PCA initialisation,
+so it gets the same scaled PCA array as the others compute, and scikit-learn's "auto" learning
+rate ``max(N / 12, 200)`` -- ``max(N / 12, 50)`` in scikit-learn itself, but 200 is
+MulticoreTSNE's own default and the floor only matters below N = 2,400.
 """
 
 from __future__ import annotations
@@ -29,12 +37,32 @@ def _knn_agreement(Y: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
 
 
 def _kl(Y: np.ndarray, P) -> float:
+    """KL(P || Q) with the exact Z (theta = 0 lists every pair: O(N^2), 0.7 s at N = 70,000)."""
     from latentforge import _C
 
-    indptr, indices, data = P
-    _, kl = _C.tsne_gradient_bh(np.ascontiguousarray(Y, dtype=np.float32), indptr, indices,
-                                data, 0.1, 1.0)
+    _, kl = _C.TsneBarnesHut(*P).gradient(np.ascontiguousarray(Y, dtype=np.float32), 0.0, 1.0,
+                                           True)
     return float(kl)
+
+
+def _plot(Y, labels, n, r, plot_dir) -> None:
+    import os
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from latentforge import viz
+
+    os.makedirs(plot_dir, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    viz.scatter(Y, labels, ax=ax, s=0.5 if n > 20000 else 2)
+    ax.set_title(f"latentforge t-SNE of the first {n:,} MNIST digits (50 PCA components): "
+                 f"{r['seconds']:.1f} s, KL {r['kl']:.3f}, 10-NN agreement "
+                 f"{r['knn_agreement']:.3f}", fontsize=9)
+    fig.savefig(os.path.join(plot_dir, f"tsne_mnist_{n}.png"), dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _run_lf(X, seed, threads):
@@ -62,6 +90,20 @@ def _run_opentsne(method):
     return run
 
 
+def _run_multicore(X, seed, threads):
+    from MulticoreTSNE import MulticoreTSNE
+
+    from latentforge.models import PCA
+
+    init = PCA(2, random_state=seed).fit_transform(X).astype(np.float64)
+    init = init / init[:, 0].std() * 1e-4
+    n = X.shape[0]
+    return MulticoreTSNE(n_components=2, perplexity=30.0, early_exaggeration=12,
+                         learning_rate=max(n / 12.0, 200.0), n_iter=1000, n_iter_early_exag=250,
+                         init=init, angle=0.5, n_jobs=threads,
+                         random_state=seed).fit_transform(X)
+
+
 def _libraries() -> Dict[str, Any]:
     libs: Dict[str, Any] = {"latentforge": _run_lf}
     if importlib.util.find_spec("sklearn") is not None:
@@ -69,14 +111,17 @@ def _libraries() -> Dict[str, Any]:
     if importlib.util.find_spec("openTSNE") is not None:
         libs["openTSNE (bh)"] = _run_opentsne("bh")
         libs["openTSNE (fft)"] = _run_opentsne("fft")
+    if importlib.util.find_spec("MulticoreTSNE") is not None:
+        libs["MulticoreTSNE"] = _run_multicore
     return libs
 
 
 def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
         progress: Any = sys.stderr, threads: Optional[int] = None, smoke: bool = False,
-        sizes=None, seed: int = 0, **_: Any):
+        sizes=None, seed: int = 0, plot_dir: Optional[str] = None, **_: Any):
     """Embed the first N MNIST images for N in ``sizes`` (default 2,000; with ``full``
-    5,000, 20,000 and 70,000), each library once."""
+    5,000, 20,000 and 70,000), each library once. ``plot_dir``: save latentforge's embedding
+    of each N there, coloured by digit (``tsne_mnist_<N>.png``, ``lf.viz.scatter``)."""
     import latentforge as lf
     from latentforge import _tsne, datasets
     from latentforge.bench import SuiteResult
@@ -103,11 +148,13 @@ def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
                 r["seconds"] = time.perf_counter() - t0
                 r["kl"] = _kl(Y, P)
                 r["knn_agreement"] = _knn_agreement(Y, labels)
+                if plot_dir is not None and name == "latentforge":
+                    _plot(Y, labels, n, r, plot_dir)
             except Exception as exc:  # report, keep going
                 r["error"] = f"{type(exc).__name__}: {exc}"
             results.append(r)
     lines = ["t-SNE on MNIST (50 PCA components, perplexity 30, 2-D)",
-             f"  threads={threads}; KL against one shared P (latentforge affinities, BH theta 0.1)",
+             f"  threads={threads}; KL against one shared P (latentforge affinities), exact Z",
              "",
              f"{'N':>6} | {'library':18} | {'seconds':>8} | {'KL':>6} | {'10-NN agree':>11} | "
              f"{'lf speed-up':>11}"]
@@ -132,8 +179,10 @@ def main(argv=None) -> int:
     p.add_argument("--full", action="store_true", help="N = 5,000, 20,000 and 70,000")
     p.add_argument("--sizes", type=int, nargs="*", default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--plot", metavar="DIR", default=None,
+                   help="save latentforge's embedding of each N as DIR/tsne_mnist_<N>.png")
     args = p.parse_args(argv)
-    res = run(full=args.full, sizes=args.sizes, threads=args.threads)
+    res = run(full=args.full, sizes=args.sizes, threads=args.threads, plot_dir=args.plot)
     return 0 if res.ok else 1
 
 
