@@ -10,8 +10,9 @@
 //
 // Distances are computed as float32 in the GEMM identity
 //     d(i, j) = max(0, (s_i + s_j) + g_ij),   g_ij = -2 x_i . x_j,   s_i = -g_ii / 2,
-// where g comes from lf::gemm_forward_cpu (alpha = -2, trans_b) on tiles of query rows x
-// reference rows. The GEMM reduces over K in a fixed order per output element whatever the
+// where g comes from single-threaded lf::gemm_forward_cpu calls (alpha = -2, A = query rows of
+// X, B = a column range of X^T, which is formed once so the GEMM reads it in place) on tiles of
+// query rows x reference rows. The GEMM reduces over K in a fixed order per output element whatever the
 // tile shape or position, and x_i . x_j and x_j . x_i are the same products summed in the
 // same order, so:
 //   * the computed d(i, j) does not depend on the tiling, and d(i, j) == d(j, i) bitwise;
@@ -25,15 +26,18 @@
 // same path.
 //
 // Algorithm: OpenMP over blocks of kKnnQueryBlock query rows (a thread owns its rows; nothing is
-// shared but the read-only X and norms). For each block, the reference rows are swept in
-// increasing tiles of kKnnRefBlock rows; each tile's distances are computed by one
-// single-threaded GEMM call into an L2-resident buffer and scanned row by row against a bounded
-// max-heap of the k best (distance, index) pairs: once the heap is full, a candidate is compared
-// with the current k-th distance and almost always rejected.
+// shared but the read-only X, X^T and norms). For each block, the reference rows are swept in
+// increasing tiles of kKnnRefBlock rows; each tile's -2 x.y values are computed by one
+// single-threaded GEMM call into an L2-resident buffer, and each row is scanned once (SIMD:
+// AVX-512 / AVX2 / scalar after lf::active_isa(); the same float operations on every path)
+// against a bounded max-heap of the k best (distance, index) pairs: once the heap is full, a
+// candidate is compared with the current k-th distance and almost always rejected.
+// Extra memory: X^T (n d floats), the outputs, and per thread one tile and k keys per query row.
 //
 // Validation (std::invalid_argument -> ValueError), before anything is written: n >= 0, d >= 1,
-// 1 <= k <= n - 1, X finite, and every squared norm s_i <= kKnnMaxSqNorm (FLT_MAX / 4), so that
-// s_i + s_j - 2 x.y cannot overflow float32 (rescale X if this fires).
+// 1 <= k <= n - 1, n <= 2^32 (indices are packed in 32 bits inside the heap keys), X finite,
+// and every squared norm s_i <= kKnnMaxSqNorm (FLT_MAX / 4), so that s_i + s_j - 2 x.y cannot
+// overflow float32 (rescale X if this fires).
 //
 // knn_naive
 // ---------
@@ -63,9 +67,10 @@
 namespace lf {
 
 // Query rows per OpenMP work item, and reference rows per GEMM tile. The distance tile
-// (112 x 1024 float32 = 448 KiB) plus the packed reference tile (1024 x d floats, 200 KiB at
-// d = 50) stay in a 1 MiB L2. 112 is a multiple of the AVX-512 GEMM's 14-row micro-tile.
-constexpr int64_t kKnnQueryBlock = 112;
+// (98 x 1024 float32 = 392 KiB) plus the reference tile of X^T (d x 1024 floats, 200 KiB at
+// d = 50) stay in a 1 MiB L2. 98 = 7 x 14 AVX-512 micro-tile rows: the most for which the GEMM
+// reads B in place instead of packing it (gemm_cpu.cpp).
+constexpr int64_t kKnnQueryBlock = 98;
 constexpr int64_t kKnnRefBlock = 1024;
 constexpr float kKnnMaxSqNorm = FLT_MAX / 4.0f;
 

@@ -17,7 +17,7 @@ import latentforge as lf
 from latentforge import _C, _tsne, ops
 
 # Tile sizes of the kernel (csrc/ops/knn.h): sizes around and between them exercise partial tiles.
-QUERY_BLOCK, REF_BLOCK = 112, 1024
+QUERY_BLOCK, REF_BLOCK = 98, 1024
 
 
 # ----------------------------------------------------------------------------- references
