@@ -12,18 +12,20 @@
 //     d(i, j) = max(0, (s_i + s_j) + g_ij),   g_ij = -2 x_i . x_j,   s_i = -g_ii / 2,
 // where g comes from single-threaded lf::gemm_forward_cpu calls (alpha = -2, A = query rows of
 // X, B = a column range of X^T, which is formed once so the GEMM reads it in place) on tiles of
-// query rows x reference rows. The GEMM reduces over K in a fixed order per output element whatever the
-// tile shape or position, and x_i . x_j and x_j . x_i are the same products summed in the
-// same order, so:
+// query rows x reference rows. The GEMM reduces over K in a fixed order per output element,
+// whatever the tile shape or position (packing or reading B in place only moves data), and
+// x_i . x_j and x_j . x_i are the same products summed in the same order, so:
 //   * the computed d(i, j) does not depend on the tiling, and d(i, j) == d(j, i) bitwise;
 //   * s_i is the GEMM's own x_i . x_i, so an exact duplicate row gives d == 0 exactly.
-// The computed value can differ from the exact squared distance by rounding (relative to
-// s_i + s_j, about d * 2^-24 for the dot product plus the cancellation of s_i + s_j - 2 x.y:
-// near neighbours of far-from-origin points lose the most). The order and the tie-break rule
-// apply to the computed values; two candidates whose exact distances differ by less than the
-// rounding error may come out in either order compared with an exact computation. The values
-// depend on the active ISA (lf.set_isa / LATENTFORGE_ISA): the same X gives the same bits on the
-// same path.
+// The computed value can differ from the exact squared distance by rounding: the absolute error
+// is a few float32 ulps of s_i + s_j (the dot product and the norms are rounded at that
+// magnitude before the cancellation), not of d itself, so near neighbours of points far from
+// the origin lose the most relative accuracy (centre X, as PCA output is, to keep it small).
+// The order and the tie-break rule apply to the computed values: two candidates whose exact
+// distances differ by less than that error may come out in either order compared with an
+// exact computation. The values depend on the active ISA (lf.set_isa / LATENTFORGE_ISA), whose
+// GEMM micro-kernels round differently (FMA or not); the same X gives the same bits on the same
+// path.
 //
 // Algorithm: OpenMP over blocks of kKnnQueryBlock query rows (a thread owns its rows; nothing is
 // shared but the read-only X, X^T and norms). For each block, the reference rows are swept in
