@@ -11,6 +11,7 @@ void bind_elementwise(py::module_& m);
 void bind_rbm(py::module_& m);
 void bind_topk(py::module_& m);
 void bind_tsne(py::module_& m);
+void bind_knn(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
@@ -22,4 +23,5 @@ PYBIND11_MODULE(_C, m) {
   bind_rbm(m);
   bind_topk(m);
   bind_tsne(m);
+  bind_knn(m);
 }

@@ -1,11 +1,15 @@
 """Input affinities of t-SNE (internal; the building block of Barnes-Hut t-SNE).
 
-* :func:`knn` -- exact k nearest neighbours by blocked brute force (squared Euclidean distances
-  through ``lf.ops.gemm``), memory ``O(block * n)``.
+* :func:`knn` -- exact k nearest neighbours (squared Euclidean) with the native kernel
+  ``_C.knn``: float32 distances from single-threaded GEMM tiles kept in L2, a bounded heap per
+  query row, OpenMP over blocks of query rows; memory ``O(n k)`` plus a small tile per thread.
 * :func:`joint_probabilities` -- the sparse symmetrised affinities
   ``P = (P_cond + P_cond^T) / (2 n)`` of van der Maaten (2014), with the per-point perplexity
   calibration of the native kernel ``_C.tsne_perplexity`` over the ``k = 3 * perplexity``
-  nearest neighbours. Returned as a scipy-free CSR triplet ``(indptr, indices, data)``.
+  nearest neighbours, symmetrised by the native ``_C.tsne_symmetrize``. Returned as a
+  scipy-free CSR triplet ``(indptr, indices, data)``.
+
+All three kernels give results that are bitwise independent of the thread count.
 """
 
 from __future__ import annotations
@@ -14,10 +18,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from . import _C, ops
-
-#: Rows of X per distance block in :func:`knn` (a block holds ``block * n`` float32 distances).
-KNN_BLOCK = 2048
+from . import _C
 
 
 def _check_X(X, name: str = "X") -> np.ndarray:
@@ -43,9 +44,14 @@ def _check_X(X, name: str = "X") -> np.ndarray:
 def knn(X, k: int) -> Tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours of every row of X among the other rows (self excluded).
 
-    Squared distances ``|x|^2 + |y|^2 - 2 x.y`` (float32, via ``lf.ops.gemm``), clipped at 0,
-    computed in blocks of :data:`KNN_BLOCK` rows. Ties between equal distances are broken
-    arbitrarily.
+    Squared distances are computed in float32 as ``max(0, (|x|^2 + |y|^2) - 2 x.y)`` with the
+    library's GEMM (native kernel ``_C.knn``, see ``csrc/ops/knn.h``). Neighbours come in
+    ascending order of (distance, index): ties between equal computed distances go to the
+    smaller index, so the result is deterministic and bitwise independent of the thread count.
+    The computed distance of a pair is the same whichever row asks and wherever it falls in the
+    tiling (exact duplicates are at distance exactly 0), but it can differ from the exact
+    squared distance by float32 rounding, so neighbours whose exact distances differ by less
+    than that may come out in either order compared with an exact computation.
 
     Returns
     -------
@@ -57,26 +63,7 @@ def knn(X, k: int) -> Tuple[np.ndarray, np.ndarray]:
     k = int(k)
     if not 1 <= k <= n - 1:
         raise ValueError(f"k must satisfy 1 <= k <= n - 1 = {n - 1}, got {k}")
-    sq = np.einsum("ij,ij->i", X, X, dtype=np.float32)
-    indices = np.empty((n, k), dtype=np.int64)
-    dists = np.empty((n, k), dtype=np.float32)
-    for lo in range(0, n, KNN_BLOCK):
-        hi = min(n, lo + KNN_BLOCK)
-        D = ops.gemm(X[lo:hi], X, trans_b=True, alpha=-2.0)  # -2 x.y, (b, n)
-        D += sq[lo:hi, None]
-        D += sq[None, :]
-        np.maximum(D, 0.0, out=D)
-        rows = np.arange(hi - lo)
-        D[rows, lo + rows] = np.inf  # exclude the point itself
-        if k < n - 1:
-            part = np.argpartition(D, k - 1, axis=1)[:, :k]
-        else:
-            part = np.argsort(D, axis=1)[:, :k]
-        dpart = np.take_along_axis(D, part, axis=1)
-        order = np.argsort(dpart, axis=1, kind="stable")
-        indices[lo:hi] = np.take_along_axis(part, order, axis=1)
-        dists[lo:hi] = np.take_along_axis(dpart, order, axis=1)
-    return indices, dists
+    return _C.knn(X, k)
 
 
 def conditional_probabilities(
@@ -133,20 +120,6 @@ def joint_probabilities(
             raise ValueError(f"perplexity ({perplexity:g}) must not exceed k = {k}")
     nbr, d = knn(X, k)
     Pc, _ = conditional_probabilities(d, perplexity, tol, max_iter)
-    # Symmetrise: entries (i, j, p_j|i) and (j, i, p_j|i), summed per (row, col) in float64.
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = nbr.ravel()
-    vals = Pc.ravel().astype(np.float64)
-    keys = np.concatenate([rows * n + cols, cols * n + rows])
-    vals = np.concatenate([vals, vals])
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    vals = vals[order]
-    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ukeys = keys[start]
-    data = np.add.reduceat(vals, start) / (2.0 * n)
-    out_rows = ukeys // n
-    indices = ukeys - out_rows * n
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(out_rows, minlength=n), out=indptr[1:])
-    return indptr, indices.astype(np.int64), data.astype(np.float32)
+    # Symmetrise natively: p_{j|i} + p_{i|j} added in double, divided by 2n, rounded once to
+    # float32; bit for bit the former numpy argsort / reduceat code (tests/ops/test_knn.py).
+    return _C.tsne_symmetrize(nbr, Pc, n)

@@ -1,0 +1,98 @@
+// Exact k nearest neighbours (squared Euclidean) of every row of a point set among the other
+// rows, and the sparse symmetrisation of t-SNE's conditional affinities built on them (CPU).
+//
+// knn_cpu
+// -------
+// X is a row-major n x d float32 matrix (C-contiguous). For every row i, the k rows j != i with
+// the smallest squared distance are returned in ascending order of (distance, index): ties in
+// distance go to the smaller index, so the result is a pure function of X (and of the active
+// SIMD path, see below), bitwise independent of the thread count.
+//
+// Distances are computed as float32 in the GEMM identity
+//     d(i, j) = max(0, (s_i + s_j) + g_ij),   g_ij = -2 x_i . x_j,   s_i = -g_ii / 2,
+// where g comes from single-threaded lf::gemm_forward_cpu calls (alpha = -2, A = query rows of
+// X, B = a column range of X^T, which is formed once so the GEMM reads it in place) on tiles of
+// query rows x reference rows. The GEMM reduces over K in a fixed order per output element,
+// whatever the tile shape or position (packing or reading B in place only moves data), and
+// x_i . x_j and x_j . x_i are the same products summed in the same order, so:
+//   * the computed d(i, j) does not depend on the tiling, and d(i, j) == d(j, i) bitwise;
+//   * s_i is the GEMM's own x_i . x_i, so an exact duplicate row gives d == 0 exactly.
+// The computed value can differ from the exact squared distance by rounding: the absolute error
+// is a few float32 ulps of s_i + s_j (the dot product and the norms are rounded at that
+// magnitude before the cancellation), not of d itself, so near neighbours of points far from
+// the origin lose the most relative accuracy (centre X, as PCA output is, to keep it small).
+// The order and the tie-break rule apply to the computed values: two candidates whose exact
+// distances differ by less than that error may come out in either order compared with an
+// exact computation. The values depend on the active ISA (lf.set_isa / LATENTFORGE_ISA), whose
+// GEMM micro-kernels round differently (FMA or not); the same X gives the same bits on the same
+// path.
+//
+// Algorithm: OpenMP over blocks of kKnnQueryBlock query rows (a thread owns its rows; nothing is
+// shared but the read-only X, X^T and norms). For each block, the reference rows are swept in
+// increasing tiles of kKnnRefBlock rows; each tile's -2 x.y values are computed by one
+// single-threaded GEMM call into an L2-resident buffer, and each row is scanned once (SIMD:
+// AVX-512 / AVX2 / scalar after lf::active_isa(); the same float operations on every path)
+// against a bounded max-heap of the k best (distance, index) pairs: once the heap is full, a
+// candidate is compared with the current k-th distance and almost always rejected.
+// Extra memory: X^T (n d floats), the outputs, and per thread one tile and k keys per query row.
+//
+// Validation (std::invalid_argument -> ValueError), before anything is written: n >= 0, d >= 1,
+// 1 <= k <= n - 1, n <= 2^32 (indices are packed in 32 bits inside the heap keys), X finite,
+// and every squared norm s_i <= kKnnMaxSqNorm (FLT_MAX / 4), so that s_i + s_j - 2 x.y cannot
+// overflow float32 (rescale X if this fires).
+//
+// knn_naive
+// ---------
+// The test oracle: exact distances sum_t (x_it - x_jt)^2 accumulated in double, O(n^2 d), same
+// ordering rule (ties by smaller index) on the double values. Single-threaded. Same validation.
+//
+// tsne_symmetrize_cpu
+// -------------------
+// Given the kNN graph nbr (n x k int64, row i = the neighbours of i, no self, no repeated index
+// in a row) and conditional probabilities P (n x k float32, P[i, t] = p_{nbr[i,t] | i}), builds
+// the CSR of the symmetric joint probabilities
+//     P_ij = (p_{j|i} + p_{i|j}) / (2 n)
+// over the union of both directions: indptr (n + 1), column indices sorted ascending within each
+// row, no diagonal. Where both p_{j|i} and p_{i|j} exist they are added in double (p_{j|i} first),
+// divided by 2n in double and rounded once to float32; a single entry is divided in double and
+// rounded once. This is bit for bit what the former numpy code in _tsne.joint_probabilities
+// computed (np.add.reduceat over the stable-sorted keys, then / (2.0 * n), then .astype(float32)).
+// Each output row is merged by one thread from fixed, sorted inputs: bitwise independent of the
+// thread count. Validation (std::invalid_argument) before anything is returned: 0 <= nbr < n,
+// nbr[i, t] != i, no index twice in a row, P finite.
+#pragma once
+
+#include <cfloat>
+#include <cstdint>
+#include <vector>
+
+namespace lf {
+
+// Query rows per OpenMP work item, and reference rows per GEMM tile. The distance tile
+// (98 x 1024 float32 = 392 KiB) plus the reference tile of X^T (d x 1024 floats, 200 KiB at
+// d = 50) stay in a 1 MiB L2. 98 = 7 x 14 AVX-512 micro-tile rows: the most for which the GEMM
+// reads B in place instead of packing it (gemm_cpu.cpp).
+constexpr int64_t kKnnQueryBlock = 98;
+constexpr int64_t kKnnRefBlock = 1024;
+constexpr float kKnnMaxSqNorm = FLT_MAX / 4.0f;
+
+// indices: n x k (int64), sq_distances: n x k (float32), row-major. X: n x d, row-major,
+// contiguous. Outputs must not overlap X.
+void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d,
+             int64_t k, int num_threads);
+
+// Oracle: same outputs, distances in double (exact up to the double accumulation).
+void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n, int64_t d,
+               int64_t k);
+
+// CSR of P = (P_cond + P_cond^T) / (2 n). The vectors are resized by the call (the caller cannot
+// know nnz in advance); indptr has n + 1 entries, indices and data indptr[n].
+struct CsrMatrixF32 {
+  std::vector<int64_t> indptr;
+  std::vector<int64_t> indices;
+  std::vector<float> data;
+};
+void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, int64_t n,
+                         int64_t k, int num_threads);
+
+}  // namespace lf
