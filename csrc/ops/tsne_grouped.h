@@ -24,7 +24,7 @@
 //     (ops/tsne_kernels.h, float32, IEEE division). The group's own points open the list, so the
 //     kernel skips each point's own entry exactly (no self term to subtract from z_i).
 //  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked. The rows
-//     are stored in the order of an earlier call's tree (relabelled every 50 calls) for locality.
+//     are stored in the order of an earlier call's tree (relabelled every 100 calls) for locality.
 //  grad_i = 4 (exaggeration attr_i - rep_i / Z), Z = sum_i z_i in double, in sorted order.
 //
 // Groups run in parallel (each writes only its own points), every sum has a fixed order, and the
@@ -103,7 +103,7 @@ class TsneBarnesHut {
   // the inverse), column labels are storage rows, and every row keeps its entries in the input
   // order. Relabelling to the tree's order (every kRelabelEvery calls) makes the neighbours of
   // consecutive rows close in memory; results do not depend on it (same terms, same order).
-  static constexpr int64_t kRelabelEvery = 50;
+  static constexpr int64_t kRelabelEvery = 100;
   std::vector<int32_t> perm_, inv_;
   std::vector<float> yp_;  // Y in storage order
   int64_t calls_since_relabel_ = -1;
@@ -117,7 +117,8 @@ class TsneBarnesHut {
   std::vector<int32_t> groups_;   // node ids
   std::vector<float> z_, rx_, ry_;
   std::vector<float> attr_;        // original order, n x 2
-  std::vector<double> klrow_, prow_;
+  std::vector<double> klrow_;  // original order: -sum_j p_ij log w_ij
+  double plogp_ = 0.0, psum_ = 0.0;  // sum p log p and sum p over the stored p > 0
   std::vector<float> y32_, grad32_;  // step()
   std::vector<std::vector<float>> lists_;  // per thread: sx | sy | sm
   int64_t last_interactions_ = 0;

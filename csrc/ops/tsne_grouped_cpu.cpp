@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #ifdef LF_WITH_OPENMP
@@ -73,6 +74,12 @@ TsneBarnesHut::TsneBarnesHut(const int64_t* indptr, const int64_t* indices, cons
     }
     indptr_[static_cast<size_t>(i) + 1] = static_cast<int64_t>(indices_.size());
   }
+  for (const float p : pvals_) {
+    if (p > 0.0f) {
+      plogp_ += static_cast<double>(p) * std::log(static_cast<double>(p));
+      psum_ += p;
+    }
+  }
   perm_.resize(static_cast<size_t>(n));
   inv_.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) perm_[static_cast<size_t>(i)] = inv_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
@@ -82,7 +89,7 @@ int64_t TsneBarnesHut::nbytes() const {
   auto b = [](const auto& v) { return static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
   int64_t total = b(indptr_) + b(indices_) + b(pvals_) + b(perm_) + b(inv_) + b(yp_) + b(codes_) + b(codes_tmp_) + b(order_) +
                   b(order_tmp_) + b(xs_) + b(ys_) + b(psx_) + b(psy_) + b(nodes_) + b(groups_) +
-                  b(z_) + b(rx_) + b(ry_) + b(attr_) + b(klrow_) + b(prow_) + b(y32_) +
+                  b(z_) + b(rx_) + b(ry_) + b(attr_) + b(klrow_) + b(y32_) +
                   b(grad32_);
   for (const auto& l : lists_) total += b(l);
   return total;
@@ -361,7 +368,6 @@ double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double
   const auto N = static_cast<size_t>(n);
   attr_.resize(2 * N);
   klrow_.resize(N);
-  prow_.resize(N);
   if (calls_since_relabel_ < 0 || calls_since_relabel_ >= kRelabelEvery) {
     relabel(order_, num_threads);
     calls_since_relabel_ = 0;
@@ -375,39 +381,39 @@ double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double
   }
   const float* yp = yp_.data();
   // Attraction: a plain loop (on AMD Zen 4, AVX-512 and AVX2 versions that gather or copy the
-  // neighbours' coordinates were 15-25% slower: the cost is the random access to Y).
-  parallel_for_rows(n, 128, num_threads, [&](int64_t r) {
-    const float xi = yp[2 * r], yi = yp[2 * r + 1];
-    float ax = 0.0f, ay = 0.0f;
-    const int64_t end = indptr_[static_cast<size_t>(r) + 1];
-    for (int64_t k = indptr_[static_cast<size_t>(r)]; k < end; ++k) {
-      const int64_t j = indices_[static_cast<size_t>(k)];
-      const float dx = xi - yp[2 * j], dy = yi - yp[2 * j + 1];
-      const float pw = pvals_[static_cast<size_t>(k)] / (1.0f + dx * dx + dy * dy);
-      ax += pw * dx;
-      ay += pw * dy;
-    }
-    const auto i = static_cast<size_t>(perm_[static_cast<size_t>(r)]);
-    attr_[2 * i] = ax;
-    attr_[2 * i + 1] = ay;
-  });
-  if (compute_kl) {  // sum_j p_ij (log p_ij - log w_ij) over p_ij > 0, and sum_j p_ij, in double
+  // neighbours' coordinates were 15-25% slower: the cost is the random access to Y). With the
+  // KL, the same pass adds sum_j p_ij log(1 + d_ij^2) = -sum_j p_ij log w_ij per row (in
+  // double); sum p log p and sum p are constants of P (constructor).
+  auto attract = [&](auto with_kl) {
     parallel_for_rows(n, 128, num_threads, [&](int64_t r) {
-      const double xi = yp[2 * r], yi = yp[2 * r + 1];
-      double kls = 0.0, ps = 0.0;
-      for (int64_t k = indptr_[static_cast<size_t>(r)];
-           k < indptr_[static_cast<size_t>(r) + 1]; ++k) {
-        const double p = pvals_[static_cast<size_t>(k)];
-        if (!(p > 0.0)) continue;
-        const int32_t j = indices_[static_cast<size_t>(k)];
-        const double dx = xi - yp[2 * j], dy = yi - yp[2 * j + 1];
-        kls += p * (std::log(p) + std::log1p(dx * dx + dy * dy));
-        ps += p;
+      const float xi = yp[2 * r], yi = yp[2 * r + 1];
+      float ax = 0.0f, ay = 0.0f;
+      double kls = 0.0;
+      const int64_t end = indptr_[static_cast<size_t>(r) + 1];
+      for (int64_t k = indptr_[static_cast<size_t>(r)]; k < end; ++k) {
+        const int64_t j = indices_[static_cast<size_t>(k)];
+        const float dx = xi - yp[2 * j], dy = yi - yp[2 * j + 1];
+        const float d2 = dx * dx + dy * dy;
+        const float p = pvals_[static_cast<size_t>(k)];
+        const float pw = p / (1.0f + d2);
+        ax += pw * dx;
+        ay += pw * dy;
+        if constexpr (decltype(with_kl)::value) {  // in double: the KL is compared to 1e-7
+          const double ex = static_cast<double>(xi) - yp[2 * j];
+          const double ey = static_cast<double>(yi) - yp[2 * j + 1];
+          kls += p * std::log1p(ex * ex + ey * ey);
+        }
       }
       const auto i = static_cast<size_t>(perm_[static_cast<size_t>(r)]);
-      klrow_[i] = kls;
-      prow_[i] = ps;
+      attr_[2 * i] = ax;
+      attr_[2 * i + 1] = ay;
+      if constexpr (decltype(with_kl)::value) klrow_[i] = kls;
     });
+  };
+  if (compute_kl) {
+    attract(std::true_type{});
+  } else {
+    attract(std::false_type{});
   }
   const auto t3 = clock::now();
   last_timings_ = {std::chrono::duration<double>(t1 - t0).count(),
@@ -424,12 +430,10 @@ double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double
     grad[2 * i + 1] = static_cast<float>(4.0 * (exaggeration * attr_[2 * i + 1] - ry_[p] * invZ));
   }
   if (!compute_kl) return std::numeric_limits<double>::quiet_NaN();
-  double kls = 0.0, ps = 0.0;
-  for (size_t i = 0; i < N; ++i) {
-    kls += klrow_[i];
-    ps += prow_[i];
-  }
-  return kls + std::log(Z) * ps;
+  double kls = 0.0;
+  for (size_t i = 0; i < N; ++i) kls += klrow_[i];
+  // KL = sum p log p - sum p log w + log Z sum p   (sums over the stored p > 0)
+  return plogp_ + kls + std::log(Z) * psum_;
 }
 
 TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double* gains,

@@ -132,7 +132,7 @@ class TSNE(ParamsMixin):
 
     Memory (``method="barnes_hut"``): the optimisation holds P as 8 bytes per stored entry (about
     ``2 * 3 * perplexity`` entries per point after symmetrisation: ~1,000 bytes per point at
-    perplexity 30; the storage is briefly doubled when it is re-ordered, every 50 iterations),
+    perplexity 30; the storage is briefly doubled when it is re-ordered, every 100 iterations),
     about 150 bytes per point of working buffers, and 48 bytes per point of float64 state
     (embedding, update, gains): linear in n. Computing P holds the ``3 * perplexity``
     neighbours' indices and distances (12 bytes each) for a while.
