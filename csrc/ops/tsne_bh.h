@@ -34,6 +34,11 @@ namespace lf {
 void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const float* P, int64_t n,
                              double exaggeration, bool compute_kl, int num_threads);
 
+// Validates a CSR P (std::invalid_argument naming `who`): indptr[0] == 0, non-decreasing,
+// indptr[n] == nnz, 0 <= indices < n, pvals finite and >= 0.
+void check_tsne_csr(const int64_t* indptr, const int64_t* indices, const float* pvals, int64_t n,
+                    int64_t nnz, const char* who);
+
 // indptr: n + 1, indices / pvals: nnz = indptr[n] (CSR rows of P).
 void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t* indptr,
                           const int64_t* indices, const float* pvals, int64_t n, int64_t nnz,

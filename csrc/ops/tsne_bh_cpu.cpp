@@ -42,6 +42,23 @@ double finish(float* grad, const std::vector<double>& attr, const std::vector<do
 
 }  // namespace
 
+void check_tsne_csr(const int64_t* indptr, const int64_t* indices, const float* pvals, int64_t n,
+                    int64_t nnz, const char* who) {
+  LF_CHECK(indptr[0] == 0, who, ": indptr[0] must be 0, got ", indptr[0]);
+  for (int64_t i = 0; i < n; ++i) {
+    LF_CHECK(indptr[i + 1] >= indptr[i], who, ": indptr must be non-decreasing (indptr[", i + 1,
+             "] = ", indptr[i + 1], " < indptr[", i, "] = ", indptr[i], ")");
+  }
+  LF_CHECK(indptr[n] == nnz, who, ": indptr[n] = ", indptr[n],
+           " must equal the number of stored entries (len(indices) = len(pvals) = ", nnz, ")");
+  for (int64_t k = 0; k < nnz; ++k) {
+    LF_CHECK(indices[k] >= 0 && indices[k] < n, who, ": indices[", k, "] = ", indices[k],
+             " out of range [0, ", n, ")");
+    LF_CHECK(std::isfinite(pvals[k]) && pvals[k] >= 0.0f, who,
+             ": pvals must be finite and >= 0 (pvals[", k, "] = ", pvals[k], ")");
+  }
+}
+
 void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const float* P, int64_t n,
                              double exaggeration, bool compute_kl, int num_threads) {
   const char* who = "tsne_gradient_exact";
@@ -99,19 +116,7 @@ void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t
   check_common(Y, n, exaggeration, who);
   LF_CHECK(std::isfinite(theta) && theta >= 0.0, who, ": theta must be finite and >= 0, got ",
            theta);
-  LF_CHECK(indptr[0] == 0, who, ": indptr[0] must be 0, got ", indptr[0]);
-  for (int64_t i = 0; i < n; ++i) {
-    LF_CHECK(indptr[i + 1] >= indptr[i], who, ": indptr must be non-decreasing (indptr[", i + 1,
-             "] = ", indptr[i + 1], " < indptr[", i, "] = ", indptr[i], ")");
-  }
-  LF_CHECK(indptr[n] == nnz, who, ": indptr[n] = ", indptr[n],
-           " must equal the number of stored entries (len(indices) = len(pvals) = ", nnz, ")");
-  for (int64_t k = 0; k < nnz; ++k) {
-    LF_CHECK(indices[k] >= 0 && indices[k] < n, who, ": indices[", k, "] = ", indices[k],
-             " out of range [0, ", n, ")");
-    LF_CHECK(std::isfinite(pvals[k]) && pvals[k] >= 0.0f, who,
-             ": pvals must be finite and >= 0 (pvals[", k, "] = ", pvals[k], ")");
-  }
+  check_tsne_csr(indptr, indices, pvals, n, nnz, who);
 
   const QuadTree tree(Y, n);
   const std::vector<QuadCell>& cells = tree.cells();

@@ -17,6 +17,7 @@
 #include "core/check.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "ops/tsne_bh.h"
 #include "ops/tsne_kernels.h"
 
 namespace lf {
@@ -49,19 +50,7 @@ TsneBarnesHut::TsneBarnesHut(const int64_t* indptr, const int64_t* indices, cons
   const char* who = "TsneBarnesHut";
   LF_CHECK(n >= 2, who, ": need at least 2 points, got n = ", n);
   LF_CHECK(n < (int64_t{1} << 30), who, ": at most 2^30 - 1 points, got n = ", n);
-  LF_CHECK(indptr[0] == 0, who, ": indptr[0] must be 0, got ", indptr[0]);
-  for (int64_t i = 0; i < n; ++i) {
-    LF_CHECK(indptr[i + 1] >= indptr[i], who, ": indptr must be non-decreasing (indptr[", i + 1,
-             "] = ", indptr[i + 1], " < indptr[", i, "] = ", indptr[i], ")");
-  }
-  LF_CHECK(indptr[n] == nnz, who, ": indptr[n] = ", indptr[n],
-           " must equal the number of stored entries (len(indices) = len(pvals) = ", nnz, ")");
-  for (int64_t k = 0; k < nnz; ++k) {
-    LF_CHECK(indices[k] >= 0 && indices[k] < n, who, ": indices[", k, "] = ", indices[k],
-             " out of range [0, ", n, ")");
-    LF_CHECK(std::isfinite(pvals[k]) && pvals[k] >= 0.0f, who,
-             ": pvals must be finite and >= 0 (pvals[", k, "] = ", pvals[k], ")");
-  }
+  check_tsne_csr(indptr, indices, pvals, n, nnz, who);
   // Copy without the diagonal (ignored by definition), indices as int32.
   indptr_.resize(static_cast<size_t>(n) + 1);
   indices_.reserve(static_cast<size_t>(nnz));
