@@ -299,7 +299,9 @@ void bind_tsne(py::module_& m) {
             const auto t = self.last_timings();
             return py::make_tuple(t.tree, t.repulsion, t.attraction);
           },
-          "Wall seconds of the last call's tree build, repulsion and attraction phases.")
+          "Wall seconds of the last call's tree build, repulsion and attraction phases (with "
+          "several threads the tree is usually built during the attraction, whose time then "
+          "includes it).")
       .def("gradient", &bh_gradient, py::arg("Y"), py::arg("theta") = 0.5,
            py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true,
            "(grad (n, 2) float32, kl) at Y (n, 2) float32 C-contiguous; kl uses the Barnes-Hut "

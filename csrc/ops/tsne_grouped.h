@@ -23,8 +23,10 @@
 //  3. Every point of the group is evaluated against the list by the ISA's SIMD kernel
 //     (ops/tsne_kernels.h, float32, IEEE division). The group's own points open the list, so the
 //     kernel skips each point's own entry exactly (no self term to subtract from z_i).
-//  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked. The rows
-//     are stored in the order of an earlier call's tree (relabelled every 100 calls) for locality.
+//  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked (one log1p
+//     per entry). The rows are stored in the order of an earlier call's tree (relabelled every
+//     100 calls) for locality. With several threads, one builds the tree (step 1) while the
+//     others start on these rows; it joins them when done.
 //  grad_i = 4 (exaggeration attr_i - rep_i / Z), Z = sum_i z_i in double, in sorted order.
 //
 // Groups run in parallel (each writes only its own points), every sum has a fixed order, and the
@@ -56,7 +58,9 @@ class TsneBarnesHut {
   int64_t nbytes() const;
   // Interactions (list entries x points) evaluated by the last call.
   int64_t last_interactions() const { return last_interactions_; }
-  // Wall seconds of the last call's phases: tree build, repulsion, attraction (and the rest).
+  // Wall seconds of the last call's phases: tree build, repulsion, attraction. When the tree is
+  // built during the attraction (most calls with several threads), `attraction` is the wall time
+  // of both and `tree` the builder thread's share of it.
   struct Timings {
     double tree, repulsion, attraction;
   };

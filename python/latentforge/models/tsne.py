@@ -96,8 +96,8 @@ class TSNE(ParamsMixin):
         estimate of Z (so it is itself an approximation).
     kl_history_ : ndarray float64
         KL divergence (un-exaggerated P) at the start of iterations ``kl_iterations_``: the
-        first, the last of the early-exaggeration phase, and every 50th. (Computing it costs two
-        logarithms per non-zero of P, as much as the rest of the attractive term, so it is not
+        first, the last of the early-exaggeration phase, and every 50th. (Computing it costs a
+        logarithm per non-zero of P, several times the rest of an iteration, so it is not
         computed at every iteration.)
     kl_iterations_ : ndarray int64
         The iterations (0-based) at which ``kl_history_`` was recorded.
