@@ -18,6 +18,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from . import _C
 from . import functional as F
 from .tensor import Tensor, get_default_dtype
 
@@ -312,8 +313,20 @@ class Dropout(Module):
     ----------
     p : float in [0, 1)
     random_state : int, numpy Generator or None
-        Seeds the masks (a numpy Generator, advanced by every training-mode call).
+        Draws the 63-bit ``seed`` of the masks once, at construction. Masks are counter-based
+        (the design's rule for randomness): element ``i`` of the ``k``-th training-mode call is
+        kept when ``_C.uniform(seed, stream 0, offset + i) >= p``, ``offset`` being the number
+        of elements drawn by the earlier calls, so a fixed ``random_state`` gives the same masks
+        whatever the thread count.
+
+    Attributes
+    ----------
+    seed : int
+    offset : int
+        Draws taken so far (advanced by every training-mode call with ``p > 0``).
     """
+
+    STREAM = 0
 
     def __init__(self, p: float = 0.5, random_state: Any = None):
         super().__init__()
@@ -321,14 +334,17 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
-        self._rng = _rng(random_state)
+        self.seed = int(_rng(random_state).integers(0, 2**63 - 1))
+        self.offset = 0
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if not self.training or self.p == 0.0:
             return x
-        keep = self._rng.random(x.shape) >= self.p
+        u = _C.uniform(tuple(x.shape), self.seed, self.STREAM, self.offset)
+        self.offset += int(u.size)
+        keep = u >= np.float32(self.p)
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         return x * Tensor._from_op(mask, requires_grad=False)
 

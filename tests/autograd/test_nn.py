@@ -145,6 +145,31 @@ def test_dropout_train_eval_and_scale():
         nn.Dropout(1.0)
 
 
+def test_dropout_masks_are_philox_draws(threads):
+    # Design rule: randomness is counter-based. Element i of a call is kept when the Philox
+    # uniform at (seed, stream 0, offset + i) is >= p; the offset advances by each call's size.
+    import latentforge as lf
+    from latentforge import _C
+
+    p = 0.4
+    masks = []
+    for t in (1, 2):
+        lf.set_num_threads(t)
+        d = nn.Dropout(p, random_state=11)
+        a = d(Tensor(np.ones((300, 257), np.float32))).data
+        b = d(Tensor(np.ones((5, 7), np.float32))).data
+        assert d.offset == 300 * 257 + 35
+        masks.append((a, b))
+        u = _C.uniform((300, 257), d.seed, 0, 0)
+        np.testing.assert_array_equal(a != 0, u >= np.float32(p))
+        np.testing.assert_array_equal(b != 0, _C.uniform((5, 7), d.seed, 0, 300 * 257) >= p)
+    assert np.array_equal(masks[0][0], masks[1][0]) and np.array_equal(masks[0][1], masks[1][1])
+    d = nn.Dropout(p, random_state=11)
+    d.eval()
+    d(Tensor(np.ones((3, 3))))
+    assert d.offset == 0  # eval mode draws nothing
+
+
 def test_activation_modules():
     x = Tensor(np.array([[-1.0, 0.5, 2.0]]))
     np.testing.assert_allclose(nn.Sigmoid()(x).data, 1 / (1 + np.exp(-x.data)), rtol=1e-6)
