@@ -76,8 +76,8 @@ class TsneBarnesHut {
   //   gains = max(gains, min_gain); update = momentum * update - learning_rate * gains * g;
   //   Y += update
   // (the operations in this order, in double, as the numpy reference in the tests). Returns
-  // the KL of the gradient call and whether every g was finite; when it was not, Y, update and
-  // gains are left untouched.
+  // the KL of the gradient call and whether every g (and float32(Y)) was finite; when not, Y,
+  // update and gains are left untouched and the KL is NaN if float32(Y) overflowed.
   struct StepResult {
     double kl;
     bool finite;

@@ -482,7 +482,13 @@ TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double*
   const auto M = static_cast<size_t>(2 * n_);
   y32_.resize(M);
   grad32_.resize(M);
-  for (size_t k = 0; k < M; ++k) y32_[k] = static_cast<float>(Y[k]);
+  bool y_finite = true;
+  for (size_t k = 0; k < M; ++k) {
+    y32_[k] = static_cast<float>(Y[k]);
+    y_finite &= std::isfinite(y32_[k]);
+  }
+  // A diverged embedding (beyond float32) is reported like a non-finite gradient.
+  if (!y_finite) return {std::numeric_limits<double>::quiet_NaN(), false};
   const double kl = gradient(grad32_.data(), y32_.data(), theta, exaggeration, compute_kl,
                              num_threads);
   for (size_t k = 0; k < M; ++k) {

@@ -190,3 +190,11 @@ def test_viz_scatter(digits_fit, digits, tmp_path):
     with pytest.raises(ValueError, match="shape"):
         lf.viz.scatter(np.zeros((10, 3)), np.zeros(10))
     plt.close("all")
+
+
+def test_divergence_is_reported(digits):
+    # A learning rate that throws the embedding beyond float32 range stops the fit with a clear
+    # error instead of a ValueError about NaN input from the native kernel.
+    X, _ = digits
+    with pytest.raises(FloatingPointError, match="diverged"):
+        TSNE(learning_rate=1e300, random_state=0, max_iter=250).fit(X[:300])

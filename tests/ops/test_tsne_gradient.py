@@ -403,6 +403,10 @@ def test_grouped_step_matches_numpy_reference():
     assert not finite
     for a, b in zip((Y, upd, gains), before):
         np.testing.assert_array_equal(a, b)
+    # So does an embedding beyond float32 range (a diverged run), instead of a ValueError.
+    Y[3, 0] = 1e300
+    kl, finite = bh.step(Y, upd, gains, 0.5, 1.0, 0.8, 200.0)
+    assert not finite and np.isnan(kl) and Y[3, 0] == 1e300
 
 
 def test_grouped_memory_is_linear_in_n():
