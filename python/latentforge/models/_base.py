@@ -30,6 +30,20 @@ class ParamsMixin:
         return self
 
 
+def progress_bar(verbose: Any, total: int, desc: str):
+    """A tqdm bar over ``total`` steps when ``verbose`` and stderr is a terminal (None otherwise,
+    or when tqdm is missing): the models then log lines instead."""
+    import sys
+
+    if not verbose or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, leave=False)
+
+
 def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int, batch: int) -> float:
     """One optimisation step: loss, backward, update. Returns the loss value.
 

@@ -36,7 +36,7 @@ from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin, minibatch_step
+from ._base import ParamsMixin, minibatch_step, progress_bar
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -423,7 +423,7 @@ class Autoencoder(ParamsMixin):
         for epoch in range(int(self.n_epochs)):
             perm = rng.permutation(n)
             total, t0 = 0.0, time.perf_counter()
-            bar = self._progress(n_batches, epoch)
+            bar = progress_bar(self.verbose, n_batches, f"epoch {epoch + 1}/{self.n_epochs}")
             for b in range(n_batches):
                 idx = perm[b * bs:(b + 1) * bs]
                 clean = X[idx]
@@ -444,15 +444,6 @@ class Autoencoder(ParamsMixin):
                       file=sys.stderr, flush=True)
         self.network_.eval()
         return self
-
-    def _progress(self, total: int, epoch: int):
-        if not self.verbose or not sys.stderr.isatty():
-            return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, desc=f"epoch {epoch + 1}/{self.n_epochs}", leave=False)
 
     # ------------------------------------------------------------------ inference
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin, minibatch_step
+from ._base import ParamsMixin, minibatch_step, progress_bar
 
 _OPTIMIZERS = {
     "sgd": optim.SGD,
@@ -198,7 +198,7 @@ class MLPClassifier(ParamsMixin):
             self.network_.train()
             perm = rng.permutation(X_tr.shape[0])
             total, t0 = 0.0, time.perf_counter()
-            bar = self._progress(n_batches, epoch)
+            bar = progress_bar(self.verbose, n_batches, f"epoch {epoch + 1}/{self.max_epochs}")
             for b in range(n_batches):
                 idx = perm[b * bs:(b + 1) * bs]
                 # Overflow in a diverging run is reported below as one clear error.
@@ -237,15 +237,6 @@ class MLPClassifier(ParamsMixin):
             self.best_val_loss_ = best
         self.network_.eval()
         return self
-
-    def _progress(self, total: int, epoch: int):
-        if not self.verbose or not sys.stderr.isatty():
-            return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, desc=f"epoch {epoch + 1}/{self.max_epochs}", leave=False)
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         self.network_.eval()

@@ -13,7 +13,7 @@ import numpy as np
 from .. import _C
 from .. import _backend
 from .. import _tsne
-from ._base import ParamsMixin
+from ._base import ParamsMixin, progress_bar
 from .mlp import _check_random_state
 from .pca import PCA
 
@@ -243,15 +243,6 @@ class TSNE(ParamsMixin):
         if self.verbose:
             print(f"[t-SNE] {msg}", file=sys.stderr, flush=True)
 
-    def _progress(self, total: int):
-        if not self.verbose or not sys.stderr.isatty():
-            return None
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, desc="t-SNE", leave=False)
-
     def _fit(self, X) -> None:
         X = _tsne._check_X(X)
         n = X.shape[0]
@@ -300,7 +291,7 @@ class TSNE(ParamsMixin):
         self.early_learning_rate_, self.learning_rate_ = lr
         self.n_features_in_ = X.shape[1]
         history, history_iters = [], []
-        bar = self._progress(max_iter)
+        bar = progress_bar(self.verbose, max_iter, "t-SNE")
         t1 = time.perf_counter()
         update = gains = None
         try:
