@@ -44,6 +44,34 @@ def progress_bar(verbose: Any, total: int, desc: str):
     return tqdm(total=total, desc=desc, leave=False)
 
 
+def fit_stack(X, per_layer, make, rng, verbose: Any, label: str, describe: Callable[[Any], str]):
+    """Greedy layer-wise training: layer ``i`` is ``make(seed_i, per_layer[i])`` (seed drawn
+    from ``rng``), fitted on the previous layer's ``transform`` of X. Returns the fitted
+    layers, bottom up. ``verbose`` prints one line per layer: ``label layer i/n: describe``."""
+    import sys
+
+    layers = []
+    H = X
+    for i, q in enumerate(per_layer):
+        layer = make(int(rng.integers(0, 2**31)), q)
+        if verbose:
+            print(f"{label} layer {i + 1}/{len(per_layer)}: {describe(layer)}", file=sys.stderr,
+                  flush=True)
+        layer.fit(H)
+        layers.append(layer)
+        if i + 1 < len(per_layer):
+            H = layer.transform(H)
+    return layers
+
+
+def transform_stack(layers, X):
+    """X through every layer's ``transform``, bottom up."""
+    H = X
+    for layer in layers:
+        H = layer.transform(H)
+    return H
+
+
 def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int, batch: int) -> float:
     """One optimisation step: loss, backward, update. Returns the loss value.
 

@@ -36,7 +36,7 @@ from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin, minibatch_step, progress_bar
+from ._base import ParamsMixin, fit_stack, minibatch_step, progress_bar, transform_stack
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -580,17 +580,9 @@ class StackedAutoencoder:
         """Greedy layer-wise training; ``y`` is ignored."""
         per = self._layer_params()
         rng = _check_random_state(self.random_state)
-        self.autoencoders_: List[Autoencoder] = []
-        H = X
-        for i, q in enumerate(per):
-            ae = Autoencoder(random_state=int(rng.integers(0, 2**31)), **q)
-            if self.verbose:
-                print(f"StackedAutoencoder layer {i + 1}/{len(per)}: Autoencoder({ae.hidden})",
-                      file=sys.stderr, flush=True)
-            ae.fit(H)
-            self.autoencoders_.append(ae)
-            if i + 1 < len(per):
-                H = ae.transform(H)
+        self.autoencoders_: List[Autoencoder] = fit_stack(
+            X, per, lambda seed, q: Autoencoder(random_state=seed, **q), rng, self.verbose,
+            "StackedAutoencoder", lambda ae: f"Autoencoder({ae.hidden})")
         self.n_features_in_ = self.autoencoders_[0].n_features_in_
         return self
 
@@ -598,10 +590,7 @@ class StackedAutoencoder:
         """Top-layer codes (each layer's code feeds the next)."""
         if not hasattr(self, "autoencoders_"):
             raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
-        H = X
-        for ae in self.autoencoders_:
-            H = ae.transform(H)
-        return H
+        return transform_stack(self.autoencoders_, X)
 
     def encoder_weights(self) -> List[Tuple[np.ndarray, np.ndarray]]:
         """``(weight (out, in), bias (out,))`` of each layer's encoder (copies), bottom up."""

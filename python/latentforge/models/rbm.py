@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import _C, nn, ops
 from .._backend import as_float32
-from ._base import ParamsMixin
+from ._base import ParamsMixin, fit_stack, transform_stack
 from .mlp import MLPClassifier, _check_random_state
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -511,17 +511,9 @@ class DBN(ParamsMixin):
         and so on. ``y`` is ignored."""
         per = self._layer_params()
         rng = _check_random_state(self.random_state)
-        self.rbms_: List[RBM] = []
-        H = X
-        for i, q in enumerate(per):
-            rbm = RBM(random_state=int(rng.integers(0, 2**31)), **q)
-            if self.verbose:
-                print(f"DBN layer {i + 1}/{len(per)}: RBM({rbm.n_hidden})", file=sys.stderr,
-                      flush=True)
-            rbm.fit(H)
-            self.rbms_.append(rbm)
-            if i + 1 < len(per):
-                H = rbm.transform(H)
+        self.rbms_: List[RBM] = fit_stack(
+            X, per, lambda seed, q: RBM(random_state=seed, **q), rng, self.verbose, "DBN",
+            lambda rbm: f"RBM({rbm.n_hidden})")
         self.n_features_in_ = self.rbms_[0].n_features_in_
         return self
 
@@ -529,10 +521,7 @@ class DBN(ParamsMixin):
         """Top-layer hidden probabilities (each layer's probabilities feed the next)."""
         if not hasattr(self, "rbms_"):
             raise AttributeError("this DBN is not fitted yet; call fit first")
-        H = X
-        for rbm in self.rbms_:
-            H = rbm.transform(H)
-        return H
+        return transform_stack(self.rbms_, X)
 
     def to_classifier(self, n_classes: int, **mlp_kwargs) -> PretrainedMLPClassifier:
         """An MLPClassifier (sigmoid hidden layers = this DBN's RBMs, plus a fresh softmax
