@@ -21,24 +21,40 @@ void check_common(const float* Y, int64_t n, double exaggeration, const char* wh
   }
 }
 
-// grad_i and the KL reduction shared by both kernels. zrow: z_i; klrow: sum_j p_ij (log p_ij -
-// log w_ij) over p_ij > 0; prow: sum of those p_ij. kl = sum klrow + log Z * sum prow.
-double finish(float* grad, const std::vector<double>& attr, const std::vector<double>& rep,
-              const std::vector<double>& zrow, const std::vector<double>& klrow,
-              const std::vector<double>& prow, int64_t n, double exaggeration) {
-  double Z = 0.0, kls = 0.0, ps = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    Z += zrow[static_cast<size_t>(i)];
-    kls += klrow[static_cast<size_t>(i)];
-    ps += prow[static_cast<size_t>(i)];
+// Per-point partial sums of both kernels: attr_i, rep_i (x, y), z_i; klrow_i = sum_j p_ij
+// (log p_ij - log w_ij) over p_ij > 0 and prow_i = sum of those p_ij.
+struct PointSums {
+  std::vector<double> attr, rep, zrow, klrow, prow;
+  explicit PointSums(size_t n) : attr(2 * n), rep(2 * n), zrow(n), klrow(n), prow(n) {}
+
+  void store(int64_t i, double ax, double ay, double rx, double ry, double z, double kls,
+             double ps) {
+    const auto s = static_cast<size_t>(i);
+    attr[2 * s] = ax;
+    attr[2 * s + 1] = ay;
+    rep[2 * s] = rx;
+    rep[2 * s + 1] = ry;
+    zrow[s] = z;
+    klrow[s] = kls;
+    prow[s] = ps;
   }
-  const double invZ = 1.0 / Z;  // Z > 0: every w_ij > 0 for finite Y and n >= 2
-  for (int64_t k = 0; k < 2 * n; ++k) {
-    grad[k] = static_cast<float>(
-        4.0 * (exaggeration * attr[static_cast<size_t>(k)] - rep[static_cast<size_t>(k)] * invZ));
+
+  // grad_i = 4 (exaggeration attr_i - rep_i / Z), reduced serially in index order; returns
+  // kl = sum klrow + log Z * sum prow, or NaN when the KL was not asked for.
+  double finish(float* grad, int64_t n, double exaggeration, bool compute_kl) const {
+    double Z = 0.0, kls = 0.0, ps = 0.0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      Z += zrow[i];
+      kls += klrow[i];
+      ps += prow[i];
+    }
+    const double invZ = 1.0 / Z;  // Z > 0: every w_ij > 0 for finite Y and n >= 2
+    for (size_t k = 0; k < 2 * static_cast<size_t>(n); ++k) {
+      grad[k] = static_cast<float>(4.0 * (exaggeration * attr[k] - rep[k] * invZ));
+    }
+    return compute_kl ? kls + std::log(Z) * ps : std::numeric_limits<double>::quiet_NaN();
   }
-  return kls + std::log(Z) * ps;
-}
+};
 
 }  // namespace
 
@@ -76,7 +92,7 @@ void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const floa
     }
   }
   const auto N = static_cast<size_t>(n);
-  std::vector<double> attr(2 * N), rep(2 * N), zrow(N), klrow(N), prow(N);
+  PointSums sums(N);
   parallel_for_rows(n, n * 4, num_threads, [&](int64_t i) {
     const double xi = Y[2 * i], yi = Y[2 * i + 1];
     const float* pr = P + i * n;
@@ -96,17 +112,9 @@ void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const floa
         ps += p;
       }
     }
-    const auto s = static_cast<size_t>(i);
-    attr[2 * s] = ax;
-    attr[2 * s + 1] = ay;
-    rep[2 * s] = rx;
-    rep[2 * s + 1] = ry;
-    zrow[s] = z;
-    klrow[s] = kls;
-    prow[s] = ps;
+    sums.store(i, ax, ay, rx, ry, z, kls, ps);
   });
-  *kl = finish(grad, attr, rep, zrow, klrow, prow, n, exaggeration);
-  if (!compute_kl) *kl = std::numeric_limits<double>::quiet_NaN();
+  *kl = sums.finish(grad, n, exaggeration, compute_kl);
 }
 
 void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t* indptr,
@@ -124,7 +132,7 @@ void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t
   const double theta2 = theta * theta;
 
   const auto N = static_cast<size_t>(n);
-  std::vector<double> attr(2 * N), rep(2 * N), zrow(N), klrow(N), prow(N);
+  PointSums sums(N);
   parallel_for_rows(n, 256, num_threads, [&](int64_t i) {
     const double xi = Y[2 * i], yi = Y[2 * i + 1];
     // Attractive part (and KL terms), exact over the CSR row.
@@ -188,17 +196,9 @@ void tsne_gradient_bh_cpu(float* grad, double* kl, const float* Y, const int64_t
         ry += w * w * dy;
       }
     }
-    const auto s = static_cast<size_t>(i);
-    attr[2 * s] = ax;
-    attr[2 * s + 1] = ay;
-    rep[2 * s] = rx;
-    rep[2 * s + 1] = ry;
-    zrow[s] = z;
-    klrow[s] = kls;
-    prow[s] = ps;
+    sums.store(i, ax, ay, rx, ry, z, kls, ps);
   });
-  *kl = finish(grad, attr, rep, zrow, klrow, prow, n, exaggeration);
-  if (!compute_kl) *kl = std::numeric_limits<double>::quiet_NaN();
+  *kl = sums.finish(grad, n, exaggeration, compute_kl);
 }
 
 }  // namespace lf
