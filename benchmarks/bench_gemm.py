@@ -8,15 +8,13 @@ same code from an installed package); this is a thin wrapper.  Importable too:
 ``run(full=False, repeats=None, out=sys.stdout)`` returns the list of result dicts.
 """
 
-import os
 import sys
 
-try:
-    from latentforge.bench.gemm import main, run
-except ImportError:  # a source checkout without PYTHONPATH=python: try the in-tree package
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(os.path.dirname(_here), "python"))
-    from latentforge.bench.gemm import main, run
+from _wrapper import bench_module
+
+_module = bench_module("gemm")
+main = _module.main
+run = _module.run
 
 __all__ = ["main", "run"]
 

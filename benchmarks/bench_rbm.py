@@ -8,15 +8,13 @@ the same code from an installed package); this is a thin wrapper. The peers are 
 scikit-learn and PyTorch (``pip install scikit-learn torch==2.13.0``).
 """
 
-import os
 import sys
 
-try:
-    from latentforge.bench.rbm import main, run
-except ImportError:  # a source checkout without PYTHONPATH=python: try the in-tree package
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(os.path.dirname(_here), "python"))
-    from latentforge.bench.rbm import main, run
+from _wrapper import bench_module
+
+_module = bench_module("rbm")
+main = _module.main
+run = _module.run
 
 __all__ = ["main", "run"]
 

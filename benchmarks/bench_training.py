@@ -8,15 +8,13 @@ the same code from an installed package); this is a thin wrapper. PyTorch is opt
 ``pip install torch==2.13.0`` (the CPU build).
 """
 
-import os
 import sys
 
-try:
-    from latentforge.bench.training import main, run
-except ImportError:  # a source checkout without PYTHONPATH=python: try the in-tree package
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(os.path.dirname(_here), "python"))
-    from latentforge.bench.training import main, run
+from _wrapper import bench_module
+
+_module = bench_module("training")
+main = _module.main
+run = _module.run
 
 __all__ = ["main", "run"]
 

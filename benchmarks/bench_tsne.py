@@ -9,15 +9,13 @@ scikit-learn, openTSNE and MulticoreTSNE (``pip install scikit-learn openTSNE``;
 MulticoreTSNE needs the two build fixes noted in benchmarks/RESULTS.md).
 """
 
-import os
 import sys
 
-try:
-    from latentforge.bench.tsne import main, run
-except ImportError:  # a source checkout without PYTHONPATH=python: try the in-tree package
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(os.path.dirname(_here), "python"))
-    from latentforge.bench.tsne import main, run
+from _wrapper import bench_module
+
+_module = bench_module("tsne")
+main = _module.main
+run = _module.run
 
 __all__ = ["main", "run"]
 

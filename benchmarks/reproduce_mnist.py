@@ -6,15 +6,12 @@
 The code lives in ``latentforge.bench.reproduce``; this is a thin wrapper.
 """
 
-import os
 import sys
 
-try:
-    from latentforge.bench.reproduce import main
-except ImportError:  # a source checkout without PYTHONPATH=python: try the in-tree package
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(os.path.dirname(_here), "python"))
-    from latentforge.bench.reproduce import main
+from _wrapper import bench_module
+
+_module = bench_module("reproduce")
+main = _module.main
 
 if __name__ == "__main__":
     sys.exit(main())
