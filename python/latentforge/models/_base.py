@@ -30,6 +30,25 @@ class ParamsMixin:
         return self
 
 
+def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
+    """Float32 2-D input with rows, finite values and, once ``model`` is fitted (it has
+    ``fitted_attr``), its ``n_features_in_`` columns. Raises AttributeError when ``fitted`` is
+    asked of an unfitted model, ValueError/TypeError on bad input."""
+    from .._backend import as_float32
+
+    if fitted and not hasattr(model, fitted_attr):
+        raise AttributeError(f"this {type(model).__name__} is not fitted yet; call fit first")
+    X = as_float32(X, name, ndim=2)
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no rows")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if fitted and X.shape[1] != model.n_features_in_:
+        raise ValueError(f"{name} has {X.shape[1]} features, the model was fitted with "
+                         f"{model.n_features_in_}")
+    return X
+
+
 def progress_bar(verbose: Any, total: int, desc: str):
     """A tqdm bar over ``total`` steps when ``verbose`` and stderr is a terminal (None otherwise,
     or when tqdm is missing): the models then log lines instead."""

@@ -36,7 +36,8 @@ from .. import functional as F
 from .. import losses, nn, optim
 from .._backend import as_float32
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin, fit_stack, minibatch_step, progress_bar, transform_stack
+from ._base import (ParamsMixin, check_input, fit_stack, minibatch_step, progress_bar,
+                    transform_stack)
 from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -287,16 +288,7 @@ class Autoencoder(ParamsMixin):
             raise ValueError(f"n_epochs must be a positive int, got {self.n_epochs!r}")
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
-        if fitted and not hasattr(self, "network_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        X = as_float32(X, name, ndim=2)
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} has no rows")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or infinity")
-        if fitted and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{name} has {X.shape[1]} features, the model was fitted with "
-                             f"{self.n_features_in_}")
+        X = check_input(self, X, name, fitted, "network_")
         if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
             raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (got values in "
                              f"[{X.min()}, {X.max()}]); scale it, or use loss='mse'")

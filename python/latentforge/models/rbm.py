@@ -29,8 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .. import _C, nn, ops
-from .._backend import as_float32
-from ._base import ParamsMixin, fit_stack, transform_stack
+from ._base import ParamsMixin, check_input, fit_stack, transform_stack
 from .mlp import MLPClassifier, _check_random_state
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -167,17 +166,7 @@ class RBM(ParamsMixin):
             raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {self.visible!r}")
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
-        if fitted and not hasattr(self, "components_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        X = as_float32(X, name, ndim=2)
-        if X.shape[0] == 0:
-            raise ValueError(f"{name} has no rows")
-        if not np.all(np.isfinite(X)):
-            raise ValueError(f"{name} contains NaN or infinity")
-        if fitted and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
-            )
+        X = check_input(self, X, name, fitted, "components_")
         if self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 f"{name} must lie in [0, 1] for Bernoulli visible units (got values in "
