@@ -95,6 +95,10 @@ class TsneBarnesHut {
     int32_t child, nchild;     // children are nodes [child, child + nchild)
   };
 
+  void check_args(double theta, double exaggeration, const char* who) const;
+  // gradient() on an already validated Y (finite) and arguments.
+  double compute(float* grad, const float* Y, double theta, double exaggeration, bool compute_kl,
+                 int num_threads);
   void build_tree(const float* Y);
   void relabel(const std::vector<int32_t>& new_perm, int num_threads);
   void repulsion(double theta, int num_threads);

@@ -337,17 +337,26 @@ void TsneBarnesHut::relabel(const std::vector<int32_t>& new_perm, int num_thread
   inv_.swap(new_inv);
 }
 
-double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double exaggeration,
-                               bool compute_kl, int num_threads) {
-  const char* who = "TsneBarnesHut.gradient";
-  const int64_t n = n_;
+void TsneBarnesHut::check_args(double theta, double exaggeration, const char* who) const {
   LF_CHECK(std::isfinite(theta) && theta >= 0.0, who, ": theta must be finite and >= 0, got ",
            theta);
   LF_CHECK(std::isfinite(exaggeration), who, ": exaggeration must be finite, got ",
            exaggeration);
-  for (int64_t i = 0; i < 2 * n; ++i) {
+}
+
+double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double exaggeration,
+                               bool compute_kl, int num_threads) {
+  const char* who = "TsneBarnesHut.gradient";
+  check_args(theta, exaggeration, who);
+  for (int64_t i = 0; i < 2 * n_; ++i) {
     LF_CHECK(std::isfinite(Y[i]), who, ": Y contains NaN or Inf (row ", i / 2, ")");
   }
+  return compute(grad, Y, theta, exaggeration, compute_kl, num_threads);
+}
+
+double TsneBarnesHut::compute(float* grad, const float* Y, double theta, double exaggeration,
+                              bool compute_kl, int num_threads) {
+  const int64_t n = n_;
   using clock = std::chrono::steady_clock;
   const auto N = static_cast<size_t>(n);
   attr_.resize(2 * N);
@@ -479,6 +488,7 @@ TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double*
                                               double momentum, double learning_rate,
                                               double min_gain, bool compute_kl,
                                               int num_threads) {
+  check_args(theta, exaggeration, "TsneBarnesHut.step");
   const auto M = static_cast<size_t>(2 * n_);
   y32_.resize(M);
   grad32_.resize(M);
@@ -489,8 +499,8 @@ TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double*
   }
   // A diverged embedding (beyond float32) is reported like a non-finite gradient.
   if (!y_finite) return {std::numeric_limits<double>::quiet_NaN(), false};
-  const double kl = gradient(grad32_.data(), y32_.data(), theta, exaggeration, compute_kl,
-                             num_threads);
+  const double kl = compute(grad32_.data(), y32_.data(), theta, exaggeration, compute_kl,
+                            num_threads);
   for (size_t k = 0; k < M; ++k) {
     if (!std::isfinite(grad32_[k])) return {kl, false};
   }
