@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 #include "core/cuda_runtime.h"
-#include "ops/gemm_cuda_kernel.cuh"
+#include "ops/gemm_cuda.cuh"
 
 namespace lf {
 namespace {

@@ -2,7 +2,7 @@
 #include "emu/gemm_cuda_emu.h"
 
 #include "emu/cuda_emu.h"  // must come before the kernel: it redefines the CUDA keywords
-#include "ops/gemm_cuda_kernel.cuh"
+#include "ops/gemm_cuda.cuh"
 
 namespace lf {
 

@@ -1,4 +1,4 @@
-// The CUDA GEMM kernel (ops/gemm_cuda_kernel.cuh) run on the CPU by the emulator (emu/cuda_emu.h).
+// The CUDA GEMM kernel (ops/gemm_cuda.cuh) run on the CPU by the emulator (emu/cuda_emu.h).
 // Always built, with or without CUDA: tests check every launch configuration of the real kernel
 // source on machines without a GPU. Slow (one OS thread per CUDA thread): for tests only.
 #pragma once

@@ -1,11 +1,11 @@
 // CUDA GEMM launcher: lf::gemm_forward_cuda (contract in ops/gemm.h). The kernel and the launch
-// geometry live in ops/gemm_cuda_kernel.cuh, shared with the CPU emulator (emu/gemm_cuda_emu.cpp).
+// geometry live in ops/gemm_cuda.cuh, shared with the CPU emulator (emu/gemm_cuda_emu.cpp).
 #include <cuda_runtime.h>
 
 #include "core/check.h"
 #include "core/cuda_runtime.h"
 #include "ops/gemm.h"
-#include "ops/gemm_cuda_kernel.cuh"
+#include "ops/gemm_cuda.cuh"
 
 namespace lf {
 

@@ -1,6 +1,6 @@
 """The CUDA GEMM kernel against float64 references, at every launch configuration.
 
-``TestEmulated`` runs the kernel source (csrc/ops/gemm_cuda_kernel.cuh) on the CPU through the
+``TestEmulated`` runs the kernel source (csrc/ops/gemm_cuda.cuh) on the CPU through the
 emulator (csrc/emu/cuda_emu.h), so it runs everywhere; ``TestDevice`` runs the same cases on a
 real GPU and is skipped without one. The emulator starts one OS thread per CUDA thread, so shapes
 are kept small: each still spans several tiles (64x64 and 32x48) and K-slabs, with ragged edges.

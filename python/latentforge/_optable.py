@@ -1,0 +1,56 @@
+"""The list of native ops and where each one lives.
+
+An op lives in seven places, found by its name alone (``../shared/DESIGN.md``):
+
+===========================  ======================================================
+``csrc/ops/<op>.h``          the contract: shapes, layout, overwrite vs accumulate
+``csrc/ops/<op>_cpu.cpp``    the naive reference beside the optimized OpenMP/SIMD version
+``csrc/ops/<op>_cuda.cu``    the launcher (same contract, device pointers, a stream), and
+``csrc/ops/<op>_cuda.cuh``   the kernel source, shared with the CPU emulation
+``csrc/bindings/bind_<op>.cpp``  validation and the GIL-free call into ``_C``
+``latentforge.functional``   a ``Function`` (forward + backward) when the op is differentiable
+``tests/ops/test_<op>.py``   against a float64 reference (``tests/reference``)
+``benchmarks/ops/bench_<op>.py``  the kernel benchmark (pytest-benchmark)
+===========================  ======================================================
+
+``tests/test_layout.py`` walks :data:`OPS` and fails when a place is missing, so adding an op
+means adding it here and in each place. Ops without a device kernel yet are the ones with
+``cuda=False``: :data:`NO_DEVICE_KERNEL` is that single list (the CUDA issue empties it).
+Files ``csrc/ops/<op>_*`` other than the above (per-ISA kernel tables such as
+``gemm_kernel_avx2.cpp``) are private to the op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Op:
+    """One native op: its name (the file stem everywhere) and what it provides."""
+
+    name: str
+    summary: str
+    functions: tuple[str, ...] = ()  # Function classes in latentforge.functional
+    cuda: bool = False  # has ops/<op>_cuda.cu + ops/<op>_cuda.cuh
+
+
+OPS: tuple[Op, ...] = (
+    Op("gemm", "C = act(alpha op(A) op(B) + beta C + bias), all transposes", ("MatMul", "Linear"),
+       cuda=True),
+    Op("elementwise", "activations and row softmax, forward and backward",
+       ("Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax")),
+    Op("optim", "fused optimizer updates and the max-norm constraint"),
+    Op("philox", "counter-based Philox 4x32-10 uniform draws"),
+    Op("rbm_gibbs", "fused sigmoid + Bernoulli Gibbs step, Bernoulli draws, RBM free energy"),
+    Op("topk", "row-wise top-k (k-sparse activations) and its backward", ("TopK",)),
+    Op("knn", "exact k nearest neighbours through the GEMM"),
+    Op("tsne_affinity", "per-point perplexity calibration of t-SNE affinities"),
+    Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n"),
+    Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)"),
+    Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD"),
+)
+
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+
+NO_DEVICE_KERNEL: tuple[str, ...] = tuple(op.name for op in OPS if not op.cuda)
