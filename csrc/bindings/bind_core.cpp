@@ -1,10 +1,12 @@
-// Build and runtime information, threads and ISA selection.
+// Build and runtime information, threads, ISA selection, CUDA device queries, and the
+// lf.Activation enum shared by every op that applies an activation.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <string>
 #include <vector>
 
+#include "core/activation.h"
 #include "core/cpu_features.h"
 #include "core/cuda_runtime.h"
 #include "core/parallel.h"
@@ -34,6 +36,16 @@ void bind_core(py::module_& m) {
   m.def("openmp", &lf::openmp_enabled);
   m.def("get_num_threads", &lf::num_threads);
   m.def("set_num_threads", &lf::set_num_threads, py::arg("n"));
-  m.def("cuda_compiled", &lf::cuda_compiled);
-  m.def("cuda_device_count", &lf::cuda_device_count);
+  m.def("cuda_compiled", &lf::cuda_compiled, "True if the extension was built with CUDA kernels.");
+  m.def("cuda_device_count", &lf::cuda_device_count,
+        "Number of usable CUDA devices (0 without CUDA, driver or device; never raises).");
+  m.def("cuda_device_name", &lf::cuda_device_name, py::arg("device") = 0,
+        "Name of a CUDA device (RuntimeError without CUDA).");
+  // Every binding taking an activation accepts a member of this enum (or its integer value).
+  py::enum_<lf::Activation>(m, "Activation", "Activation fused into the GEMM epilogue / applied "
+                                             "by the elementwise kernels.")
+      .value("none", lf::Activation::none)
+      .value("sigmoid", lf::Activation::sigmoid)
+      .value("tanh", lf::Activation::tanh)
+      .value("relu", lf::Activation::relu);
 }

@@ -17,111 +17,68 @@ namespace py = pybind11;
 
 namespace {
 
-using lf::bind::shape_str;
+using lf::bind::activation_arg;
+using lf::bind::array_arg;
+using lf::bind::cptr;
+using lf::bind::empty_like;
+using lf::bind::require_same_shape;
 
-py::array input(const py::object& obj, const char* name) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(name) + " must be a numpy array, got " +
-                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<float>())) {
-    throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
-                         lf::bind::dtype_str(a));
-  }
-  if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(name) + " must be C-contiguous");
-  }
-  return a;
-}
-
-void check_same_shape(const py::array& a, const char* an, const py::array& b, const char* bn) {
-  bool same = a.ndim() == b.ndim();
-  for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == b.shape(d);
-  if (!same) {
-    throw py::value_error(std::string(an) + " and " + bn + " must have the same shape, got " +
-                          shape_str(a) + " and " + shape_str(b));
-  }
-}
-
-void check_2d(const py::array& a, const char* name) {
-  if (a.ndim() != 2) {
-    throw py::value_error(std::string(name) + " must be 2-D (softmax over the last axis), got " +
-                          std::to_string(a.ndim()) + "-D");
-  }
-}
-
-lf::Activation activation(int act) {
-  if (act < 0 || act > 3) {
-    throw py::value_error("activation code must be 0..3 (none, sigmoid, tanh, relu), got " +
-                          std::to_string(act));
-  }
-  return static_cast<lf::Activation>(act);
-}
-
-py::array_t<float> empty_like(const py::array& a) {
-  std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
-  return py::array_t<float>(shape);
-}
-
-inline const float* cptr(const py::array& a) { return static_cast<const float*>(a.data()); }
+constexpr const char* kRows = "(rows, cols): softmax over the last axis";
 
 py::array activation_forward(const py::object& x_obj, int act) {
-  const auto x = input(x_obj, "x");
-  const auto a = activation(act);
-  auto y = empty_like(x);
+  const auto x = array_arg<float>(x_obj, "x");
+  const auto a = activation_arg(act);
+  auto y = empty_like<float>(x);
   float* yp = y.mutable_data();
   const int64_t n = static_cast<int64_t>(x.size());
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::activation_forward_cpu(yp, cptr(x), n, a, nt);
+    lf::activation_forward_cpu(yp, cptr<float>(x), n, a, nt);
   }
   return y;
 }
 
 py::array activation_backward(const py::object& dy_obj, const py::object& y_obj, int act) {
-  const auto dy = input(dy_obj, "dy");
-  const auto y = input(y_obj, "y");
-  check_same_shape(dy, "dy", y, "y");
-  const auto a = activation(act);
-  auto dx = empty_like(y);
+  const auto dy = array_arg<float>(dy_obj, "dy");
+  const auto y = array_arg<float>(y_obj, "y");
+  require_same_shape(dy, "dy", y, "y");
+  const auto a = activation_arg(act);
+  auto dx = empty_like<float>(y);
   float* dxp = dx.mutable_data();
   const int64_t n = static_cast<int64_t>(y.size());
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::activation_backward_cpu(dxp, cptr(dy), cptr(y), n, a, nt);
+    lf::activation_backward_cpu(dxp, cptr<float>(dy), cptr<float>(y), n, a, nt);
   }
   return dx;
 }
 
 py::array softmax_rows(const py::object& x_obj) {
-  const auto x = input(x_obj, "x");
-  check_2d(x, "x");
-  auto y = empty_like(x);
+  const auto x = array_arg<float>(x_obj, "x", 2, kRows);
+  auto y = empty_like<float>(x);
   float* yp = y.mutable_data();
   const int64_t rows = x.shape(0), cols = x.shape(1);
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::softmax_rows_cpu(yp, cptr(x), rows, cols, nt);
+    lf::softmax_rows_cpu(yp, cptr<float>(x), rows, cols, nt);
   }
   return y;
 }
 
 py::array softmax_rows_backward(const py::object& dy_obj, const py::object& y_obj) {
-  const auto dy = input(dy_obj, "dy");
-  const auto y = input(y_obj, "y");
-  check_2d(y, "y");
-  check_same_shape(dy, "dy", y, "y");
-  auto dx = empty_like(y);
+  const auto dy = array_arg<float>(dy_obj, "dy");
+  const auto y = array_arg<float>(y_obj, "y", 2, kRows);
+  require_same_shape(dy, "dy", y, "y");
+  auto dx = empty_like<float>(y);
   float* dxp = dx.mutable_data();
   const int64_t rows = y.shape(0), cols = y.shape(1);
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::softmax_rows_backward_cpu(dxp, cptr(dy), cptr(y), rows, cols, nt);
+    lf::softmax_rows_backward_cpu(dxp, cptr<float>(dy), cptr<float>(y), rows, cols, nt);
   }
   return dx;
 }
@@ -131,7 +88,7 @@ py::array softmax_rows_backward(const py::object& dy_obj, const py::object& y_ob
 void bind_elementwise(py::module_& m) {
   m.def("activation_forward", &activation_forward, py::arg("x"), py::arg("act"),
         "y = act(x) elementwise for a float32 C-contiguous array of any shape; act is "
-        "0 none, 1 sigmoid, 2 tanh, 3 relu. Returns a new array.");
+        "an lf.Activation (none, sigmoid, tanh, relu). Returns a new array.");
   m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("act"),
         "dx = dy * act'(x), computed from the forward OUTPUT y (same shape as dy).");
   m.def("softmax_rows", &softmax_rows, py::arg("x"),

@@ -1,8 +1,11 @@
-// Binding of the CPU GEMM (and its naive oracle). The Python layer (latentforge.ops) coerces
-// user input; this layer re-validates everything, allocates the output, releases the GIL and
-// runs the kernel.
+// Bindings of the GEMM: the CPU kernel, its naive oracle and the CUDA kernel on host arrays
+// (copied to and from the device). The Python layer (latentforge.ops) coerces user input; this
+// layer re-validates everything (bindings/array_check.h), allocates the output, releases the GIL
+// and runs the kernel.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+
+#include <string>
 
 #include "bindings/array_check.h"
 #include "core/parallel.h"
@@ -30,6 +33,22 @@ py::array gemm_binding(const py::array& A, const py::array& B, const py::object&
   return g.C;
 }
 
+py::array gemm_cuda_binding(const py::array& A, const py::array& B, const py::object& C_obj,
+                            bool trans_a, bool trans_b, float alpha, float beta,
+                            const py::object& bias_obj, int act, int config) {
+  if (config < 0 || config >= lf::kGemmCudaConfigs) {
+    throw py::value_error("config must be in [0, " + std::to_string(lf::kGemmCudaConfigs) +
+                          "), got " + std::to_string(config));
+  }
+  const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
+  {
+    py::gil_scoped_release release;
+    lf::gemm_cuda_from_host(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
+                            trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, config);
+  }
+  return g.C;
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -39,4 +58,13 @@ void bind_gemm(py::module_& m) {
         py::arg("naive") = false,
         "C = act(alpha * op(A) @ op(B) + beta * C + bias) on float32 row-major matrices. "
         "naive=True runs the reference triple loop (double accumulation).");
+  m.def("_gemm_cuda", &gemm_cuda_binding, py::arg("A"), py::arg("B"), py::arg("C") = py::none(),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
+        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("activation") = 0,
+        py::arg("config") = 0,
+        "The CUDA GEMM on the current device with copies to and from host arrays, launch "
+        "configuration `config` in [0, _gemm_cuda_num_configs()) (RuntimeError without CUDA or "
+        "without a device). Same contract as gemm.");
+  m.def("_gemm_cuda_num_configs", [] { return lf::kGemmCudaConfigs; },
+        "Number of launch configurations of the CUDA GEMM kernel.");
 }

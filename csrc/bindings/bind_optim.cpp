@@ -31,22 +31,8 @@ struct Operand {
 
 Operand operand(const py::object& obj, const char* name, bool writable,
                 const py::array* like = nullptr) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(name) + " must be a numpy array, got " +
-                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-  }
   Operand o;
-  o.arr = py::reinterpret_borrow<py::array>(obj);
-  if (!o.arr.dtype().is(py::dtype::of<float>())) {
-    throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
-                         lf::bind::dtype_str(o.arr));
-  }
-  if (!(o.arr.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(name) + " must be C-contiguous");
-  }
-  if (writable && !o.arr.writeable()) {
-    throw py::value_error(std::string(name) + " must be writable (it is updated in place)");
-  }
+  o.arr = lf::bind::array_arg<float>(obj, name, -1, nullptr, writable);
   if (like != nullptr) {
     bool same = o.arr.ndim() == like->ndim();
     for (py::ssize_t d = 0; same && d < like->ndim(); ++d) same = o.arr.shape(d) == like->shape(d);

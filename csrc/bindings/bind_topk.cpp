@@ -16,33 +16,14 @@ namespace py = pybind11;
 
 namespace {
 
-py::array input_2d(const py::object& obj, const char* name, const py::dtype& dt,
-                   const char* dt_name) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(name) + " must be a numpy array, got " +
-                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(dt)) {
-    throw py::type_error(std::string(name) + " must be a " + dt_name + " array, got dtype " +
-                         lf::bind::dtype_str(a));
-  }
-  if (a.ndim() != 2) {
-    throw py::value_error(std::string(name) + " must be 2-D (top-k over the last axis), got " +
-                          std::to_string(a.ndim()) + "-D");
-  }
-  if (!(a.flags() & py::array::c_style)) {
-    throw py::value_error(std::string(name) + " must be C-contiguous");
-  }
-  return a;
-}
+constexpr const char* kRows = "(rows, cols): top-k over the last axis";
 
 std::string shape2(const py::array& a) {
   return "(" + std::to_string(a.shape(0)) + ", " + std::to_string(a.shape(1)) + ")";
 }
 
 py::tuple topk_rows(const py::object& x_obj, int64_t k) {
-  const auto x = input_2d(x_obj, "x", py::dtype::of<float>(), "float32");
+  const auto x = lf::bind::array_arg<float>(x_obj, "x", 2, kRows);
   const int64_t rows = x.shape(0), cols = x.shape(1);
   if (k < 1 || k > cols) {
     throw py::value_error("k must satisfy 1 <= k <= cols = " + std::to_string(cols) + ", got " +
@@ -62,8 +43,8 @@ py::tuple topk_rows(const py::object& x_obj, int64_t k) {
 }
 
 py::array topk_rows_backward(const py::object& dy_obj, const py::object& mask_obj) {
-  const auto dy = input_2d(dy_obj, "dy", py::dtype::of<float>(), "float32");
-  const auto mask = input_2d(mask_obj, "mask", py::dtype::of<uint8_t>(), "uint8");
+  const auto dy = lf::bind::array_arg<float>(dy_obj, "dy", 2, kRows);
+  const auto mask = lf::bind::array_arg<uint8_t>(mask_obj, "mask", 2, kRows);
   if (dy.shape(0) != mask.shape(0) || dy.shape(1) != mask.shape(1)) {
     throw py::value_error("dy and mask must have the same shape, got " + shape2(dy) + " and " +
                           shape2(mask));

@@ -4,8 +4,8 @@
 // for softmax) that always go through the same code path, so results are bitwise independent of
 // the thread count; small problems (< ~32K elements) run serially.
 //
-// The activations reuse the GEMM's per-ISA epilogue (ops/gemm_kernels.h), so a fused
-// Linear(act) and a separate activation give identical values. Backward passes take the saved
+// The activations use the per-ISA math table of core/vec_math.h, as the GEMM epilogue does, so a
+// fused Linear(act) and a separate activation give identical values. Backward passes take the saved
 // OUTPUT y of the forward:
 //   sigmoid: dx = dy * y * (1 - y)     tanh: dx = dy * (1 - y*y)     relu: dx = y > 0 ? dy : 0
 //   none:    dx = dy

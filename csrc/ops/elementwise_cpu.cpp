@@ -1,8 +1,7 @@
 // CPU elementwise activations and row softmax (see ops/elementwise.h).
 //
-// The transcendental work (sigmoid/tanh/exp) goes through the runtime-selected ISA table of the
-// GEMM (its epilogue and exp_inplace), so every ISA path is exercised exactly as in a fused
-// Linear. The backward formulas are plain per-element loops that the compiler vectorizes for
+// The transcendental work (sigmoid/tanh/exp) goes through the runtime-selected math table
+// (core/vec_math.h), the one the GEMM epilogue uses, so values equal those of a fused Linear. The backward formulas are plain per-element loops that the compiler vectorizes for
 // the baseline ISA; they are memory-bound.
 #include <algorithm>
 #include <cstring>
@@ -10,14 +9,12 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
-#include "core/cpu_features.h"
+#include "core/vec_math.h"
 #include "ops/elementwise.h"
-#include "ops/gemm_kernels.h"
 
 namespace lf {
 
 namespace {
-
 
 // sum(a[0:n] * b[0:n]) (b == nullptr: sum(a)) with 8 double partial sums in a fixed order.
 double dot_or_sum(const float* a, const float* b, int64_t n) {
@@ -37,7 +34,7 @@ double dot_or_sum(const float* a, const float* b, int64_t n) {
 
 void check_act(Activation act) {
   const int a = static_cast<int>(act);
-  LF_CHECK(a >= 0 && a <= 3, "activation code must be 0..3, got ", a);
+  LF_CHECK(activation_valid(a), "activation code must be 0..3, got ", a);
 }
 
 }  // namespace
@@ -46,12 +43,12 @@ void activation_forward_cpu(float* y, const float* x, int64_t n, Activation act,
   check_act(act);
   LF_CHECK(n >= 0, "activation_forward: n must be >= 0, got ", n);
   if (n == 0) return;
-  const auto& kt = gemm_detail::kernels_for(active_isa());
+  const auto& vm = simd::vec_math();
   parallel_for_blocks(n, num_threads, [&](int64_t lo, int64_t hi) {
     const int64_t len = hi - lo;
     if (y != x) std::memcpy(y + lo, x + lo, static_cast<size_t>(len) * sizeof(float));
-    // A chunk is a 1 x len matrix for the GEMM epilogue.
-    if (act != Activation::none) kt.epilogue(y + lo, len, 1, len, nullptr, act);
+    // A chunk is a 1 x len block.
+    if (act != Activation::none) vm.bias_activation(y + lo, len, 1, len, nullptr, act);
   });
 }
 
@@ -81,7 +78,7 @@ void activation_backward_cpu(float* dx, const float* dy, const float* y, int64_t
 void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int num_threads) {
   LF_CHECK(rows >= 0 && cols >= 0, "softmax_rows: negative shape (", rows, ", ", cols, ")");
   if (rows == 0 || cols == 0) return;
-  const auto& kt = gemm_detail::kernels_for(active_isa());
+  const auto& vm = simd::vec_math();
   parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
@@ -95,7 +92,7 @@ void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int 
     if (nan) mx = std::numeric_limits<float>::quiet_NaN();
     // An all -inf row: numpy gives NaN (-inf - -inf); keep that.
     for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - mx;
-    kt.exp_inplace(yr, cols);
+    vm.exp_inplace(yr, cols);
     const double s = dot_or_sum(yr, nullptr, cols);
     const float inv = static_cast<float>(1.0 / s);
     for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;

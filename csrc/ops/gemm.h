@@ -16,9 +16,9 @@
 
 #include <cstdint>
 
-namespace lf {
+#include "core/activation.h"
 
-enum class Activation : int { none = 0, sigmoid = 1, tanh = 2, relu = 3 };
+namespace lf {
 
 // Naive triple loop with a double accumulator: the oracle in tests.
 void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
@@ -39,5 +39,26 @@ void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool 
                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
                        int64_t K, float alpha, float beta, const float* bias, Activation act,
                        void* stream);
+
+// Number of launch configurations (tile shapes) of the CUDA GEMM kernel (ops/gemm_cuda.cuh).
+inline constexpr int kGemmCudaConfigs = 2;
+
+// gemm_forward_cuda with an explicit launch configuration in [0, kGemmCudaConfigs);
+// gemm_forward_cuda uses config 0.
+void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                              const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                              int64_t K, float alpha, float beta, const float* bias,
+                              Activation act, int config, void* stream);
+
+// gemm_forward_cuda_config on HOST arrays, for tests and the Python binding: copies A, B, bias and
+// (only when beta != 0) C to freshly allocated device buffers, runs the kernel on the current
+// device's default stream, synchronizes and copies C back. Leading dimensions may exceed the row
+// width on the host (rows are copied with cudaMemcpy2D into compact device buffers; the padding
+// of C is left untouched). Device memory is freed on every path. Throws std::invalid_argument on
+// bad arguments and std::runtime_error on any CUDA error (including "no CUDA-capable device").
+void gemm_cuda_from_host(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
+                         int64_t K, float alpha, float beta, const float* bias, Activation act,
+                         int config);
 
 }  // namespace lf

@@ -24,6 +24,7 @@
 
 #include "core/check.h"
 #include "core/cpu_features.h"
+#include "core/vec_math.h"
 #include "ops/gemm.h"
 #include "ops/gemm_kernels.h"
 
@@ -80,6 +81,7 @@ class ScratchBuffer {
 
 struct GemmPlan {
   const gemm_detail::GemmKernels* kt;
+  const simd::VecMath* vm;  // the bias + activation epilogue of the same ISA
   float* C;
   int64_t ldc;
   const float* A;
@@ -179,7 +181,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
               float* c = p.C + (ic + ir) * p.ldc + j;
               kt.micro(kc, a_pack + ir * kc, bp, ldbp, c, p.ldc, m, n, p.alpha, beta);
               if (last && epilogue) {
-                kt.epilogue(c, p.ldc, m, n, p.bias ? p.bias + j : nullptr, p.act);
+                p.vm->bias_activation(c, p.ldc, m, n, p.bias ? p.bias + j : nullptr, p.act);
               }
             }
           }
@@ -224,7 +226,9 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
                       int num_threads) {
   check_args(ldc, lda, trans_a, ldb, trans_b, M, N, K);
   if (M == 0 || N == 0) return;
-  const auto& kt = gemm_detail::kernels_for(active_isa());
+  const Isa isa = active_isa();
+  const auto& kt = gemm_detail::kernels_for(isa);
+  const auto& vm = simd::vec_math_for(isa);
 
   if (K == 0 || alpha == 0.0f) {
     // Nothing to multiply: C = beta * C (zeros when beta == 0, whatever C held), then epilogue.
@@ -236,7 +240,7 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
         for (int64_t j = 0; j < N; ++j) c[j] *= beta;
       }
     }
-    if (bias != nullptr || act != Activation::none) kt.epilogue(C, ldc, M, N, bias, act);
+    if (bias != nullptr || act != Activation::none) vm.bias_activation(C, ldc, M, N, bias, act);
     return;
   }
 
@@ -256,7 +260,7 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   const int64_t b_stride = kc_max * ceil_div(ceil_div(nc_max, NR), pn) * NR;
 
   thread_local ScratchBuffer b_buf, a_buf;
-  GemmPlan plan{&kt, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act,
+  GemmPlan plan{&kt, &vm, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act,
                 nullptr, nullptr, mc_max * kc_max, nc_max, 1, 1, true, false, b_stride};
   // With few rows each B sliver serves at most 7 micro-tiles, and packing it costs more than
   // reading row-major B in place (2-3 cache lines per k step instead of 2). Measured on AVX-512,

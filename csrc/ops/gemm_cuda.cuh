@@ -19,19 +19,8 @@
 #include <cstdint>
 
 #include "core/check.h"
+#include "emu/cuda_subset.h"  // LF_KERNEL_NS, LF_SHARED, LF_UNROLL
 #include "ops/gemm.h"
-
-#ifndef LF_KERNEL_NS
-#define LF_KERNEL_NS gpu  // cuda_emu.h sets it to emu
-#endif
-
-#ifndef LF_UNROLL
-#ifdef __CUDACC__
-#define LF_UNROLL _Pragma("unroll")
-#else
-#define LF_UNROLL
-#endif
-#endif
 
 namespace lf::LF_KERNEL_NS {
 
@@ -55,7 +44,7 @@ using GemmTileLarge = GemmTile<64, 64, 8, 4, 4>;
 // (BM != BN, TM != TN, TX != TY, both micro-tile sides > 1, B slab of 1.5 elements per thread), so
 // that a swapped index, or an assumption that one size divides another, fails the tests.
 using GemmTileSmall = GemmTile<32, 48, 4, 4, 3>;
-inline constexpr int kGemmCudaNumConfigs = 2;
+inline constexpr int kGemmCudaNumConfigs = ::lf::kGemmCudaConfigs;
 
 // Calls f(Tile{}) with the tile of launch configuration `config`. The CUDA launcher and the
 // emulator both dispatch through here, so they run exactly the same configurations.
@@ -125,8 +114,8 @@ __global__ void gemm_forward_kernel(float* __restrict__ C, int64_t ldc,
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int TX = Tile::TX, TY = Tile::TY, THREADS = Tile::THREADS;
   // Slabs stored k-major, so the inner loop reads a row of each.
-  __shared__ float As[BK][BM];  // As[k][m] = op(A)[m0 + m, k0 + k]
-  __shared__ float Bs[BK][BN];  // Bs[k][n] = op(B)[k0 + k, n0 + n]
+  LF_SHARED(float, As, [BK][BM]);  // As[k][m] = op(A)[m0 + m, k0 + k]
+  LF_SHARED(float, Bs, [BK][BN]);  // Bs[k][n] = op(B)[k0 + k, n0 + n]
 
   const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
   const int tid = ty * TX + tx;

@@ -20,55 +20,6 @@ namespace {
 constexpr int kMR = 14;
 constexpr int kNR = 32;
 
-// Vector exp with the same reduction and polynomial as lf_expf (gemm_common.inc); scalef
-// applies 2^n directly. min/max take the constant first so a NaN input propagates.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
-  const __m512 n = _mm512_roundscale_ps(
-      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
-      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
-inline __m512 sigmoid16(__m512 x) {
-  const __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-
-// Same formula as lf_tanh: odd polynomial for |x| < 0.25, else 1 - 2 / (exp(2|x|) + 1).
-inline __m512 tanh16(__m512 x) {
-  const __m512 ax = _mm512_abs_ps(x);
-  const __m512 x2 = _mm512_mul_ps(x, x);
-  __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(0.021869489f), _mm512_set1_ps(-0.053968254f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(0.133333333f));
-  q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-0.333333333f));
-  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
-  const __m512 e = exp16(_mm512_add_ps(ax, ax));
-  const __m512 big = _mm512_sub_ps(
-      _mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  // Copy the sign of x onto big (bit 31).
-  const __m512 signed_big = _mm512_castsi512_ps(_mm512_or_si512(
-      _mm512_castps_si512(big),
-      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u)))));
-  const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.25f), _CMP_LT_OQ);
-  return _mm512_mask_blend_ps(is_small, signed_big, small);
-}
-
-inline __m512 relu16(__m512 x) {
-  // x < 0 ? 0 : x, NaN kept (the compare is false for NaN).
-  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_mask_blend_ps(neg, x, _mm512_setzero_ps());
-}
-
 // dst[i * ldd + c] = src[c * lds + i] for a 16 x 16 block: the classic three-stage transpose
 // (unpack within 128-bit lanes, 64-bit shuffles, then 128-bit lane shuffles).
 inline void transpose16x16(const float* src, int64_t lds, float* dst, int64_t ldd) {
@@ -121,41 +72,6 @@ void pack_b_avx512(float* __restrict dst, const float* __restrict B, int64_t ldb
     for (int64_t k = kfull; k < kc; ++k) {
       for (int64_t c = 0; c < kNR; ++c) d[k * kNR + c] = B[(j0 + s + c) * ldb + k0 + k];
     }
-  }
-}
-
-template <Activation A>
-void epilogue_rows(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias) {
-  for (int64_t i = 0; i < m; ++i) {
-    float* c = C + i * ldc;
-    for (int64_t j = 0; j < n; j += 16) {
-      const __mmask16 mask =
-          n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
-      __m512 v = _mm512_maskz_loadu_ps(mask, c + j);
-      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias + j));
-      if constexpr (A == Activation::sigmoid) v = sigmoid16(v);
-      if constexpr (A == Activation::tanh) v = tanh16(v);
-      if constexpr (A == Activation::relu) v = relu16(v);
-      _mm512_mask_storeu_ps(c + j, mask, v);
-    }
-  }
-}
-
-void epilogue_avx512(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
-                     Activation act) {
-  switch (act) {
-    case Activation::sigmoid: return epilogue_rows<Activation::sigmoid>(C, ldc, m, n, bias);
-    case Activation::tanh: return epilogue_rows<Activation::tanh>(C, ldc, m, n, bias);
-    case Activation::relu: return epilogue_rows<Activation::relu>(C, ldc, m, n, bias);
-    default: return epilogue_rows<Activation::none>(C, ldc, m, n, bias);
-  }
-}
-
-void exp_inplace_avx512(float* x, int64_t n) {
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask =
-        n - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1u);
-    _mm512_mask_storeu_ps(x + j, mask, exp16(_mm512_maskz_loadu_ps(mask, x + j)));
   }
 }
 
@@ -227,8 +143,7 @@ const GemmKernels& kernels_avx512() {
   // quarters the passes over C compared with an L1-sized KC = 256, which was the main cost at
   // n >= 1024 (2048^3 on 2 threads: 440 -> 483 GFLOP/s); MC = 112 keeps the A block in L2.
   static const GemmKernels k{"avx512", kMR, kNR, 112, 1024, 3072, &pack_a_impl<kMR>,
-                             &pack_b_avx512, &micro_avx512, &epilogue_avx512,
-                             &exp_inplace_avx512};
+                             &pack_b_avx512, &micro_avx512};
   return k;
 }
 

@@ -32,16 +32,11 @@ void micro_scalar(int64_t kc, const float* __restrict Ap, const float* __restric
   }
 }
 
-void exp_inplace_scalar(float* x, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) x[j] = lf_expf(x[j]);
-}
-
 }  // namespace
 
 const GemmKernels& kernels_scalar() {
-  static const GemmKernels k{"scalar",  kMR, kNR, 128, 256, 2048, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_scalar, &epilogue_impl,
-                             &exp_inplace_scalar};
+  static const GemmKernels k{"scalar", kMR, kNR, 128, 256, 2048, &pack_a_impl<kMR>,
+                             &pack_b_impl<kNR>, &micro_scalar};
   return k;
 }
 

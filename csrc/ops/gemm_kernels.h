@@ -28,12 +28,6 @@ struct GemmKernels {
   // a row-major B in place (then all NR columns must exist: n == NR).
   void (*micro)(int64_t kc, const float* Ap, const float* Bp, int64_t ldbp, float* C, int64_t ldc,
                 int m, int n, float alpha, float beta);
-  // C[0:m, 0:n] = act(C + bias[0:n])   (bias may be nullptr)
-  void (*epilogue)(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
-                   Activation act);
-  // x[0:n] = exp(x[0:n]) with the ISA's vectorized lf_expf (inputs clamped to [-87, 88], NaN
-  // propagates). Used by the softmax kernels (ops/elementwise_cpu.cpp).
-  void (*exp_inplace)(float* x, int64_t n);
 };
 
 const GemmKernels& kernels_scalar();

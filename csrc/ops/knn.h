@@ -1,5 +1,5 @@
 // Exact k nearest neighbours (squared Euclidean) of every row of a point set among the other
-// rows, and the sparse symmetrisation of t-SNE's conditional affinities built on them (CPU).
+// rows (CPU). The t-SNE symmetrisation of the affinities built on them is ops/tsne_symmetrize.h.
 //
 // knn_cpu
 // -------
@@ -45,26 +45,10 @@
 // ---------
 // The test oracle: exact distances sum_t (x_it - x_jt)^2 accumulated in double, O(n^2 d), same
 // ordering rule (ties by smaller index) on the double values. Single-threaded. Same validation.
-//
-// tsne_symmetrize_cpu
-// -------------------
-// Given the kNN graph nbr (n x k int64, row i = the neighbours of i, no self, no repeated index
-// in a row) and conditional probabilities P (n x k float32, P[i, t] = p_{nbr[i,t] | i}), builds
-// the CSR of the symmetric joint probabilities
-//     P_ij = (p_{j|i} + p_{i|j}) / (2 n)
-// over the union of both directions: indptr (n + 1), column indices sorted ascending within each
-// row, no diagonal. Where both p_{j|i} and p_{i|j} exist they are added in double (p_{j|i} first),
-// divided by 2n in double and rounded once to float32; a single entry is divided in double and
-// rounded once. This is bit for bit what the former numpy code in _tsne.joint_probabilities
-// computed (np.add.reduceat over the stable-sorted keys, then / (2.0 * n), then .astype(float32)).
-// Each output row is merged by one thread from fixed, sorted inputs: bitwise independent of the
-// thread count. Validation (std::invalid_argument) before anything is returned: 0 <= nbr < n,
-// nbr[i, t] != i, no index twice in a row, P finite.
 #pragma once
 
 #include <cfloat>
 #include <cstdint>
-#include <vector>
 
 namespace lf {
 
@@ -84,15 +68,5 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
 // Oracle: same outputs, distances in double (exact up to the double accumulation).
 void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n, int64_t d,
                int64_t k);
-
-// CSR of P = (P_cond + P_cond^T) / (2 n). The vectors are resized by the call (the caller cannot
-// know nnz in advance); indptr has n + 1 entries, indices and data indptr[n].
-struct CsrMatrixF32 {
-  std::vector<int64_t> indptr;
-  std::vector<int64_t> indices;
-  std::vector<float> data;
-};
-void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, int64_t n,
-                         int64_t k, int num_threads);
 
 }  // namespace lf

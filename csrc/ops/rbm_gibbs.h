@@ -1,7 +1,7 @@
 // Kernels of RBM Gibbs sampling and the RBM free energy (CPU), float32.
 //
 // Random draws are counter-based (core/rng.h): element i of a call uses
-// uniform01(seed, stream, offset + i), whatever the thread count or block split, so a call with
+// uniform01(seed, stream, offset + i) (ops/philox.h gives those draws), whatever the thread count or block split, so a call with
 // offset k reproduces the tail of a longer call from offset 0, and results are bitwise
 // independent of num_threads. Work is split with parallel_for_blocks (fixed 4096-element blocks).
 //
@@ -12,7 +12,7 @@
 
 namespace lf {
 
-// p = sigmoid(z) (the GEMM epilogue's vectorized sigmoid of the active ISA, so identical to a
+// p = sigmoid(z) (the vectorized sigmoid of core/vec_math.h for the active ISA, identical to a
 // fused Linear(sigmoid)), s = (uniform01(seed, stream, offset + i) < p[i]) ? 1 : 0, written
 // together block by block. p and s must not overlap each other; p may equal z (in place).
 void sigmoid_bernoulli_cpu(float* p, float* s, const float* z, int64_t n, uint64_t seed,
@@ -23,10 +23,6 @@ void sigmoid_bernoulli_cpu(float* p, float* s, const float* z, int64_t n, uint64
 // s may equal p.
 void bernoulli_cpu(float* s, const float* p, int64_t n, uint64_t seed, uint64_t stream,
                    uint64_t offset, int num_threads);
-
-// u[i] = uniform01(seed, stream, offset + i): the draws the two kernels above compare against.
-void uniform_cpu(float* u, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset,
-                 int num_threads);
 
 // F[r] = -dot(V[r], b_v) - sum_j softplus(Z[r, j]) for row-major V (rows x n_visible) and
 // Z (rows x n_hidden), where Z = V @ W.T + b_h was computed by the caller (GEMM).

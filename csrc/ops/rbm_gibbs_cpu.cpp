@@ -4,10 +4,9 @@
 #include <cstring>
 
 #include "core/check.h"
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/rng.h"
-#include "ops/gemm_kernels.h"
+#include "core/vec_math.h"
 #include "ops/rbm_gibbs.h"
 
 namespace lf {
@@ -31,11 +30,11 @@ void sigmoid_bernoulli_cpu(float* p, float* s, const float* z, int64_t n, uint64
                            uint64_t stream, uint64_t offset, int num_threads) {
   LF_CHECK(n >= 0, "sigmoid_bernoulli: n must be >= 0, got ", n);
   if (n == 0) return;
-  const auto& kt = gemm_detail::kernels_for(active_isa());
+  const auto& vm = simd::vec_math();
   parallel_for_blocks(n, num_threads, [&](int64_t lo, int64_t hi) {
     const int64_t len = hi - lo;
     if (p != z) std::memcpy(p + lo, z + lo, static_cast<size_t>(len) * sizeof(float));
-    kt.epilogue(p + lo, len, 1, len, nullptr, Activation::sigmoid);  // a 1 x len matrix
+    vm.bias_activation(p + lo, len, 1, len, nullptr, Activation::sigmoid);  // a 1 x len block
     draws(s + lo, lo, hi, seed, stream, offset);
     threshold(s + lo, p + lo, len);
   });
@@ -65,15 +64,6 @@ void bernoulli_cpu(float* s, const float* p, int64_t n, uint64_t seed, uint64_t 
   });
 }
 
-void uniform_cpu(float* u, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset,
-                 int num_threads) {
-  LF_CHECK(n >= 0, "uniform: n must be >= 0, got ", n);
-  if (n == 0) return;
-  parallel_for_blocks(n, num_threads, [&](int64_t lo, int64_t hi) {
-    draws(u + lo, lo, hi, seed, stream, offset);
-  });
-}
-
 void rbm_free_energy_cpu(float* F, const float* V, const float* b_v, const float* Z, int64_t rows,
                          int64_t n_visible, int64_t n_hidden, int num_threads) {
   LF_CHECK(rows >= 0 && n_visible >= 0 && n_hidden >= 0, "rbm_free_energy: negative shape (",
@@ -91,15 +81,7 @@ void rbm_free_energy_cpu(float* F, const float* V, const float* b_v, const float
     }
     F[r] = static_cast<float>(-vb - sp);
   };
-  const int64_t work = rows * (n_visible + n_hidden);
-  if (num_threads <= 1 || work < kSerialBelow || rows < 2) {
-    for (int64_t r = 0; r < rows; ++r) row(r);
-    return;
-  }
-#ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(num_threads) schedule(static)
-#endif
-  for (int64_t r = 0; r < rows; ++r) row(r);
+  parallel_for_rows(rows, n_visible + n_hidden, num_threads, row);
 }
 
 }  // namespace lf

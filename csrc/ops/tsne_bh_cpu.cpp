@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
-#include "ops/quad_tree.h"
+#include "ops/tsne_bh_quad_tree.h"
 #include "ops/tsne_bh.h"
 
 namespace lf {

@@ -21,7 +21,7 @@
 //     itself); otherwise its children, or for a leaf its points (mass 1), are listed. theta = 0
 //     lists every point: exact repulsion.
 //  3. Every point of the group is evaluated against the list by the ISA's SIMD kernel
-//     (ops/tsne_kernels.h, float32, IEEE division). The group's own points open the list, so the
+//     (ops/tsne_grouped_kernels.h, float32, IEEE division). The group's own points open the list, so the
 //     kernel skips each point's own entry exactly (no self term to subtract from z_i).
 //  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked (one log1p
 //     per entry). The rows are stored in the order of an earlier call's tree (relabelled every

@@ -18,7 +18,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/tsne_bh.h"
-#include "ops/tsne_kernels.h"
+#include "ops/tsne_grouped_kernels.h"
 
 namespace lf {
 

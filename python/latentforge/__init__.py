@@ -11,12 +11,13 @@ array([[4., 4.],
 from __future__ import annotations
 
 from . import datasets, functional, losses, models, nn, ops, optim, tensor, viz
-from ._backend import build_info, get_num_threads, set_num_threads
+from ._backend import Activation, build_info, get_num_threads, set_num_threads
 from .tensor import Tensor, no_grad
 
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "Activation",
     "Tensor",
     "__version__",
     "build_info",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _optable
 
 _FLOAT_KINDS = ("f",)
 
@@ -75,6 +75,48 @@ def as_float32_matrix(x: Any, name: str) -> tuple[np.ndarray, bool]:
     return as_float32(x, name), False
 
 
+#: The activations the native kernels apply (bound from ``csrc/core/activation.h``). Every call
+#: into ``_C`` that takes an activation passes a member of this enum, never a bare integer.
+Activation = _C.Activation
+
+_ACTIVATION_NAMES = {
+    None: Activation.none,
+    "none": Activation.none,
+    "sigmoid": Activation.sigmoid,
+    "tanh": Activation.tanh,
+    "relu": Activation.relu,
+}
+
+
+def activation(value: Any, name: str = "activation") -> Any:
+    """The :class:`Activation` named by ``value``: ``None``/``"none"``, ``"sigmoid"``,
+    ``"tanh"``, ``"relu"``, or a member of the enum itself. Raises ValueError otherwise."""
+    if isinstance(value, Activation):
+        return value
+    try:
+        return _ACTIVATION_NAMES[value]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"{name} must be one of None, 'sigmoid', 'tanh', 'relu'; got {value!r}"
+        ) from None
+
+
+def check_random_state(random_state: Any, name: str = "random_state") -> np.random.Generator:
+    """The one coercion of ``random_state`` arguments: ``None`` (fresh entropy), an int seed
+    (>= 0) or a :class:`numpy.random.Generator` (used as is). Anything else raises TypeError."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"{name} must be a non-negative int, got {random_state}")
+        return np.random.default_rng(int(random_state))
+    raise TypeError(
+        f"{name} must be None, an int or a numpy Generator, got {type(random_state).__name__}"
+    )
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads latentforge kernels use (``0`` returns to OpenMP's default,
     which follows ``OMP_NUM_THREADS``)."""
@@ -105,4 +147,6 @@ def build_info() -> dict[str, Any]:
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "cuda_compiled": bool(_C.cuda_compiled()),
         "cuda_devices": int(_C.cuda_device_count()),
+        # Ops with a CUDA kernel in this build (latentforge/_optable.py lists them all).
+        "cuda_ops": [op.name for op in _optable.OPS if op.cuda] if _C.cuda_compiled() else [],
     }

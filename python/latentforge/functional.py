@@ -33,6 +33,8 @@ import numpy as np
 
 from . import _C
 from . import ops as _ops
+from ._backend import Activation
+from ._backend import activation as _check_activation
 from .tensor import Context, Function, Tensor, get_default_dtype
 
 __all__ = [
@@ -67,7 +69,6 @@ __all__ = [
     "tanh",
 ]
 
-_ACTIVATIONS = (None, "sigmoid", "tanh", "relu")
 
 
 def _native() -> bool:
@@ -264,11 +265,7 @@ def _contig(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-# Activation codes shared with the native kernels (ops/gemm.h: Activation).
-_ACT_SIGMOID, _ACT_TANH, _ACT_RELU = 1, 2, 3
-
-
-def _act_backward(g: np.ndarray, out: np.ndarray, code: int):
+def _act_backward(g: np.ndarray, out: np.ndarray, code: Activation):
     """Native dx from the saved float32 output, or None when numpy must be used."""
     if _f32(g, out) and g.shape == out.shape:
         return _C.activation_backward(_contig(g), _contig(out), code)
@@ -278,28 +275,28 @@ def _act_backward(g: np.ndarray, out: np.ndarray, code: int):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = _C.activation_forward(_contig(a), _ACT_SIGMOID) if _f32(a) else _sigmoid(a)
+        out = _C.activation_forward(_contig(a), Activation.sigmoid) if _f32(a) else _sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        dx = _act_backward(g, out, _ACT_SIGMOID)
+        dx = _act_backward(g, out, Activation.sigmoid)
         return (g * out * (1.0 - out) if dx is None else dx,)
 
 
 class Tanh(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = _C.activation_forward(_contig(a), _ACT_TANH) if _f32(a) else np.tanh(a)
+        out = _C.activation_forward(_contig(a), Activation.tanh) if _f32(a) else np.tanh(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        dx = _act_backward(g, out, _ACT_TANH)
+        dx = _act_backward(g, out, Activation.tanh)
         return (g * (1.0 - out * out) if dx is None else dx,)
 
 
@@ -309,7 +306,7 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         if _f32(a):
-            out = _C.activation_forward(_contig(a), _ACT_RELU)
+            out = _C.activation_forward(_contig(a), Activation.relu)
         else:
             out = np.maximum(a, 0).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
@@ -318,7 +315,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        dx = _act_backward(g, out, _ACT_RELU)
+        dx = _act_backward(g, out, Activation.relu)
         return (g * (out > 0) if dx is None else dx,)
 
 
@@ -557,10 +554,11 @@ class Linear(Function):
         activation: Optional[str] = None,
         trans_w: bool = False,
     ) -> np.ndarray:
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
-            )
+        if activation == "none" or activation is Activation.none:
+            activation = None
+        elif isinstance(activation, Activation):
+            activation = activation.name
+        _check_activation(activation)  # ValueError naming the valid choices
         _check_2d(x, "linear input x")
         _check_2d(W, "linear weight W")
         k_w = W.shape[1] if trans_w else W.shape[0]

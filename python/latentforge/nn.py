@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _C
 from . import functional as F
+from ._backend import check_random_state
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -173,12 +174,6 @@ class Module:
         return ""
 
 
-def _rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return np.random.default_rng(random_state)
-
-
 class Linear(Module):
     """Dense layer ``activation(x @ weight.T + bias)``, fused into one native GEMM.
 
@@ -253,7 +248,7 @@ class Linear(Module):
             limit = np.sqrt(6.0 / (in_features + out_features))
             if activation == "sigmoid":
                 limit *= 4.0
-            w = _rng(random_state).uniform(-limit, limit, size=(out_features, in_features))
+            w = check_random_state(random_state).uniform(-limit, limit, size=(out_features, in_features))
             self.weight = Parameter(w)
             self._tied_to = None
         self.bias = Parameter(np.zeros(out_features, dtype=get_default_dtype())) if bias else None
@@ -334,7 +329,7 @@ class Dropout(Module):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
-        self.seed = int(_rng(random_state).integers(0, 2**63 - 1))
+        self.seed = int(check_random_state(random_state).integers(0, 2**63 - 1))
         self.offset = 0
 
     def forward(self, x: Tensor) -> Tensor:

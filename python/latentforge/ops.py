@@ -13,20 +13,9 @@ from typing import Optional
 import numpy as np
 
 from . import _C
-from ._backend import as_float32, as_float32_matrix
-
-_ACTIVATIONS = {None: 0, "none": 0, "sigmoid": 1, "tanh": 2, "relu": 3}
+from ._backend import Activation, activation as _activation, as_float32, as_float32_matrix
 
 __all__ = ["gemm", "linear"]
-
-
-def _activation_code(activation: Optional[str]) -> int:
-    try:
-        return _ACTIVATIONS[activation]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
-        ) from None
 
 
 def _check_output(C: np.ndarray, shape: tuple[int, int], *inputs: np.ndarray) -> None:
@@ -113,7 +102,7 @@ def gemm(
     """
     alpha = _check_scalar(alpha, "alpha")
     beta = _check_scalar(beta, "beta")
-    return _matmul(A, B, C, trans_a, trans_b, alpha, beta, None, 0)
+    return _matmul(A, B, C, trans_a, trans_b, alpha, beta, None, Activation.none)
 
 
 def linear(X, W, b=None, activation: Optional[str] = None, *, trans_w: bool = False) -> np.ndarray:
@@ -133,5 +122,5 @@ def linear(X, W, b=None, activation: Optional[str] = None, *, trans_w: bool = Fa
     -------
     ndarray of float32, shape ``(batch, out_features)``.
     """
-    act = _activation_code(activation)
+    act = _activation(activation)
     return _matmul(X, W, None, False, trans_w, 1.0, 0.0, b, act, names=("X", "W"))

@@ -38,7 +38,8 @@ from .._backend import as_float32
 from ..tensor import Tensor, no_grad
 from ._base import (ParamsMixin, check_input, fit_stack, minibatch_step, progress_bar,
                     transform_stack)
-from .mlp import _OPTIMIZERS, MLPClassifier, _check_random_state
+from .._backend import check_random_state
+from .mlp import _OPTIMIZERS, MLPClassifier
 from .rbm import DBN, PretrainedMLPClassifier
 
 __all__ = ["Autoencoder", "StackedAutoencoder", "DNN"]
@@ -335,7 +336,7 @@ class Autoencoder(ParamsMixin):
     def _initialize(self, n_features: int) -> np.random.Generator:
         """Validate the parameters, build a fresh network; returns the run's Generator."""
         self._validate_params()
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         self.n_features_in_ = int(n_features)
         self.network_ = self._build(int(n_features), rng)
         self.n_components_ = self._sizes()[-1]
@@ -571,7 +572,7 @@ class StackedAutoencoder:
     def fit(self, X, y=None) -> "StackedAutoencoder":
         """Greedy layer-wise training; ``y`` is ignored."""
         per = self._layer_params()
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         self.autoencoders_: List[Autoencoder] = fit_stack(
             X, per, lambda seed, q: Autoencoder(random_state=seed, **q), rng, self.verbose,
             "StackedAutoencoder", lambda ae: f"Autoencoder({ae.hidden})")
@@ -686,7 +687,7 @@ class DNN:
     def fit(self, X, y) -> "DNN":
         """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""
         hidden = self._check()
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         pre_seed, clf_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
         common = dict(self.mlp_params, hidden=hidden, activation="sigmoid",
                       random_state=clf_seed, verbose=self.verbose)

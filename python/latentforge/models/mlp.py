@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .. import losses, nn, optim
-from .._backend import as_float32
+from .._backend import as_float32, check_random_state
 from ..tensor import Tensor, no_grad
 from ._base import ParamsMixin, minibatch_step, progress_bar
 
@@ -23,14 +23,6 @@ _OPTIMIZERS = {
     "adam": optim.Adam,
     "adadelta": optim.AdaDelta,
 }
-
-
-def _check_random_state(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, (int, np.integer)):
-        return np.random.default_rng(random_state)
-    raise TypeError(f"random_state must be None, an int or a numpy Generator, got {random_state!r}")
 
 
 class MLPClassifier(ParamsMixin):
@@ -172,7 +164,7 @@ class MLPClassifier(ParamsMixin):
             raise ValueError("need at least 2 samples to fit")
         if not np.all(np.isfinite(X)):
             raise ValueError("X contains NaN or infinity")
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if self.classes_.shape[0] < 2:
             raise ValueError("y has a single class; a classifier needs at least 2")

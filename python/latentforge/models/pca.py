@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ops
 from ._base import ParamsMixin
-from .mlp import _check_random_state
+from .._backend import check_random_state
 
 
 def _sign_flip(components: np.ndarray):
@@ -176,7 +176,7 @@ class PCA(ParamsMixin):
     def _randomized(self, X: np.ndarray, k: int):
         """Halko, Martinsson & Tropp (2011), algorithm 4.4 with QR-stabilised power iterations.
         The products with the (n x d) data run on latentforge's float32 GEMM."""
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         n, d = X.shape
         Xc = np.subtract(X, self.mean_.astype(X.dtype), dtype=np.float32)
         p = min(k + int(self.n_oversamples), min(n, d))

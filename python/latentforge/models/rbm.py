@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import _C, nn, ops
 from ._base import ParamsMixin, check_input, fit_stack, transform_stack
-from .mlp import MLPClassifier, _check_random_state
+from .._backend import check_random_state
+from .mlp import MLPClassifier
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
 
@@ -221,7 +222,7 @@ class RBM(ParamsMixin):
 
     def _initialize(self, n_visible: int) -> None:
         self._validate_params()
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         self._seed = int(rng.integers(0, 2**63))
         self._rng = np.random.default_rng(self._seed)
         self._offsets: Dict[int, int] = {}
@@ -499,7 +500,7 @@ class DBN(ParamsMixin):
         """Greedy layer-wise training: an RBM on ``X``, the next on its hidden probabilities,
         and so on. ``y`` is ignored."""
         per = self._layer_params()
-        rng = _check_random_state(self.random_state)
+        rng = check_random_state(self.random_state)
         self.rbms_: List[RBM] = fit_stack(
             X, per, lambda seed, q: RBM(random_state=seed, **q), rng, self.verbose, "DBN",
             lambda rbm: f"RBM({rbm.n_hidden})")

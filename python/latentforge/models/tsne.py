@@ -14,7 +14,7 @@ from .. import _C
 from .. import _backend
 from .. import _tsne
 from ._base import ParamsMixin, progress_bar
-from .mlp import _check_random_state
+from .._backend import check_random_state
 from .pca import PCA
 
 #: Length of the early-exaggeration phase (iterations), as in scikit-learn and openTSNE.
@@ -219,12 +219,12 @@ class TSNE(ParamsMixin):
         init = self.init
         if isinstance(init, str):
             if init == "pca":
-                rng = _check_random_state(self.random_state)
+                rng = check_random_state(self.random_state)
                 Y = PCA(n_components=2, random_state=rng).fit_transform(X).astype(np.float64)
                 std = Y[:, 0].std()
                 return Y / std * 1e-4 if std > 0 else Y
             if init == "random":
-                rng = _check_random_state(self.random_state)
+                rng = check_random_state(self.random_state)
                 return rng.standard_normal((n, 2)) * 1e-4
             raise ValueError(f"init must be 'pca', 'random' or an array, got {init!r}")
         Y = np.asarray(init)

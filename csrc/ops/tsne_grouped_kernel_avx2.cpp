@@ -1,7 +1,7 @@
-// AVX2+FMA interaction kernel of the grouped Barnes-Hut t-SNE gradient (ops/tsne_kernels.h):
+// AVX2+FMA interaction kernel of the grouped Barnes-Hut t-SNE gradient (ops/tsne_grouped_kernels.h):
 // two targets per pass over the list (shared loads, six independent accumulator chains), 8
 // sources per vector.
-#include "ops/tsne_kernels.h"
+#include "ops/tsne_grouped_kernels.h"
 
 #include <algorithm>
 

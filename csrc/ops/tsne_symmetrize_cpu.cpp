@@ -1,5 +1,5 @@
-// CPU symmetrisation of t-SNE's kNN conditional affinities into a CSR matrix (see ops/knn.h,
-// tsne_symmetrize_cpu).
+// CPU symmetrisation of t-SNE's kNN conditional affinities into a CSR matrix (see
+// ops/tsne_symmetrize.h).
 //
 // Instead of sorting 2 n k (row, column) keys, the two halves of P_cond + P_cond^T are built
 // already sorted and merged row by row:
@@ -19,7 +19,7 @@
 
 #include "core/check.h"
 #include "core/parallel.h"
-#include "ops/knn.h"
+#include "ops/tsne_symmetrize.h"
 
 #ifdef LF_WITH_OPENMP
 #include <omp.h>
