@@ -25,7 +25,7 @@ using lf::bind::require_same_shape;
 
 constexpr const char* kRows = "(rows, cols): softmax over the last axis";
 
-py::array activation_forward(const py::object& x_obj, int act) {
+py::array activation_forward(const py::object& x_obj, int act, bool naive) {
   const auto x = array_arg<float>(x_obj, "x");
   const auto a = activation_arg(act);
   auto y = empty_like<float>(x);
@@ -34,7 +34,11 @@ py::array activation_forward(const py::object& x_obj, int act) {
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::activation_forward_cpu(yp, cptr<float>(x), n, a, nt);
+    if (naive) {
+      lf::activation_forward_naive(yp, cptr<float>(x), n, a);
+    } else {
+      lf::activation_forward_cpu(yp, cptr<float>(x), n, a, nt);
+    }
   }
   return y;
 }
@@ -55,7 +59,7 @@ py::array activation_backward(const py::object& dy_obj, const py::object& y_obj,
   return dx;
 }
 
-py::array softmax_rows(const py::object& x_obj) {
+py::array softmax_rows(const py::object& x_obj, bool naive) {
   const auto x = array_arg<float>(x_obj, "x", 2, kRows);
   auto y = empty_like<float>(x);
   float* yp = y.mutable_data();
@@ -63,7 +67,11 @@ py::array softmax_rows(const py::object& x_obj) {
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::softmax_rows_cpu(yp, cptr<float>(x), rows, cols, nt);
+    if (naive) {
+      lf::softmax_rows_naive(yp, cptr<float>(x), rows, cols);
+    } else {
+      lf::softmax_rows_cpu(yp, cptr<float>(x), rows, cols, nt);
+    }
   }
   return y;
 }
@@ -87,12 +95,15 @@ py::array softmax_rows_backward(const py::object& dy_obj, const py::object& y_ob
 
 void bind_elementwise(py::module_& m) {
   m.def("activation_forward", &activation_forward, py::arg("x"), py::arg("act"),
+        py::arg("naive") = false,
         "y = act(x) elementwise for a float32 C-contiguous array of any shape; act is "
-        "an lf.Activation (none, sigmoid, tanh, relu). Returns a new array.");
+        "an lf.Activation (none, sigmoid, tanh, relu). Returns a new array. naive=True runs the "
+        "double-precision <cmath> reference.");
   m.def("activation_backward", &activation_backward, py::arg("dy"), py::arg("y"), py::arg("act"),
         "dx = dy * act'(x), computed from the forward OUTPUT y (same shape as dy).");
-  m.def("softmax_rows", &softmax_rows, py::arg("x"),
-        "Numerically stable softmax over the last axis of a 2-D float32 C-contiguous array.");
+  m.def("softmax_rows", &softmax_rows, py::arg("x"), py::arg("naive") = false,
+        "Numerically stable softmax over the last axis of a 2-D float32 C-contiguous array "
+        "(naive=True: the double-precision reference).");
   m.def("softmax_rows_backward", &softmax_rows_backward, py::arg("dy"), py::arg("y"),
         "dx = y * (dy - rowsum(dy * y)) for the softmax output y (2-D).");
 }

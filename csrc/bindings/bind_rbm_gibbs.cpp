@@ -25,7 +25,8 @@ using lf::bind::shape_str;
 using lf::bind::uint_arg;
 
 py::tuple sigmoid_bernoulli(const py::object& z_obj, const py::object& seed_obj,
-                            const py::object& stream_obj, const py::object& offset_obj) {
+                            const py::object& stream_obj, const py::object& offset_obj,
+                            bool naive) {
   const auto z = array_arg<float>(z_obj, "z");
   const uint64_t seed = uint_arg(seed_obj, "seed", 64);
   const uint64_t stream = uint_arg(stream_obj, "stream", 64);
@@ -38,7 +39,11 @@ py::tuple sigmoid_bernoulli(const py::object& z_obj, const py::object& seed_obj,
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::sigmoid_bernoulli_cpu(pp, sp, cptr<float>(z), n, seed, stream, offset, nt);
+    if (naive) {
+      lf::sigmoid_bernoulli_naive(pp, sp, cptr<float>(z), n, seed, stream, offset);
+    } else {
+      lf::sigmoid_bernoulli_cpu(pp, sp, cptr<float>(z), n, seed, stream, offset, nt);
+    }
   }
   return py::make_tuple(p, s);
 }
@@ -89,9 +94,10 @@ py::array rbm_free_energy(const py::object& V_obj, const py::object& bv_obj,
 
 void bind_rbm_gibbs(py::module_& m) {
   m.def("sigmoid_bernoulli", &sigmoid_bernoulli, py::arg("z"), py::arg("seed"),
-        py::arg("stream"), py::arg("offset") = 0,
+        py::arg("stream"), py::arg("offset") = 0, py::arg("naive") = false,
         "(p, s): p = sigmoid(z) and s = (uniform(z.size, seed, stream, offset) < p) as 0/1 "
-        "float32, same shape as z (float32, C-contiguous, any ndim).");
+        "float32, same shape as z (float32, C-contiguous, any ndim). naive=True: the serial "
+        "double-sigmoid reference.");
   m.def("bernoulli", &bernoulli, py::arg("p"), py::arg("seed"), py::arg("stream"),
         py::arg("offset") = 0,
         "s = (uniform(p.size, seed, stream, offset) < p) as 0/1 float32; p must lie in [0, 1].");

@@ -22,7 +22,7 @@ std::string shape2(const py::array& a) {
   return "(" + std::to_string(a.shape(0)) + ", " + std::to_string(a.shape(1)) + ")";
 }
 
-py::tuple topk_rows(const py::object& x_obj, int64_t k) {
+py::tuple topk_rows(const py::object& x_obj, int64_t k, bool naive) {
   const auto x = lf::bind::array_arg<float>(x_obj, "x", 2, kRows);
   const int64_t rows = x.shape(0), cols = x.shape(1);
   if (k < 1 || k > cols) {
@@ -37,7 +37,11 @@ py::tuple topk_rows(const py::object& x_obj, int64_t k) {
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::topk_rows_cpu(yp, mp, xp, rows, cols, k, nt);
+    if (naive) {
+      lf::topk_rows_naive(yp, mp, xp, rows, cols, k);
+    } else {
+      lf::topk_rows_cpu(yp, mp, xp, rows, cols, k, nt);
+    }
   }
   return py::make_tuple(std::move(y), std::move(mask));
 }
@@ -65,10 +69,11 @@ py::array topk_rows_backward(const py::object& dy_obj, const py::object& mask_ob
 }  // namespace
 
 void bind_topk(py::module_& m) {
-  m.def("topk_rows", &topk_rows, py::arg("x"), py::arg("k"),
+  m.def("topk_rows", &topk_rows, py::arg("x"), py::arg("k"), py::arg("naive") = false,
         "Keep the k largest values of each row of a 2-D float32 C-contiguous array (ties: lower "
         "column index wins) and zero the rest. Returns (y, mask) with mask a uint8 array of the "
-        "same shape (1 = kept). 1 <= k <= cols; NaN in x raises ValueError.");
+        "same shape (1 = kept). 1 <= k <= cols; NaN in x raises ValueError. naive=True: the "
+        "full-sort reference.");
   m.def("topk_rows_backward", &topk_rows_backward, py::arg("dy"), py::arg("mask"),
         "dx = mask ? dy : 0 for the uint8 mask returned by topk_rows (same 2-D shape).");
 }

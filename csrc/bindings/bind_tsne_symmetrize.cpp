@@ -28,7 +28,8 @@ py::array_t<T> adopt(std::vector<T>&& v) {
   return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), owner);
 }
 
-py::tuple tsne_symmetrize(const py::object& idx_obj, const py::object& p_obj, int64_t n) {
+py::tuple tsne_symmetrize(const py::object& idx_obj, const py::object& p_obj, int64_t n,
+                          bool naive) {
   py::array I = array_arg<int64_t>(idx_obj, "indices", 2, "(n, k)");
   py::array P = array_arg<float>(p_obj, "P_cond", 2, "(n, k)");
   if (n < 0) throw py::value_error("n must be >= 0, got " + std::to_string(n));
@@ -47,7 +48,11 @@ py::tuple tsne_symmetrize(const py::object& idx_obj, const py::object& p_obj, in
   lf::CsrMatrixF32 csr;
   {
     py::gil_scoped_release release;
-    lf::tsne_symmetrize_cpu(&csr, ip, pp, n, k, nt);
+    if (naive) {
+      lf::tsne_symmetrize_naive(&csr, ip, pp, n, k);
+    } else {
+      lf::tsne_symmetrize_cpu(&csr, ip, pp, n, k, nt);
+    }
   }
   return py::make_tuple(adopt(std::move(csr.indptr)), adopt(std::move(csr.indices)),
                         adopt(std::move(csr.data)));
@@ -57,10 +62,12 @@ py::tuple tsne_symmetrize(const py::object& idx_obj, const py::object& p_obj, in
 
 void bind_tsne_symmetrize(py::module_& m) {
   m.def("tsne_symmetrize", &tsne_symmetrize, py::arg("indices"), py::arg("P_cond"), py::arg("n"),
+        py::arg("naive") = false,
         "CSR of P = (P_cond + P_cond^T) / (2 n) from the kNN graph. indices: (n, k) int64 "
         "C-contiguous, 0 <= j < n, no self index, no index twice in a row; P_cond: (n, k) float32 "
         "C-contiguous, finite, P_cond[i, t] = p_{indices[i, t] | i}. Returns (indptr int64 "
         "(n + 1,), indices int64 (nnz,), data float32 (nnz,)): columns sorted within each row, no "
         "diagonal; entries present in both directions are added in double, divided by 2n in "
-        "double and rounded once to float32. Bitwise independent of the thread count.");
+        "double and rounded once to float32. Bitwise independent of the thread count. naive=True "
+        "runs the sort-all-keys reference (bitwise equal).");
 }

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "ops/gemm.h"  // Activation
+#include "core/activation.h"
 
 namespace lf {
 
@@ -32,5 +32,12 @@ void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int 
 // dx = y * (dy - rowsum(dy * y)). dx may equal dy.
 void softmax_rows_backward_cpu(float* dx, const float* dy, const float* y, int64_t rows,
                                int64_t cols, int num_threads);
+
+// References (serial): each value computed in double with <cmath> (std::exp, std::tanh) and
+// rounded once to float32, so they differ from the vectorized kernels only by those kernels'
+// approximation error (core/simd_math.h). Same NaN rules. The backward passes have no separate
+// reference: they are already the per-element formulas above.
+void activation_forward_naive(float* y, const float* x, int64_t n, Activation act);
+void softmax_rows_naive(float* y, const float* x, int64_t rows, int64_t cols);
 
 }  // namespace lf

@@ -4,8 +4,10 @@
 // (core/vec_math.h), the one the GEMM epilogue uses, so values equal those of a fused Linear. The backward formulas are plain per-element loops that the compiler vectorizes for
 // the baseline ISA; they are memory-bound.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/check.h"
 #include "core/parallel.h"
@@ -97,6 +99,40 @@ void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int 
     const float inv = static_cast<float>(1.0 / s);
     for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
   });
+}
+
+void activation_forward_naive(float* y, const float* x, int64_t n, Activation act) {
+  check_act(act);
+  LF_CHECK(n >= 0, "activation_forward: n must be >= 0, got ", n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    double r = v;
+    switch (act) {
+      case Activation::sigmoid: r = 1.0 / (1.0 + std::exp(-v)); break;
+      case Activation::tanh: r = std::tanh(v); break;
+      case Activation::relu: r = v < 0.0 ? 0.0 : v; break;  // NaN passes through
+      default: break;
+    }
+    y[i] = static_cast<float>(r);
+  }
+}
+
+void softmax_rows_naive(float* y, const float* x, int64_t rows, int64_t cols) {
+  LF_CHECK(rows >= 0 && cols >= 0, "softmax_rows: negative shape (", rows, ", ", cols, ")");
+  std::vector<double> e(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    double mx = -std::numeric_limits<double>::infinity();
+    bool nan = false;
+    for (int64_t j = 0; j < cols; ++j) {
+      mx = std::max(mx, static_cast<double>(xr[j]));
+      nan |= std::isnan(xr[j]);
+    }
+    if (nan) mx = std::numeric_limits<double>::quiet_NaN();
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; ++j) s += e[static_cast<size_t>(j)] = std::exp(xr[j] - mx);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = static_cast<float>(e[static_cast<size_t>(j)] / s);
+  }
 }
 
 void softmax_rows_backward_cpu(float* dx, const float* dy, const float* y, int64_t rows,

@@ -18,6 +18,13 @@ namespace lf {
 void sigmoid_bernoulli_cpu(float* p, float* s, const float* z, int64_t n, uint64_t seed,
                            uint64_t stream, uint64_t offset, int num_threads);
 
+// Reference (serial): p[i] = 1 / (1 + exp(-z[i])) in double rounded to float32, s[i] =
+// (uniform01(seed, stream, offset + i) < p[i]) ? 1 : 0, one draw at a time. p differs from
+// sigmoid_bernoulli_cpu's by the vectorized sigmoid's error only, so s agrees wherever the draw
+// is not within that error of p.
+void sigmoid_bernoulli_naive(float* p, float* s, const float* z, int64_t n, uint64_t seed,
+                             uint64_t stream, uint64_t offset);
+
 // s = (uniform01(seed, stream, offset + i) < p[i]) ? 1 : 0. Throws std::invalid_argument
 // (ValueError) if any p[i] is NaN or outside [0, 1] (checked before anything is written).
 // s may equal p.

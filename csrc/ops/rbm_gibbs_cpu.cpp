@@ -40,6 +40,15 @@ void sigmoid_bernoulli_cpu(float* p, float* s, const float* z, int64_t n, uint64
   });
 }
 
+void sigmoid_bernoulli_naive(float* p, float* s, const float* z, int64_t n, uint64_t seed,
+                             uint64_t stream, uint64_t offset) {
+  LF_CHECK(n >= 0, "sigmoid_bernoulli: n must be >= 0, got ", n);
+  for (int64_t i = 0; i < n; ++i) {
+    p[i] = static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z[i]))));
+    s[i] = uniform01(seed, stream, offset + static_cast<uint64_t>(i)) < p[i] ? 1.0f : 0.0f;
+  }
+}
+
 void bernoulli_cpu(float* s, const float* p, int64_t n, uint64_t seed, uint64_t stream,
                    uint64_t offset, int num_threads) {
   LF_CHECK(n >= 0, "bernoulli: n must be >= 0, got ", n);

@@ -19,6 +19,11 @@ namespace lf {
 void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_t cols, int64_t k,
                    int num_threads);
 
+// Reference (serial): each row's indices fully sorted by (value descending, index ascending),
+// the first k kept. Same outputs and validation as topk_rows_cpu.
+void topk_rows_naive(float* y, uint8_t* mask, const float* x, int64_t rows, int64_t cols,
+                     int64_t k);
+
 // dx = mask ? dy : 0, elementwise over rows x cols. dx may equal dy.
 void topk_rows_backward_cpu(float* dx, const float* dy, const uint8_t* mask, int64_t rows,
                             int64_t cols, int num_threads);

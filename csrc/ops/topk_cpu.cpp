@@ -1,5 +1,7 @@
 // CPU row-wise top-k (see ops/topk.h).
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -78,6 +80,35 @@ void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_
       mr[j] = 1;
     }
   });
+}
+
+void topk_rows_naive(float* y, uint8_t* mask, const float* x, int64_t rows, int64_t cols,
+                     int64_t k) {
+  LF_CHECK(rows >= 0 && cols >= 0, "topk_rows: negative shape (", rows, ", ", cols, ")");
+  if (rows == 0 || cols == 0) return;
+  LF_CHECK(k >= 1 && k <= cols, "topk_rows: k must be in [1, ", cols, "], got ", k);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) {
+      LF_CHECK(!std::isnan(x[r * cols + j]), "topk_rows: x contains NaN (row ", r, ")");
+    }
+  }
+  std::vector<int64_t> order(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    std::iota(order.begin(), order.end(), int64_t{0});
+    // A float compare: +0 and -0 tie, so the lower index wins between them.
+    std::stable_sort(order.begin(), order.end(),
+                     [xr](int64_t a, int64_t b) { return xr[a] > xr[b]; });
+    for (int64_t j = 0; j < cols; ++j) {
+      y[r * cols + j] = 0.0f;
+      mask[r * cols + j] = 0;
+    }
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t j = order[static_cast<size_t>(t)];
+      y[r * cols + j] = xr[j];
+      mask[r * cols + j] = 1;
+    }
+  }
 }
 
 void topk_rows_backward_cpu(float* dx, const float* dy, const uint8_t* mask, int64_t rows,

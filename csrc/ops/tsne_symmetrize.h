@@ -30,4 +30,10 @@ struct CsrMatrixF32 {
 void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, int64_t n,
                          int64_t k, int num_threads);
 
+// Reference (serial): the obvious algorithm the merge replaces -- all 2 n k (row, column, p)
+// triples of P_cond and P_cond^T sorted by (row, column), equal keys summed in double, divided
+// by 2n in double and rounded once. Bitwise equal to tsne_symmetrize_cpu; same validation.
+void tsne_symmetrize_naive(CsrMatrixF32* out, const int64_t* nbr, const float* P, int64_t n,
+                           int64_t k);
+
 }  // namespace lf

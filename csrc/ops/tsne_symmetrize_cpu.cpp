@@ -196,4 +196,49 @@ void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, 
                     [&](int64_t i) { merge_row(i, oc + indptr[i], ov + indptr[i]); });
 }
 
+void tsne_symmetrize_naive(CsrMatrixF32* out, const int64_t* nbr, const float* P, int64_t n,
+                           int64_t k) {
+  LF_CHECK(n >= 0 && k >= 0, "tsne_symmetrize: negative shape (", n, ", ", k, ")");
+  struct Entry {
+    int64_t row, col;
+    double p;
+  };
+  std::vector<Entry> e;
+  e.reserve(static_cast<size_t>(2 * n * k));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t < k; ++t) {
+      const int64_t j = nbr[i * k + t];
+      const float p = P[i * k + t];
+      LF_CHECK(j >= 0 && j < n, "tsne_symmetrize: indices[", i, ", ", t, "] = ", j,
+               " is out of range [0, ", n, ")");
+      LF_CHECK(j != i, "tsne_symmetrize: indices[", i, ", ", t, "] = ", i,
+               " is the row itself (self-neighbours are not allowed)");
+      LF_CHECK(std::isfinite(p), "tsne_symmetrize: P_cond[", i, ", ", t, "] is NaN or Inf");
+      for (int64_t u = 0; u < t; ++u) {
+        LF_CHECK(nbr[i * k + u] != j, "tsne_symmetrize: row ", i,
+                 " of indices lists neighbour ", j, " more than once");
+      }
+      e.push_back({i, j, p});
+      e.push_back({j, i, p});
+    }
+  }
+  std::stable_sort(e.begin(), e.end(), [](const Entry& a, const Entry& b) {
+    return a.row != b.row ? a.row < b.row : a.col < b.col;
+  });
+  out->indptr.assign(static_cast<size_t>(n) + 1, 0);
+  out->indices.clear();
+  out->data.clear();
+  const double scale = 2.0 * static_cast<double>(n);
+  for (size_t a = 0; a < e.size();) {
+    size_t b = a;
+    double sum = 0.0;
+    for (; b < e.size() && e[b].row == e[a].row && e[b].col == e[a].col; ++b) sum += e[b].p;
+    out->indices.push_back(e[a].col);
+    out->data.push_back(static_cast<float>(sum / scale));
+    ++out->indptr[static_cast<size_t>(e[a].row) + 1];
+    a = b;
+  }
+  for (int64_t i = 0; i < n; ++i) out->indptr[i + 1] += out->indptr[i];
+}
+
 }  // namespace lf
