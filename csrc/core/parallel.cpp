@@ -13,14 +13,18 @@ namespace {
 std::atomic<int> g_num_threads{0};  // 0: follow OpenMP's default
 }
 
+// set_num_threads(n) also sets OpenMP's own count (omp_set_num_threads), and the value used is
+// never more than omp_get_max_threads() on the calling thread: so threadpoolctl, which limits
+// OpenMP through that same call, limits latentforge too, and its context restores our count on
+// exit. g_num_threads keeps the setting for Python threads whose OpenMP ICV was not set.
 int num_threads() {
   const int n = g_num_threads.load();
-  if (n > 0) return n;
 #ifdef LF_WITH_OPENMP
   const int m = omp_get_max_threads();
+  if (n > 0) return m > 0 && m < n ? m : n;
   return m > 0 ? m : 1;
 #else
-  return 1;
+  return n > 0 ? n : 1;
 #endif
 }
 

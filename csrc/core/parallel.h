@@ -28,9 +28,10 @@ void parallel_for_blocks(int64_t n, int num_threads, const F& f) {
   for (int64_t b = 0; b < nb; ++b) f(b * kParallelBlock, std::min(n, (b + 1) * kParallelBlock));
 }
 
-// Threads the kernels use: the value given to set_num_threads(), or else OpenMP's
-// omp_get_max_threads() on the calling thread (so OMP_NUM_THREADS and threadpoolctl's limits
-// apply). Always >= 1; 1 in a build without OpenMP.
+// Threads the kernels use: the value given to set_num_threads() (which also sets OpenMP's), capped
+// by OpenMP's omp_get_max_threads() on the calling thread, or that alone by default -- so
+// OMP_NUM_THREADS and threadpoolctl's limits apply in both cases. Always >= 1; 1 in a build
+// without OpenMP.
 int num_threads();
 // n >= 1 fixes the count; n == 0 returns to the OpenMP default. Throws on n < 0.
 void set_num_threads(int n);

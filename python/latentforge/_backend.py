@@ -117,13 +117,18 @@ def check_random_state(random_state: Any, name: str = "random_state") -> np.rand
     )
 
 
+_MAX_THREADS = 1 << 16  # far above any machine; keeps n a C int
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads latentforge kernels use (``0`` returns to OpenMP's default,
     which follows ``OMP_NUM_THREADS``)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"n must be >= 1 (or 0 for the OpenMP default), got {n}")
+    if n < 0 or n > _MAX_THREADS:
+        raise ValueError(
+            f"n must be in [1, {_MAX_THREADS}] (or 0 for the OpenMP default), got {n}"
+        )
     _C.set_num_threads(int(n))
 
 
