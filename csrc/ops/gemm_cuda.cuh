@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include "core/check.h"
-#include "emu/cuda_subset.h"  // LF_KERNEL_NS, LF_SHARED, LF_UNROLL
+#include "core/cuda_subset.h"  // LF_KERNEL_NS, LF_SHARED, LF_UNROLL
 #include "ops/gemm.h"
 
 namespace lf::LF_KERNEL_NS {

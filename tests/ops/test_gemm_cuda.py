@@ -1,18 +1,32 @@
 """The CUDA GEMM kernel against float64 references, at every launch configuration.
 
 ``TestEmulated`` runs the kernel source (csrc/ops/gemm_cuda.cuh) on the CPU through the
-emulator (csrc/emu/cuda_emu.h), so it runs everywhere; ``TestDevice`` runs the same cases on a
-real GPU and is skipped without one. The emulator starts one OS thread per CUDA thread, so shapes
-are kept small: each still spans several tiles (64x64 and 32x48) and K-slabs, with ragged edges.
+emulator (csrc/emu/cuda_emu.h, module ``latentforge._emu``), so it runs everywhere, under every
+schedule: the deterministic ones (threads one at a time between barriers, forward, reversed and
+shuffled, with shared memory poisoned in every block), where a missing ``__syncthreads()`` or a
+read of stale shared memory fails every time, and the concurrent one (a thread per CUDA thread).
+``TestDevice`` runs the same cases on a real GPU and is skipped without one. Shapes are small but
+each still spans several tiles (64x64 and 32x48) and K-slabs, with ragged edges.
 """
 
+import functools
+
+import latentforge as lf
 import numpy as np
 import pytest
+from latentforge import _C, _emu
+from latentforge.testing import (
+    ATOL_CUDA,
+    F32_U,
+    RTOL_CUDA,
+    assert_close,
+    assert_dot_close,
+    dot_reference,
+)
 
-from latentforge import _C
-from latentforge.testing import F32_U, assert_close, assert_dot_close, dot_reference
-
-CONFIGS = list(range(_C._gemm_cuda_num_configs()))
+CONFIGS = list(range(_emu.gemm_cuda_num_configs()))
+# (schedule, seed): every schedule of the emulator, two seeds of the shuffled one.
+SCHEDULES = [("forward", 0), ("reverse", 0), ("shuffled", 1), ("shuffled", 2), ("concurrent", 0)]
 # (M, N, K): single element, odd sizes around the tiles, thin, K=1, and larger than the biggest
 # tile (64x64, BK=8) in every dimension.
 SHAPES = [
@@ -43,8 +57,15 @@ def _ids(t):
     return f"ta{int(t[0])}tb{int(t[1])}"
 
 
+def _schedule_id(run):
+    return f"{run[0]}{run[1]}" if run[0] == "shuffled" else run[0]
+
+
 class TestEmulated:
-    gemm = staticmethod(_C._gemm_cuda_emulated)
+    @pytest.fixture(autouse=True, params=SCHEDULES, ids=_schedule_id)
+    def _gemm(self, request):
+        name, seed = request.param
+        self.gemm = functools.partial(_emu.gemm_cuda, schedule=name, seed=seed)
 
     @pytest.mark.parametrize("config", CONFIGS)
     @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
@@ -158,16 +179,54 @@ class TestEmulated:
             self.gemm(A, B, C)
 
 
-@pytest.mark.skipif(_C._cuda_device_count() == 0, reason="no CUDA device")
+@pytest.mark.skipif(_C.cuda_device_count() == 0, reason="no CUDA device")
 class TestDevice(TestEmulated):
-    gemm = staticmethod(_C._gemm_cuda)
+    @pytest.fixture(autouse=True)
+    def _gemm(self):
+        self.gemm = _C._gemm_cuda
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize(
+    "shape", [(70, 97, 33), (45, 130, 17)], ids=lambda s: "x".join(map(str, s))
+)
+def test_emulated_schedules_agree_bitwise(config, shape):
+    # Each output sums over k in a fixed order: a correct kernel gives the same bits whatever the
+    # order of its threads and blocks. Those bits match float64 and the CPU's naive GEMM.
+    M, N, K = shape
+    rng = np.random.default_rng(M + N + K)
+    A, B = _operands(rng, M, N, K, True, False)
+    bias = rng.uniform(-1, 1, N).astype(np.float32)
+    tanh = lf.Activation.tanh
+    runs = [*SCHEDULES, ("shuffled", 3), ("shuffled", 2**63 + 5)]
+    outs = [
+        _emu.gemm_cuda(A, B, None, True, False, 0.5, 0.0, bias, tanh, config, name, seed)
+        for name, seed in runs
+    ]
+    for (name, seed), C in zip(runs, outs):
+        np.testing.assert_array_equal(C, outs[0], err_msg=f"{name} seed {seed}")
+    ref, absprod = dot_reference(A, B, True, False)
+    pre = 0.5 * ref + bias
+    extra = 4 * F32_U * (np.abs(bias) + np.abs(pre))
+    assert_dot_close(outs[0], np.tanh(pre), 0.5 * absprod, extra=extra)
+    naive = _C.gemm(A, B, None, True, False, 0.5, 0.0, bias, tanh, naive=True)
+    assert_close(outs[0], naive, rtol=RTOL_CUDA, atol=ATOL_CUDA)
+
+
+def test_emulated_argument_errors():
+    A = np.ones((3, 4), np.float32)
+    B = np.ones((4, 5), np.float32)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        _emu.gemm_cuda(A, B, schedule="backwards")
+    with pytest.raises(TypeError):
+        _emu.gemm_cuda(A, B, schedule="shuffled", seed=-1)
 
 
 def test_cuda_queries_never_raise():
-    assert isinstance(_C._cuda_compiled(), bool)
-    n = _C._cuda_device_count()
+    assert isinstance(_C.cuda_compiled(), bool)
+    n = _C.cuda_device_count()
     assert n >= 0
-    if not _C._cuda_compiled():
+    if not _C.cuda_compiled():
         assert n == 0
         with pytest.raises(RuntimeError, match="built without CUDA"):
             _C._gemm_cuda(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32))

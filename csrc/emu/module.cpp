@@ -1,0 +1,250 @@
+// latentforge._emu: the CUDA emulator (emu/cuda_emu.h) and the kernels it runs, for tests only.
+// Built by CMake option LATENTFORGE_EMU (default ON, OFF for release wheels) as its own extension
+// module next to _C, so the shipped _C never contains the emulator. Every launch takes a
+// `schedule` (emu/schedule.h: "concurrent", "forward", "reverse", "shuffled") and a `seed` (used
+// by "shuffled"). Arguments are validated as in _C (bindings/array_check.h), and the GIL is
+// released while a kernel runs.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <string>
+
+#include "bindings/array_check.h"
+#include "emu/broken_kernels_emu.h"
+#include "emu/gemm_cuda_emu.h"
+#include "emu/schedule.h"
+#include "ops/gemm.h"
+
+namespace py = pybind11;
+
+namespace {
+
+using lf::emu_tests::Dim3;
+
+// The test kernels allocate one element per thread of the grid: keep that small.
+constexpr uint64_t kMaxGridThreads = uint64_t{1} << 24;
+
+struct Grid {
+  Dim3 grid, block;
+  uint64_t blocks, threads, n;  // blocks in the grid, threads per block, threads in the grid
+};
+
+uint64_t saturating_product(Dim3 d) {
+  uint64_t p = 1;
+  for (const unsigned v : d) p = v != 0 && p > UINT64_MAX / v ? UINT64_MAX : p * v;
+  return p;
+}
+
+Grid grid_arg(Dim3 grid, Dim3 block) {
+  const uint64_t blocks = saturating_product(grid), threads = saturating_product(block);
+  // Invalid sizes (0, or over the CUDA limits) are left to the launch, which reports them; only
+  // the host arrays are bounded here.
+  if (threads > kMaxGridThreads || (threads > 0 && blocks > kMaxGridThreads / threads)) {
+    throw py::value_error("the test kernels are limited to " + std::to_string(kMaxGridThreads) +
+                          " threads per grid");
+  }
+  return Grid{grid, block, blocks, threads, blocks * threads};
+}
+
+py::array_t<float> float_input(const py::object& obj, const char* name, uint64_t size) {
+  const py::array a = lf::bind::array_arg<float>(obj, name, 1);
+  if (static_cast<uint64_t>(a.size()) != size) {
+    throw py::value_error(std::string(name) + " must have " + std::to_string(size) +
+                          " elements, got " + std::to_string(a.size()));
+  }
+  return py::reinterpret_borrow<py::array_t<float>>(a);
+}
+
+// Outputs start at -1e30, neither a value the kernels compute nor the poison (NaN): an element
+// no thread wrote fails a test instead of passing for poison read by the kernel.
+py::array_t<float> fresh_output(uint64_t size) {
+  py::array_t<float> out(static_cast<py::ssize_t>(size));
+  std::fill_n(out.mutable_data(), size, -1e30f);
+  return out;
+}
+
+py::array gemm_cuda(const py::array& A, const py::array& B, const py::object& C_obj, bool trans_a,
+                    bool trans_b, float alpha, float beta, const py::object& bias_obj, int act,
+                    int config, const std::string& schedule, uint64_t seed) {
+  const int configs = lf::gemm_cuda_emulated_num_configs();
+  if (config < 0 || config >= configs) {
+    throw py::value_error("config must be in [0, " + std::to_string(configs) + "), got " +
+                          std::to_string(config));
+  }
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
+  {
+    py::gil_scoped_release release;
+    lf::gemm_forward_cuda_emulated(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
+                                   trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, config, s);
+  }
+  return g.C;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_emu, m) {
+  m.doc() =
+      "The CUDA emulator and the kernels it runs on the CPU (test-only; not in release wheels)";
+  py::tuple names(std::size(lf::emu::kScheduleKinds));
+  for (size_t i = 0; i < names.size(); ++i)
+    names[i] = py::str(lf::emu::schedule_name(lf::emu::kScheduleKinds[i]));
+  m.attr("SCHEDULES") = names;
+
+  m.def("gemm_cuda", &gemm_cuda, py::arg("A"), py::arg("B"), py::arg("C") = py::none(),
+        py::arg("trans_a") = false, py::arg("trans_b") = false, py::arg("alpha") = 1.0f,
+        py::arg("beta") = 0.0f, py::arg("bias") = py::none(), py::arg("activation") = 0,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA GEMM kernel (ops/gemm_cuda.cuh) run by the emulator: C = act(alpha * op(A) @ "
+        "op(B) + beta * C + bias) on float32 row-major host matrices (same contract and checks as "
+        "_C.gemm), with launch configuration `config` in [0, gemm_cuda_num_configs()). Returns C "
+        "(allocated when None).");
+  m.def("gemm_cuda_num_configs", &lf::gemm_cuda_emulated_num_configs,
+        "Number of launch configurations of the emulated CUDA GEMM kernel.");
+
+  // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
+  // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).
+  namespace t = lf::emu_tests;
+  using lf::emu::parse_schedule;
+  m.def(
+      "neighbour",
+      [](const py::object& in, Dim3 grid, Dim3 block, bool sync, const std::string& schedule,
+         uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto x = float_input(in, "in", g.n);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::neighbour(out.mutable_data(), x.data(), grid, block, sync, s);
+        }
+        return out;
+      },
+      py::arg("in"), py::arg("grid"), py::arg("block"), py::arg("sync"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "out[i] = in[next thread of i's block, cyclically] through shared memory; sync=False "
+      "drops the barrier between the writes and the reads.");
+  m.def(
+      "rounds",
+      [](const py::object& in, Dim3 grid, Dim3 block, int rounds, bool sync_after_read,
+         const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        if (rounds < 0) throw py::value_error("rounds must be >= 0");
+        const auto x = float_input(in, "in", g.n * static_cast<uint64_t>(rounds));
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::rounds(out.mutable_data(), x.data(), grid, block, rounds, sync_after_read, s);
+        }
+        return out;
+      },
+      py::arg("in"), py::arg("grid"), py::arg("block"), py::arg("rounds"),
+      py::arg("sync_after_read"), py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "`rounds` exchanges as in neighbour(), summed (in holds rounds x grid threads values); "
+      "sync_after_read=False drops the barrier before the next round overwrites the slots.");
+  m.def(
+      "barrier",
+      [](Dim3 grid, Dim3 block, int mode, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::barrier(out.mutable_data(), grid, block, mode, s);
+        }
+        return out;
+      },
+      py::arg("grid"), py::arg("block"), py::arg("mode"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "mode 0: a correct barrier; 1: only even threads reach it; 2: thread 0 syncs once more; "
+      "3: the block splits between two __syncthreads() calls. Returns 1 per thread past it.");
+  m.def(
+      "stale",
+      [](Dim3 grid, Dim3 block, int64_t writer, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::stale(out.mutable_data(), grid, block, writer, s);
+        }
+        return out;
+      },
+      py::arg("grid"), py::arg("block"), py::arg("writer"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "Only block `writer` (linear index; -1: none) writes 1 + thread index to shared memory; "
+      "every block returns what it reads there.");
+  m.def(
+      "order",
+      [](Dim3 grid, Dim3 block, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto s = parse_schedule(schedule, seed);
+        if (s.kind == lf::emu::ScheduleKind::concurrent) {
+          throw py::value_error("order() needs a deterministic schedule (its counter would race)");
+        }
+        py::array_t<int64_t> tickets({static_cast<py::ssize_t>(g.blocks),
+                                      static_cast<py::ssize_t>(g.threads), py::ssize_t{2}});
+        std::fill_n(tickets.mutable_data(), 2 * g.n, int64_t{-1});
+        {
+          py::gil_scoped_release release;
+          t::order(tickets.mutable_data(), grid, block, s);
+        }
+        return tickets;
+      },
+      py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "tickets[block, thread, interval]: when each thread ran before (0) and after (1) a barrier, "
+      "counted from 0 over the launch (linear block and thread indices).");
+  m.def(
+      "reduce",
+      [](const py::object& in, Dim3 grid, Dim3 block, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        if (g.threads == 0 || (g.threads & (g.threads - 1)) != 0) {
+          throw py::value_error("reduce() needs a power-of-two number of threads per block");
+        }
+        const auto x = float_input(in, "in", g.n);
+        auto out = fresh_output(g.blocks);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::reduce(out.mutable_data(), x.data(), grid, block, s);
+        }
+        return out;
+      },
+      py::arg("in"), py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0, "out[b] = sum of block b's inputs, by a tree reduction.");
+  m.def(
+      "big_shared",
+      [](unsigned threads, const std::string& schedule, uint64_t seed) {
+        if (threads == 0 || threads > 1024) throw py::value_error("threads must be in [1, 1024]");
+        auto out = fresh_output(threads);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::big_shared(out.mutable_data(), Dim3{threads, 1, 1}, s);
+        }
+        return out;
+      },
+      py::arg("threads"), py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "A kernel declaring 64 KiB of static shared memory (over the 48 KiB limit).");
+  m.def(
+      "mark",
+      [](Dim3 grid, Dim3 block, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        py::array_t<int32_t> runs(static_cast<py::ssize_t>(g.n));
+        std::fill_n(runs.mutable_data(), g.n, int32_t{0});
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::mark(runs.mutable_data(), grid, block, s);
+        }
+        return runs;
+      },
+      py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "Launches a kernel that adds 1 per thread to runs[linear thread index in the grid], with "
+      "the grid and block exactly as given (invalid configurations included).");
+}
