@@ -11,7 +11,8 @@ which are converted once to the compute dtype (integer 0/1 targets are accepted 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,16 @@ __all__ = [
 
 
 def _tensor(x: Any, name: str) -> Tensor:
+    """``x`` itself when a Tensor, else a Tensor of its values in the compute dtype (then it
+    carries no gradient); TypeError naming ``name`` for None, ragged or non-numeric input."""
     if isinstance(x, Tensor):
         return x
-    arr = np.asarray(x)
+    if x is None:
+        raise TypeError(f"{name} must be a Tensor or a numeric array-like, got None")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     return Tensor(arr.astype(get_default_dtype(), copy=False))
@@ -47,6 +55,7 @@ def _same_shape(a: Tensor, b: Tensor, what: str) -> None:
 
 def mse(pred: Tensor, target: Any) -> Tensor:
     """Mean squared error ``mean((pred - target)**2)``."""
+    pred = _tensor(pred, "pred")
     target = _tensor(target, "target")
     _same_shape(pred, target, "mse")
     d = pred - target
@@ -81,6 +90,7 @@ def binary_cross_entropy(probs: Tensor, target: Any, eps: float = 1e-7) -> Tenso
     ``probs`` is clipped to ``[eps, 1 - eps]`` so that 0 and 1 give finite values. Prefer
     :func:`binary_cross_entropy_with_logits` when the logits are available.
     """
+    probs = _tensor(probs, "probs")
     target = _tensor(target, "target")
     _same_shape(probs, target, "binary_cross_entropy")
     if not 0.0 < eps < 0.5:
@@ -109,6 +119,7 @@ class BinaryCrossEntropyWithLogits(Function):
 def binary_cross_entropy_with_logits(logits: Tensor, target: Any) -> Tensor:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target``, mean over elements,
     computed without forming the sigmoid (finite for any logit)."""
+    logits = _tensor(logits, "logits")
     target = _tensor(target, "target")
     _same_shape(logits, target, "binary_cross_entropy_with_logits")
     return BinaryCrossEntropyWithLogits.apply(logits, target)
@@ -143,11 +154,15 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     logits : Tensor, shape ``(N, C)``
     labels : integer array_like, shape ``(N,)``, values in ``[0, C)``
     """
-    if not isinstance(logits, Tensor):
-        logits = Tensor(logits)
+    logits = _tensor(logits, "logits")
     if logits.ndim != 2 or logits.shape[0] == 0:
         raise ValueError(f"logits must have shape (N, C) with N > 0, got {logits.shape}")
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if labels is None:
+        raise TypeError("labels must be an integer array-like, got None")
+    try:
+        labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"labels cannot be converted to an array: {exc}") from None
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (logits.shape[0],):
@@ -201,9 +216,7 @@ def kl_sparsity(hidden_activations: Tensor, rho: float, beta: float = 1.0,
 
         KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))
     """
-    h = hidden_activations
-    if not isinstance(h, Tensor):
-        h = Tensor(h)
+    h = _tensor(hidden_activations, "hidden_activations")
     if h.ndim != 2:
         raise ValueError(f"hidden_activations must be (batch, units), got shape {h.shape}")
     rho = float(rho)

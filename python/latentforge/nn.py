@@ -13,8 +13,10 @@ and the layer computes ``act(x @ weight.T + bias)`` in one fused native GEMM
 
 from __future__ import annotations
 
+import numbers
 from collections import OrderedDict
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,15 @@ __all__ = [
     "Softmax",
     "Tanh",
 ]
+
+
+def _positive_int(v: Any, name: str) -> int:
+    """``v`` as an int >= 1: TypeError (not an integer) or ValueError naming ``name``."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be a positive int, got {v!r}")
+    if v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v}")
+    return int(v)
 
 
 class Parameter(Tensor):
@@ -77,7 +88,7 @@ class Module:
                     if isinstance(item, (Parameter, Module)):
                         yield f"{name}.{i}", item
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """``(name, module)`` for this module and every sub-module (each once)."""
         seen: set[int] = set()
         stack = [(prefix, self)]
@@ -107,17 +118,17 @@ class Module:
         """Every distinct parameter of this module and its sub-modules."""
         return [p for _, p in self.named_parameters()]
 
-    def modules(self) -> list["Module"]:
+    def modules(self) -> list[Module]:
         return [m for _, m in self.named_modules()]
 
     # ----------------------------------------------------------------- modes and state
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode (Dropout active) on this module and all sub-modules."""
         for m in self.modules():
             m.training = bool(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Set evaluation mode (Dropout is the identity)."""
         return self.train(False)
 
@@ -126,7 +137,7 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter's array, keyed by dotted name."""
         return OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
 
@@ -210,17 +221,13 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        activation: Optional[str] = None,
-        tied_to: Optional["Linear"] = None,
+        activation: str | None = None,
+        tied_to: Linear | None = None,
         random_state: Any = None,
     ):
         super().__init__()
-        in_features, out_features = int(in_features), int(out_features)
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(
-                f"in_features and out_features must be positive, got {in_features}, "
-                f"{out_features}"
-            )
+        in_features = _positive_int(in_features, "in_features")
+        out_features = _positive_int(out_features, "out_features")
         if activation not in (None, "sigmoid", "tanh", "relu"):
             raise ValueError(
                 f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
@@ -243,12 +250,13 @@ class Linear(Module):
                 raise ValueError("tied_to must own its weight (it is itself tied)")
             self.weight = tied_to.weight
             # Kept private so traversal does not treat the other layer as a child.
-            self._tied_to: Optional[Linear] = tied_to
+            self._tied_to: Linear | None = tied_to
         else:
             limit = np.sqrt(6.0 / (in_features + out_features))
             if activation == "sigmoid":
                 limit *= 4.0
-            w = check_random_state(random_state).uniform(-limit, limit, size=(out_features, in_features))
+            w = check_random_state(random_state).uniform(-limit, limit,
+                                                         size=(out_features, in_features))
             self.weight = Parameter(w)
             self._tied_to = None
         self.bias = Parameter(np.zeros(out_features, dtype=get_default_dtype())) if bias else None
@@ -325,9 +333,11 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, random_state: Any = None):
         super().__init__()
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+            raise TypeError(f"p (the dropout probability) must be a number in [0, 1), got {p!r}")
         p = float(p)
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+            raise ValueError(f"p (the dropout probability) must be in [0, 1), got {p}")
         self.p = p
         self.seed = int(check_random_state(random_state).integers(0, 2**63 - 1))
         self.offset = 0
@@ -401,9 +411,10 @@ class BatchNorm1d(Module):
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
     ):
         super().__init__()
-        num_features = int(num_features)
-        if num_features <= 0:
-            raise ValueError(f"num_features must be positive, got {num_features}")
+        num_features = _positive_int(num_features, "num_features")
+        for name, v in (("eps", eps), ("momentum", momentum)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise TypeError(f"{name} must be a number, got {v!r}")
         eps, momentum = float(eps), float(momentum)
         if not eps > 0.0:
             raise ValueError(f"eps must be positive, got {eps}")
@@ -417,19 +428,19 @@ class BatchNorm1d(Module):
         )
         dt = get_default_dtype()
         if self.affine:
-            self.weight: Optional[Parameter] = Parameter(np.ones(num_features, dtype=dt))
-            self.bias: Optional[Parameter] = Parameter(np.zeros(num_features, dtype=dt))
+            self.weight: Parameter | None = Parameter(np.ones(num_features, dtype=dt))
+            self.bias: Parameter | None = Parameter(np.zeros(num_features, dtype=dt))
         else:
             self.weight = self.bias = None
         self.running_mean = Parameter(np.zeros(num_features, dtype=dt), requires_grad=False)
         self.running_var = Parameter(np.ones(num_features, dtype=dt), requires_grad=False)
 
     @property
-    def gamma(self) -> Optional[Parameter]:
+    def gamma(self) -> Parameter | None:
         return self.weight
 
     @property
-    def beta(self) -> Optional[Parameter]:
+    def beta(self) -> Parameter | None:
         return self.bias
 
     def forward(self, x: Tensor) -> Tensor:

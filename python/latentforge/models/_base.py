@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict
+import numbers
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,7 +16,7 @@ class ParamsMixin:
     attribute of the same name (so ``__init__`` only stores and ``fit`` validates).
     """
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         params = inspect.signature(type(self).__init__).parameters.values()
         names = [p.name for p in params if p.name != "self"
                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -30,23 +31,188 @@ class ParamsMixin:
         return self
 
 
-def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
-    """Float32 2-D input with rows, finite values and, once ``model`` is fitted (it has
-    ``fitted_attr``), its ``n_features_in_`` columns. Raises AttributeError when ``fitted`` is
-    asked of an unfitted model, ValueError/TypeError on bad input."""
+# ---------------------------------------------------------------------- input validation
+#
+# Every estimator validates its inputs here, the way scikit-learn's ``check_array`` /
+# ``check_X_y`` do: ``X`` is a 2-D numeric array with at least one row and one feature and only
+# finite values; ``y`` is a 1-D array of labels, one per row of ``X``, of one type (all strings
+# or all numbers), without NaN. The messages name the argument.
+
+def _as_ndarray(x: Any, name: str) -> np.ndarray:
+    if x is None:
+        raise TypeError(f"{name} must be an array-like, got None")
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
+
+
+def _object_to_float(x: np.ndarray, name: str) -> np.ndarray:
+    """An object array of numbers as float64 (TypeError naming ``name`` otherwise)."""
+    for v in x.flat:
+        if not isinstance(v, (numbers.Real, np.bool_)):
+            raise TypeError(f"{name} must contain numbers only, got an element {v!r} of type "
+                            f"{type(v).__name__}")
+    return x.astype(np.float64)
+
+
+def check_array(X: Any, name: str = "X", *, integer: bool = False,
+                dtype: type | None = np.float32, min_samples: int = 1) -> np.ndarray:
+    """Validate a 2-D data matrix, as scikit-learn's ``check_array``; returns the array.
+
+    ``X`` must be 2-D (n_samples, n_features) with at least ``min_samples`` rows, at least one
+    column, a real numeric dtype and only finite values. Floating dtypes are always accepted;
+    integer and boolean ones only with ``integer=True`` (otherwise TypeError: the float32
+    estimators do not cast silently). Object arrays of numbers are converted to float64 first.
+    ``dtype=np.float32`` returns the float32 array the native kernels use (zero-copy when
+    possible, see :func:`latentforge._backend.as_float32`), after checking that no value
+    overflows float32; ``dtype=None`` returns the validated array as is.
+
+    Raises TypeError (dtype) or ValueError (shape, rows, features, NaN/infinity), naming
+    ``name`` in the message.
+    """
     from .._backend import as_float32
 
-    if fitted and not hasattr(model, fitted_attr):
+    X = _as_ndarray(X, name)
+    if X.dtype.kind == "O":
+        X = _object_to_float(X, name)
+    kind = X.dtype.kind
+    if kind not in "fiub":
+        what = "a numeric (floating-point or integer)" if integer else "a floating-point"
+        raise TypeError(f"{name} must be {what} array, got dtype {X.dtype}")
+    if kind in "iub" and not integer:
+        raise TypeError(f"{name} must be a floating-point array (float32 is used for compute), "
+                        f"got dtype {X.dtype}; cast it, e.g. {name}.astype(np.float32)")
+    if X.ndim != 2:
+        hint = (f"; use {name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
+                "for a single sample") if X.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array "
+                         f"of shape {X.shape}{hint}")
+    n, d = X.shape
+    if n == 0:
+        raise ValueError(f"{name} has no rows (shape {X.shape}); at least {max(min_samples, 1)} "
+                         "needed")
+    if n < min_samples:
+        raise ValueError(f"{name} has {n} sample{'s' if n > 1 else ''}; at least {min_samples} "
+                         "are needed")
+    if d == 0:
+        raise ValueError(f"{name} has no features (shape {X.shape}); at least 1 is needed")
+    if kind == "f":
+        finite = np.isfinite(X)
+        if not finite.all():
+            i, j = np.argwhere(~finite)[0]
+            raise ValueError(f"{name} contains NaN or infinity (first at row {i}, column {j})")
+    if dtype is None:
+        return X
+    if np.dtype(dtype) != np.float32:
+        raise ValueError(f"dtype must be None or np.float32, got {dtype!r}")
+    if kind == "f" and X.dtype.itemsize > 4:
+        big = float(np.abs(X).max())
+        if big > float(np.finfo(np.float32).max):
+            raise ValueError(f"{name} has values beyond the float32 range (|x| up to {big:g}); "
+                             "the model computes in float32: rescale the data")
+    if kind in "iub":
+        return np.ascontiguousarray(X, dtype=np.float32)
+    return as_float32(X, name, ndim=2)
+
+
+def check_is_fitted(model: Any, attr: str) -> None:
+    """AttributeError unless ``model`` has the fitted attribute ``attr``."""
+    if not hasattr(model, attr):
         raise AttributeError(f"this {type(model).__name__} is not fitted yet; call fit first")
-    X = as_float32(X, name, ndim=2)
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} has no rows")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    if fitted and X.shape[1] != model.n_features_in_:
+
+
+def check_n_features(model: Any, X: np.ndarray, name: str = "X") -> None:
+    """ValueError unless ``X`` has the ``n_features_in_`` columns ``model`` was fitted with."""
+    if X.shape[1] != model.n_features_in_:
         raise ValueError(f"{name} has {X.shape[1]} features, the model was fitted with "
                          f"{model.n_features_in_}")
+
+
+def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
+    """:func:`check_array` to float32 for a model's ``fit`` (``fitted=False``) or, once
+    ``model`` is fitted (it has ``fitted_attr``), its other methods: then ``X`` must also have
+    ``n_features_in_`` columns. Raises AttributeError when ``fitted`` is asked of an unfitted
+    model, ValueError/TypeError on bad input."""
+    if fitted:
+        check_is_fitted(model, fitted_attr)
+    X = check_array(X, name)
+    if fitted:
+        check_n_features(model, X, name)
     return X
+
+
+def _label_kind(v: Any) -> str:
+    if isinstance(v, (str, bytes, np.str_, np.bytes_)):
+        return "str"
+    if isinstance(v, (numbers.Number, np.bool_)) and not isinstance(v, complex):
+        return "number"
+    return type(v).__name__
+
+
+def _kind_of(y: np.ndarray) -> str:
+    """"str" or "number": the type of the labels of a validated label array."""
+    return "str" if y.dtype.kind in "US" else "number"
+
+
+def check_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
+    """Validate class labels, as scikit-learn's ``check_X_y`` does: ``y`` must be given, 1-D
+    with ``n_samples`` entries, all strings or all (real) numbers -- not a mix -- and without
+    NaN or infinity. Object arrays and lists are converted to a string or numeric array.
+    Raises ValueError (None, shape, NaN) or TypeError (label types), naming ``name``."""
+    if y is None:
+        raise ValueError(f"{name} is required: {n_samples} labels, one per row of X (got None)")
+    if isinstance(y, np.ndarray) and y.dtype.kind != "O":
+        arr = y
+    else:
+        try:
+            arr = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(f"{name} must be 1-D with {n_samples} labels (one per row of X), got "
+                         f"shape {arr.shape}")
+    if arr.dtype.kind == "O":
+        kinds = set()
+        for v in arr:
+            k = _label_kind(v)
+            if k == "number" and isinstance(v, numbers.Real) and not np.isfinite(float(v)):
+                raise ValueError(f"{name} contains NaN or infinity: a label must be a class, "
+                                 "not a missing value")
+            kinds.add(k)
+        if kinds - {"str", "number"}:
+            bad = sorted(kinds - {"str", "number"})
+            raise TypeError(f"{name} labels must be strings or numbers, got {', '.join(bad)}")
+        if len(kinds) > 1:
+            raise TypeError(f"{name} mixes string and numeric labels; use labels of one type "
+                            "(e.g. y.astype(str))")
+        arr = np.asarray(arr.tolist())
+        if arr.ndim != 1:  # pragma: no cover - sequences were rejected above
+            raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    kind = arr.dtype.kind
+    if kind not in "biufUS":
+        raise TypeError(f"{name} labels must be strings or real numbers, got dtype {arr.dtype}")
+    if kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity: a label must be a class, not a "
+                         "missing value")
+    return arr
+
+
+def check_X_y(X: Any, y: Any, *, integer: bool = False, dtype: type | None = np.float32,
+              min_samples: int = 1):
+    """:func:`check_array` on ``X`` and :func:`check_labels` on ``y`` (one label per row)."""
+    X = check_array(X, "X", integer=integer, dtype=dtype, min_samples=min_samples)
+    return X, check_labels(y, X.shape[0])
+
+
+def check_labels_like(y: np.ndarray, classes: np.ndarray, name: str = "y") -> None:
+    """TypeError when the validated labels ``y`` are not of the type of the fitted
+    ``classes`` (strings against numbers): comparing them would count every label wrong."""
+    if _kind_of(y) != _kind_of(classes):
+        raise TypeError(f"{name} has {_kind_of(y)} labels but the model was fitted with "
+                        f"{_kind_of(classes)} labels (classes_ = {classes[:5]!r}...)")
 
 
 def progress_bar(verbose: Any, total: int, desc: str):
@@ -91,7 +257,8 @@ def transform_stack(layers, X):
     return H
 
 
-def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int, batch: int) -> float:
+def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int,
+                   batch: int) -> float:
     """One optimisation step: loss, backward, update. Returns the loss value.
 
     Overflow in a diverging run is not reported as numpy warnings but as one clear

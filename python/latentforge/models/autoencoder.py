@@ -28,17 +28,26 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import functional as F
 from .. import losses, nn, optim
-from .._backend import as_float32
-from ..tensor import Tensor, no_grad
-from ._base import (ParamsMixin, check_input, fit_stack, minibatch_step, progress_bar,
-                    transform_stack)
 from .._backend import check_random_state
+from ..tensor import Tensor, no_grad
+from ._base import (
+    ParamsMixin,
+    check_array,
+    check_input,
+    check_is_fitted,
+    check_X_y,
+    fit_stack,
+    minibatch_step,
+    progress_bar,
+    transform_stack,
+)
 from .mlp import _OPTIMIZERS, MLPClassifier
 from .rbm import DBN, PretrainedMLPClassifier
 
@@ -154,21 +163,21 @@ class Autoencoder(ParamsMixin):
 
     def __init__(
         self,
-        hidden: Union[int, Sequence[int]] = 256,
-        activation: Optional[str] = "sigmoid",
+        hidden: int | Sequence[int] = 256,
+        activation: str | None = "sigmoid",
         tied: bool = True,
         loss: str = "bce",
         output_activation: str = "auto",
-        corruption: Optional[Tuple[str, float]] = None,
-        sparsity: Optional[tuple] = None,
+        corruption: tuple[str, float] | None = None,
+        sparsity: tuple | None = None,
         batchnorm: bool = False,
         optimizer: str = "adam",
         learning_rate: float = 1e-3,
-        momentum: Optional[float] = None,
+        momentum: float | None = None,
         weight_decay: float = 0.0,
         batch_size: int = 100,
         n_epochs: int = 10,
-        random_state: Union[None, int, np.random.Generator] = None,
+        random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
         self.hidden = hidden
@@ -197,7 +206,7 @@ class Autoencoder(ParamsMixin):
 
     # ------------------------------------------------------------------ validation
 
-    def _sizes(self) -> Tuple[int, ...]:
+    def _sizes(self) -> tuple[int, ...]:
         h = self.hidden
         if _is_posint(h):
             return (int(h),)
@@ -213,13 +222,13 @@ class Autoencoder(ParamsMixin):
     def _deep(self) -> bool:
         return not _is_posint(self.hidden)
 
-    def _hidden_act(self) -> Optional[str]:
+    def _hidden_act(self) -> str | None:
         return None if self.activation in (None, "linear") else self.activation
 
-    def _code_act(self) -> Optional[str]:
+    def _code_act(self) -> str | None:
         return None if self._deep else self._hidden_act()
 
-    def _out_act(self) -> Optional[str]:
+    def _out_act(self) -> str | None:
         """Activation fused into the output Linear (None: logits for bce, linear for mse)."""
         if self.loss == "bce":
             return None
@@ -297,7 +306,7 @@ class Autoencoder(ParamsMixin):
 
     # ------------------------------------------------------------------ building
 
-    def _block(self, n_in: int, n_out: int, act: Optional[str], rng, tied_to=None) -> list:
+    def _block(self, n_in: int, n_out: int, act: str | None, rng, tied_to=None) -> list:
         """Linear (+ BatchNorm1d + activation module, or activation fused into the GEMM)."""
         if self.batchnorm:
             lin = nn.Linear(n_in, n_out, tied_to=tied_to, random_state=rng)
@@ -311,7 +320,7 @@ class Autoencoder(ParamsMixin):
         sizes = self._sizes()
         act, code_act = self._hidden_act(), self._code_act()
         enc_mods: list = []
-        enc_linears: List[nn.Linear] = []
+        enc_linears: list[nn.Linear] = []
         prev = n_features
         for i, h in enumerate(sizes):
             mods = self._block(prev, h, code_act if i == len(sizes) - 1 else act, rng)
@@ -401,14 +410,14 @@ class Autoencoder(ParamsMixin):
             loss = loss + losses.kl_sparsity(code, float(s[1]), float(s[2]))
         return loss
 
-    def fit(self, X, y=None) -> "Autoencoder":
+    def fit(self, X, y=None) -> Autoencoder:
         """Train on ``X`` (n_samples, n_features) for ``n_epochs`` epochs; ``y`` is ignored.
         Re-initialises the model."""
         self._validate_params()
         X = self._check_X(X, fitted=False)
         rng = self._initialize(X.shape[1])
         opt = self._make_optimizer(self.network_.parameters())
-        self.history_: Dict[str, List[float]] = {"loss": [], "step_loss": []}
+        self.history_: dict[str, list[float]] = {"loss": [], "step_loss": []}
         bs = int(self.batch_size)
         n = X.shape[0]
         n_batches = -(-n // bs)
@@ -421,7 +430,8 @@ class Autoencoder(ParamsMixin):
                 idx = perm[b * bs:(b + 1) * bs]
                 clean = X[idx]
                 value = minibatch_step(
-                    lambda: self._loss(self._corrupt(clean, rng), clean), opt, epoch, b
+                    lambda clean=clean: self._loss(self._corrupt(clean, rng), clean), opt, epoch,
+                    b
                 )
                 self.history_["step_loss"].append(value)
                 total += value * len(idx)
@@ -461,13 +471,10 @@ class Autoencoder(ParamsMixin):
     def inverse_transform(self, Z) -> np.ndarray:
         """Decode codes ``Z`` (n_samples, n_components_) to the input space (sigmoid outputs
         for ``loss="bce"``)."""
-        if not hasattr(self, "network_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
-        Z = as_float32(Z, "Z", ndim=2)
+        check_is_fitted(self, "network_")
+        Z = check_array(Z, "Z")
         if Z.shape[1] != self.n_components_:
             raise ValueError(f"Z has {Z.shape[1]} columns, the code has {self.n_components_}")
-        if not np.all(np.isfinite(Z)):
-            raise ValueError("Z contains NaN or infinity")
         out = self._output(np.ascontiguousarray(Z))
         if self.loss == "bce":
             out = F._sigmoid(out)
@@ -523,18 +530,18 @@ class StackedAutoencoder:
     """
 
     def __init__(self, hidden: Sequence[int] = (1000, 750, 500),
-                 random_state: Union[None, int, np.random.Generator] = None, verbose: int = 0,
+                 random_state: None | int | np.random.Generator = None, verbose: int = 0,
                  **autoencoder_kwargs):
         self.hidden = hidden
         self.random_state = random_state
         self.verbose = verbose
         self.autoencoder_params = dict(autoencoder_kwargs)
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"hidden": self.hidden, "random_state": self.random_state,
                 "verbose": self.verbose, **self.autoencoder_params}
 
-    def set_params(self, **params) -> "StackedAutoencoder":
+    def set_params(self, **params) -> StackedAutoencoder:
         ae_names = set(Autoencoder().get_params()) - {"hidden", "random_state", "verbose"}
         for k, v in params.items():
             if k in ("hidden", "random_state", "verbose"):
@@ -545,7 +552,7 @@ class StackedAutoencoder:
                 raise ValueError(f"invalid parameter {k!r} for StackedAutoencoder")
         return self
 
-    def _layer_params(self) -> List[Dict[str, Any]]:
+    def _layer_params(self) -> list[dict[str, Any]]:
         hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
         if not hidden or not all(_is_posint(h) for h in hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
@@ -569,11 +576,11 @@ class StackedAutoencoder:
             per.append(q)
         return per
 
-    def fit(self, X, y=None) -> "StackedAutoencoder":
+    def fit(self, X, y=None) -> StackedAutoencoder:
         """Greedy layer-wise training; ``y`` is ignored."""
         per = self._layer_params()
         rng = check_random_state(self.random_state)
-        self.autoencoders_: List[Autoencoder] = fit_stack(
+        self.autoencoders_: list[Autoencoder] = fit_stack(
             X, per, lambda seed, q: Autoencoder(random_state=seed, **q), rng, self.verbose,
             "StackedAutoencoder", lambda ae: f"Autoencoder({ae.hidden})")
         self.n_features_in_ = self.autoencoders_[0].n_features_in_
@@ -585,7 +592,7 @@ class StackedAutoencoder:
             raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
         return transform_stack(self.autoencoders_, X)
 
-    def encoder_weights(self) -> List[Tuple[np.ndarray, np.ndarray]]:
+    def encoder_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(weight (out, in), bias (out,))`` of each layer's encoder (copies), bottom up."""
         if not hasattr(self, "autoencoders_"):
             raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
@@ -631,9 +638,9 @@ class DNN:
     classes_, n_features_in_, network_, history_ : from ``classifier_``
     """
 
-    def __init__(self, hidden: Sequence[int] = (1000, 750, 500), pretrain: Optional[str] = "ae",
-                 pretrain_params: Optional[Dict[str, Any]] = None,
-                 random_state: Union[None, int, np.random.Generator] = None, verbose: int = 0,
+    def __init__(self, hidden: Sequence[int] = (1000, 750, 500), pretrain: str | None = "ae",
+                 pretrain_params: dict[str, Any] | None = None,
+                 random_state: None | int | np.random.Generator = None, verbose: int = 0,
                  **mlp_kwargs):
         self.hidden = hidden
         self.pretrain = pretrain
@@ -642,12 +649,12 @@ class DNN:
         self.verbose = verbose
         self.mlp_params = dict(mlp_kwargs)
 
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"hidden": self.hidden, "pretrain": self.pretrain,
                 "pretrain_params": self.pretrain_params, "random_state": self.random_state,
                 "verbose": self.verbose, **self.mlp_params}
 
-    def set_params(self, **params) -> "DNN":
+    def set_params(self, **params) -> DNN:
         own = ("hidden", "pretrain", "pretrain_params", "random_state", "verbose")
         mlp_names = set(MLPClassifier().get_params()) - set(own) - {"activation"}
         for k, v in params.items():
@@ -659,7 +666,7 @@ class DNN:
                 raise ValueError(f"invalid parameter {k!r} for DNN")
         return self
 
-    def _check(self) -> Tuple[int, ...]:
+    def _check(self) -> tuple[int, ...]:
         if self.pretrain not in ("ae", "rbm", None):
             raise ValueError(f"pretrain must be 'ae', 'rbm' or None, got {self.pretrain!r}")
         hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
@@ -684,9 +691,11 @@ class DNN:
                                  "classifier has no batch normalisation)")
         return tuple(int(h) for h in hidden)
 
-    def fit(self, X, y) -> "DNN":
+    def fit(self, X, y) -> DNN:
         """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""
         hidden = self._check()
+        # Bad X or y fail here, before the (long) pretraining, not after it.
+        X, y = check_X_y(X, y, min_samples=2)
         rng = check_random_state(self.random_state)
         pre_seed, clf_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
         common = dict(self.mlp_params, hidden=hidden, activation="sigmoid",
@@ -729,7 +738,7 @@ class DNN:
         return self._fitted().network_
 
     @property
-    def history_(self) -> Dict[str, List[float]]:
+    def history_(self) -> dict[str, list[float]]:
         return self._fitted().history_
 
     def predict_proba(self, X) -> np.ndarray:

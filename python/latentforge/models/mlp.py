@@ -5,14 +5,23 @@ from __future__ import annotations
 import copy
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import losses, nn, optim
-from .._backend import as_float32, check_random_state
+from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
-from ._base import ParamsMixin, minibatch_step, progress_bar
+from ._base import (
+    ParamsMixin,
+    check_input,
+    check_labels,
+    check_labels_like,
+    check_X_y,
+    minibatch_step,
+    progress_bar,
+)
 
 _OPTIMIZERS = {
     "sgd": optim.SGD,
@@ -30,8 +39,9 @@ class MLPClassifier(ParamsMixin):
 
     Parameters
     ----------
-    hidden : sequence of int
-        Sizes of the hidden layers, e.g. ``(1000, 750, 500)``.
+    hidden : int or sequence of int
+        Sizes of the hidden layers, e.g. ``(1000, 750, 500)``; an int is one hidden layer of
+        that size; ``()`` is no hidden layer (multinomial logistic regression).
     activation : {"sigmoid", "tanh", "relu"}
         Hidden-layer nonlinearity, applied in the fused GEMM epilogue.
     optimizer : str
@@ -78,17 +88,17 @@ class MLPClassifier(ParamsMixin):
         activation: str = "sigmoid",
         optimizer: str = "momentum",
         learning_rate: float = 0.1,
-        momentum: Optional[float] = None,
+        momentum: float | None = None,
         weight_decay: float = 0.0,
         l1: float = 0.0,
-        max_norm: Optional[float] = None,
+        max_norm: float | None = None,
         dropout: float = 0.0,
         batch_size: int = 100,
         max_epochs: int = 10,
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 3,
-        random_state: Union[None, int, np.random.Generator] = None,
+        random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
         self.hidden = hidden
@@ -110,27 +120,64 @@ class MLPClassifier(ParamsMixin):
 
     # ------------------------------------------------------------------ building blocks
 
+    def _hidden_sizes(self) -> tuple:
+        """``hidden`` as a tuple of ints (an int is one layer); ValueError naming it."""
+        h = self.hidden
+        if isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)):
+            h = (h,)
+        if isinstance(h, (str, bytes)) or not hasattr(h, "__iter__"):
+            raise ValueError(f"hidden must be a positive int or a sequence of positive ints, "
+                             f"got {self.hidden!r}")
+        h = tuple(h)
+        if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1
+               for v in h):
+            raise ValueError(f"hidden must be a positive int or a sequence of positive ints, "
+                             f"got {self.hidden!r}")
+        return tuple(int(v) for v in h)
+
     def _validate_params(self) -> None:
         if self.activation not in ("sigmoid", "tanh", "relu"):
-            raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got {self.activation!r}")
+            raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got "
+                             f"{self.activation!r}")
         if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {self.optimizer!r}")
-        hidden = tuple(self.hidden)
-        if any((not isinstance(h, (int, np.integer))) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be a sequence of positive ints, got {self.hidden!r}")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
-        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
-            raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
+        self._hidden_sizes()
+        for name in ("batch_size", "max_epochs"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        p = self.patience
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 0:
+            raise ValueError(f"patience must be an int >= 0, got {p!r}")
+
+        def real(name, v):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                     np.floating)):
+                raise TypeError(f"{name} must be a real number, got {v!r}")
+            if not np.isfinite(v):
+                raise ValueError(f"{name} must be finite, got {v!r}")
+            return float(v)
+
+        if not real("learning_rate", self.learning_rate) > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        for name in ("weight_decay", "l1"):
+            if real(name, getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.momentum is not None and not 0.0 <= real("momentum", self.momentum) < 1.0:
+            raise ValueError(f"momentum must be None or in [0, 1), got {self.momentum!r}")
+        if self.max_norm is not None and not real("max_norm", self.max_norm) > 0:
+            raise ValueError(f"max_norm must be None or > 0, got {self.max_norm!r}")
+        if not 0.0 <= real("validation_fraction", self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got "
+                             f"{self.validation_fraction}")
+        if not 0.0 <= real("dropout", self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
-        layers: List[Any] = []
+        layers: list[Any] = []
         prev = n_in
-        for h in self.hidden:
+        for h in self._hidden_sizes():
             layers.append(nn.Linear(prev, int(h), activation=self.activation, random_state=rng))
             if self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout, random_state=rng))
@@ -153,17 +200,10 @@ class MLPClassifier(ParamsMixin):
 
     # ------------------------------------------------------------------ API
 
-    def fit(self, X, y) -> "MLPClassifier":
+    def fit(self, X, y) -> MLPClassifier:
         """Train on ``X`` (n_samples, n_features) and integer or string labels ``y``."""
         self._validate_params()
-        X = as_float32(X, "X", ndim=2)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must be 1-D with {X.shape[0]} labels, got shape {y.shape}")
-        if X.shape[0] < 2:
-            raise ValueError("need at least 2 samples to fit")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or infinity")
+        X, y = check_X_y(X, y, min_samples=2)
         rng = check_random_state(self.random_state)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if self.classes_.shape[0] < 2:
@@ -178,7 +218,7 @@ class MLPClassifier(ParamsMixin):
 
         self.network_ = self._build(X.shape[1], self.classes_.shape[0], rng)
         opt = self._make_optimizer(self.network_.parameters())
-        self.history_: Dict[str, List[float]] = {"loss": [], "step_loss": []}
+        self.history_: dict[str, list[float]] = {"loss": [], "step_loss": []}
         if n_val:
             self.history_["val_loss"] = []
             self.history_["val_accuracy"] = []
@@ -195,7 +235,7 @@ class MLPClassifier(ParamsMixin):
                 idx = perm[b * bs:(b + 1) * bs]
                 # Overflow in a diverging run is reported below as one clear error.
                 value = minibatch_step(
-                    lambda: losses.softmax_cross_entropy(
+                    lambda idx=idx: losses.softmax_cross_entropy(
                         self.network_(Tensor(X_tr[idx])), y_tr[idx]
                     ),
                     opt, epoch, b,
@@ -248,12 +288,8 @@ class MLPClassifier(ParamsMixin):
         return loss, acc
 
     def _check_fitted_input(self, X) -> np.ndarray:
-        if not hasattr(self, "network_"):
-            raise AttributeError("this MLPClassifier is not fitted yet; call fit first")
-        X = as_float32(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}")
-        return X
+        """``X`` for a fitted model: 2-D, finite, rows, ``n_features_in_`` columns."""
+        return check_input(self, X, "X", True, "network_")
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
@@ -268,6 +304,11 @@ class MLPClassifier(ParamsMixin):
         return self.classes_[logits.argmax(axis=1)]
 
     def score(self, X, y) -> float:
-        """Mean accuracy on ``(X, y)``."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """Mean accuracy on ``(X, y)``: ``y`` must hold one label per row of ``X``, of the
+        type of ``classes_`` (ValueError/TypeError otherwise, never a broadcast comparison)."""
+        X = self._check_fitted_input(X)
+        y = check_labels(y, X.shape[0])
+        check_labels_like(y, self.classes_)
+        pred = self.classes_[self._logits(X).argmax(axis=1)]
+        return float(np.mean(pred == y))
 

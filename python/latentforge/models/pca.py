@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from .. import ops
-from ._base import ParamsMixin
 from .._backend import check_random_state
+from ._base import ParamsMixin, check_array, check_is_fitted, check_n_features
+
+#: Elements of a float64 row block in :func:`_centred_float32` (bounds its temporary, 32 MiB).
+_BLOCK_ELEMENTS = 1 << 22
+
+
+def _centred_float32(X: np.ndarray, mean: np.ndarray):
+    """``(X - mean) / scale`` as a float32 matrix for the float32 GEMM solvers, and ``scale``
+    and the float64 sum of squares of ``X - mean``.
+
+    The centring is done in float64, a block of rows at a time, so that neither the mean
+    (integer input: no truncation to the input dtype) nor the differences lose precision
+    before the one rounding to float32. ``scale`` is the power of two just above
+    ``max |X - mean|`` (1 when X is constant), applied exactly (``ldexp``): the float32
+    entries then lie in [-1, 1], so their products neither underflow (data scaled by 1e-25)
+    nor overflow (1e25) in the GEMM, and the solvers' results are multiplied back by
+    ``scale``."""
+    n, d = X.shape
+    lo = X.min(axis=0).astype(np.float64) - mean
+    hi = X.max(axis=0).astype(np.float64) - mean
+    amax = float(max(np.abs(lo).max(), np.abs(hi).max()))
+    exponent = int(np.frexp(amax)[1]) if amax > 0 and np.isfinite(amax) else 0
+    out = np.empty((n, d), dtype=np.float32)
+    sum_sq = 0.0
+    rows = max(1, _BLOCK_ELEMENTS // d)
+    for start in range(0, n, rows):
+        B = X[start:start + rows].astype(np.float64)
+        B -= mean
+        B = np.ldexp(B, -exponent)
+        sum_sq += float(np.einsum("ij,ij->", B, B))
+        out[start:start + rows] = B
+    scale = float(np.ldexp(1.0, exponent))
+    return out, scale, sum_sq * scale * scale
 
 
 def _sign_flip(components: np.ndarray):
@@ -30,7 +60,13 @@ class PCA(ParamsMixin):
         Number of components; a float keeps the fewest components explaining that fraction of
         the variance (exact solver only); None keeps ``min(n_samples, n_features)``.
     whiten : bool
-        Scale the projections to unit variance.
+        Scale the projections to unit variance: each is divided by the standard deviation
+        ``singular_values_ / sqrt(n_samples_ - 1)``, computed in float64 (so data of any scale,
+        1e-25 included, whitens to unit variance even where ``explained_variance_`` underflows
+        in float32). A component of zero variance -- singular value at most
+        ``max(n_samples, n_features) * eps(float64)`` times the largest, as for constant
+        features or more components than the rank of the centred data -- cannot be scaled:
+        its whitened coordinate is 0 (the pseudo-inverse), never an infinity.
     svd_solver : {"auto", "full", "covariance_eigh", "randomized"}
         "full": LAPACK SVD of the centred data (float64). "covariance_eigh": eigendecomposition
         of the d x d scatter matrix built by latentforge's float32 GEMM (for n >> d).
@@ -38,6 +74,10 @@ class PCA(ParamsMixin):
         ``n_iter`` power iterations, whose large products run on latentforge's GEMM in float32.
         "auto": covariance_eigh when n >= 10 d and d <= 1000; else randomized when both
         dimensions exceed 500 and ``n_components`` is below 80% of the smaller one; else full.
+        Both float32 solvers centre the data in float64 (the mean is never truncated to an
+        integer input dtype) and scale it by a power of two so that its entries lie in
+        [-1, 1] before the single rounding to float32: the results do not depend on the scale
+        of the data (no underflow at 1e-25, no overflow at 1e25).
     n_oversamples, n_iter : int
         Randomized solver settings.
     random_state : None, int or numpy Generator
@@ -48,13 +88,15 @@ class PCA(ParamsMixin):
     components_ : ndarray (n_components, n_features)
         Principal axes, by decreasing variance, each with its largest-magnitude entry positive.
     explained_variance_, explained_variance_ratio_, singular_values_ : ndarray (n_components,)
-    mean_ : ndarray (n_features,)
+        In the input's floating dtype (float64 for integer input), computed in float64 and
+        rounded once. ``explained_variance_ratio_`` is 0 when X has no variance at all.
+    mean_ : ndarray (n_features,), float64
     n_components_, n_features_in_, n_samples_ : int
     noise_variance_ : float
         Mean variance of the discarded directions (probabilistic PCA), 0 when none are left.
     """
 
-    def __init__(self, n_components: Union[None, int, float] = None, whiten: bool = False,
+    def __init__(self, n_components: None | int | float = None, whiten: bool = False,
                  svd_solver: str = "auto", n_oversamples: int = 10, n_iter: int = 4,
                  random_state=None):
         self.n_components = n_components
@@ -67,19 +109,16 @@ class PCA(ParamsMixin):
     # ------------------------------------------------------------------ fitting
 
     def _check_X(self, X, fitted: bool) -> np.ndarray:
-        X = np.asarray(X)
-        if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
-            raise TypeError(f"X must be a numeric array, got dtype {X.dtype}")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D, got {X.ndim}-D array of shape {X.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or infinity")
-        if fitted and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, the model was fitted with "
-                             f"{self.n_features_in_}")
+        """Numeric (integer input is allowed), 2-D, finite, with rows and features; once
+        fitted, ``n_features_in_`` columns."""
+        if fitted:
+            check_is_fitted(self, "components_")
+        X = check_array(X, "X", integer=True, dtype=None, min_samples=1 if fitted else 2)
+        if fitted:
+            check_n_features(self, X)
         return X
 
-    def _n_keep(self, n: int, d: int) -> Union[int, float]:
+    def _n_keep(self, n: int, d: int) -> int | float:
         k = self.n_components
         limit = min(n, d)
         if k is None:
@@ -98,7 +137,7 @@ class PCA(ParamsMixin):
                              f"n_features)={limit}")
         return k
 
-    def fit(self, X, y=None) -> "PCA":
+    def fit(self, X, y=None) -> PCA:
         """Fit the model on ``X`` (n_samples, n_features). ``y`` is ignored."""
         self._fit(X)
         return self
@@ -110,8 +149,6 @@ class PCA(ParamsMixin):
     def _fit(self, X) -> None:
         X = self._check_X(X, fitted=False)
         n, d = X.shape
-        if n < 2:
-            raise ValueError(f"PCA needs at least 2 samples, got {n}")
         if self.svd_solver not in ("auto", "full", "covariance_eigh", "randomized"):
             raise ValueError(f"svd_solver must be 'auto', 'full', 'covariance_eigh' or "
                              f"'randomized', got {self.svd_solver!r}")
@@ -127,58 +164,63 @@ class PCA(ParamsMixin):
                 solver = "full"
         if solver == "randomized" and not isinstance(keep, int):
             raise ValueError("a fractional n_components needs svd_solver='full'")
-        self._out_dtype = X.dtype if X.dtype.kind == "f" else np.float64
+        self._out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
         self.n_samples_, self.n_features_in_ = n, d
         self.mean_ = X.mean(axis=0, dtype=np.float64)
-        if solver in ("full", "covariance_eigh"):
-            if solver == "full":
-                Xc = X.astype(np.float64) - self.mean_
-                total_var = float(np.einsum("ij,ij->", Xc, Xc) / (n - 1))
-                _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
-            else:
-                S, Vt, scatter_trace = self._covariance_eigh(X)
-                total_var = scatter_trace / (n - 1)
-            Vt, _ = _sign_flip(Vt)
-            var = S**2 / (n - 1)
-            if isinstance(keep, float):
-                ratio = np.cumsum(var) / total_var
-                keep = int(np.searchsorted(ratio, keep, side="left") + 1)
-                keep = min(keep, len(S))
-            S, Vt = S[:keep], Vt[:keep]
-        else:
+        if solver == "full":
             Xc = X.astype(np.float64) - self.mean_
             total_var = float(np.einsum("ij,ij->", Xc, Xc) / (n - 1))
+            _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
             del Xc
-            S, Vt = self._randomized(X, keep)
+        else:
+            Xc32, scale, sum_sq = _centred_float32(X, self.mean_)
+            total_var = sum_sq / (n - 1)
+            if solver == "covariance_eigh":
+                S, Vt = self._covariance_eigh(Xc32)
+            else:
+                S, Vt = self._randomized(Xc32, keep)
+            del Xc32
+            S = S * scale
+        if solver != "randomized":
+            Vt, _ = _sign_flip(Vt)
+            if isinstance(keep, float):
+                if total_var > 0:
+                    ratio = np.cumsum(S**2 / (n - 1)) / total_var
+                    keep = min(int(np.searchsorted(ratio, keep, side="left") + 1), len(S))
+                else:  # no variance at all: one (null) component explains all there is
+                    keep = 1
+            S, Vt = S[:keep], Vt[:keep]
+        S = np.asarray(S, dtype=np.float64)
+        var = S**2 / (n - 1)
         self.n_components_ = int(keep)
         self.components_ = Vt.astype(self._out_dtype)
         self.singular_values_ = S.astype(self._out_dtype)
-        self.explained_variance_ = (S**2 / (n - 1)).astype(self._out_dtype)
-        self.explained_variance_ratio_ = (self.explained_variance_ / total_var).astype(
-            self._out_dtype)
-        rest = total_var - float(np.sum(S.astype(np.float64) ** 2) / (n - 1))
+        self.explained_variance_ = var.astype(self._out_dtype)
+        ratio = var / total_var if total_var > 0 else np.zeros_like(var)
+        self.explained_variance_ratio_ = ratio.astype(self._out_dtype)
+        rest = total_var - float(np.sum(var))
         left = min(n, d) - self.n_components_
         self.noise_variance_ = max(rest, 0.0) / left if left > 0 else 0.0
 
-    def _covariance_eigh(self, X: np.ndarray):
-        """Eigendecomposition of the d x d scatter matrix, formed by latentforge's float32 GEMM
-        (2 n d^2 flops, one pass over the data): fast when n >> d. Small eigenvalues carry
-        float32 rounding (about 1e-7 of the largest), so the leading components are accurate
-        and the trailing ones less so than with "full"."""
-        Xc = np.subtract(X, self.mean_.astype(X.dtype), dtype=np.float32)
+    def _covariance_eigh(self, Xc: np.ndarray):
+        """Eigendecomposition of the d x d scatter matrix of the centred, scaled float32 data
+        ``Xc`` (:func:`_centred_float32`), formed by latentforge's float32 GEMM (2 n d^2 flops,
+        one pass over the data): fast when n >> d. Small eigenvalues carry float32 rounding
+        (about 1e-7 of the largest), so the leading components are accurate and the trailing
+        ones less so than with "full". Returns the singular values of ``Xc`` and the axes."""
         C = ops.gemm(Xc, Xc, trans_a=True).astype(np.float64)
         C = 0.5 * (C + C.T)
         w, V = np.linalg.eigh(C)
-        order = np.argsort(w)[::-1][:min(X.shape)]
+        order = np.argsort(w)[::-1][:min(Xc.shape)]
         S = np.sqrt(np.maximum(w[order], 0.0))
-        return S, np.ascontiguousarray(V[:, order].T), float(np.trace(C))
+        return S, np.ascontiguousarray(V[:, order].T)
 
-    def _randomized(self, X: np.ndarray, k: int):
-        """Halko, Martinsson & Tropp (2011), algorithm 4.4 with QR-stabilised power iterations.
-        The products with the (n x d) data run on latentforge's float32 GEMM."""
+    def _randomized(self, Xc: np.ndarray, k: int):
+        """Halko, Martinsson & Tropp (2011), algorithm 4.4 with QR-stabilised power iterations,
+        on the centred, scaled float32 data ``Xc`` (:func:`_centred_float32`). The products
+        with the (n x d) data run on latentforge's float32 GEMM."""
         rng = check_random_state(self.random_state)
-        n, d = X.shape
-        Xc = np.subtract(X, self.mean_.astype(X.dtype), dtype=np.float32)
+        n, d = Xc.shape
         p = min(k + int(self.n_oversamples), min(n, d))
         Q = rng.standard_normal((d, p)).astype(np.float32)
         Y = ops.gemm(Xc, Q)                                  # n x p
@@ -197,8 +239,16 @@ class PCA(ParamsMixin):
     # ------------------------------------------------------------------ transforms
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "components_"):
-            raise AttributeError("this PCA is not fitted yet; call fit first")
+        check_is_fitted(self, "components_")
+
+    def _whiten_std(self) -> np.ndarray:
+        """Per component, the float64 standard deviation that whitening divides by, with 0
+        for the components of zero variance (see ``whiten``)."""
+        std = self.singular_values_.astype(np.float64) / np.sqrt(self.n_samples_ - 1)
+        tol = std.max(initial=0.0) * max(self.n_samples_, self.n_features_in_) * \
+            np.finfo(np.float64).eps
+        std[std <= tol] = 0.0
+        return std
 
     def transform(self, X) -> np.ndarray:
         """Project ``X`` on the principal axes (whitened when ``whiten``)."""
@@ -206,15 +256,18 @@ class PCA(ParamsMixin):
         X = self._check_X(X, fitted=True)
         Z = (X.astype(np.float64) - self.mean_) @ self.components_.T.astype(np.float64)
         if self.whiten:
-            Z /= np.sqrt(self.explained_variance_.astype(np.float64))
+            std = self._whiten_std()
+            Z = np.divide(Z, std, out=np.zeros_like(Z), where=std > 0)
         return Z.astype(self._out_dtype, copy=False)
 
     def inverse_transform(self, Z) -> np.ndarray:
-        """Map projections back to the input space."""
+        """Map projections ``Z`` (n, n_components_) back to the input space. ``Z`` is checked
+        as ``X`` is by ``transform`` (numeric, 2-D, finite)."""
         self._check_fitted()
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or Z.shape[1] != self.n_components_:
+        Z = check_array(Z, "Z", integer=True, dtype=None)
+        if Z.shape[1] != self.n_components_:
             raise ValueError(f"Z must have shape (n, {self.n_components_}), got {Z.shape}")
+        Z = Z.astype(np.float64)
         if self.whiten:
-            Z = Z * np.sqrt(self.explained_variance_.astype(np.float64))
+            Z = Z * self._whiten_std()
         return (Z @ self.components_.astype(np.float64) + self.mean_).astype(self._out_dtype)

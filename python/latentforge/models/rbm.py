@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import _C, nn, ops
-from ._base import ParamsMixin, check_input, fit_stack, transform_stack
 from .._backend import check_random_state
+from ._base import ParamsMixin, check_input, fit_stack, transform_stack
 from .mlp import MLPClassifier
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -124,7 +125,7 @@ class RBM(ParamsMixin):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         visible: str = "bernoulli",
-        random_state: Union[None, int, np.random.Generator] = None,
+        random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
         self.n_hidden = n_hidden
@@ -225,7 +226,7 @@ class RBM(ParamsMixin):
         rng = check_random_state(self.random_state)
         self._seed = int(rng.integers(0, 2**63))
         self._rng = np.random.default_rng(self._seed)
-        self._offsets: Dict[int, int] = {}
+        self._offsets: dict[int, int] = {}
         self.n_features_in_ = int(n_visible)
         H = int(self.n_hidden)
         self.components_ = (0.01 * self._rng.standard_normal((H, n_visible))).astype(np.float32)
@@ -235,7 +236,7 @@ class RBM(ParamsMixin):
         self._vel_bh = np.zeros_like(self.intercept_hidden_)
         self._vel_bv = np.zeros_like(self.intercept_visible_)
         self._scratch_W = None
-        self.history_: Dict[str, List[float]] = {"reconstruction_error": []}
+        self.history_: dict[str, list[float]] = {"reconstruction_error": []}
         if hasattr(self, "chains_"):
             del self.chains_
 
@@ -298,7 +299,7 @@ class RBM(ParamsMixin):
             raise FloatingPointError("RBM training diverged; lower learning_rate")
         return err
 
-    def _epoch(self, X: np.ndarray, order: Optional[np.ndarray]) -> float:
+    def _epoch(self, X: np.ndarray, order: np.ndarray | None) -> float:
         bs = int(self.batch_size)
         total = 0.0
         for start in range(0, X.shape[0], bs):
@@ -309,7 +310,7 @@ class RBM(ParamsMixin):
             total += self._update(np.ascontiguousarray(batch))
         return total / X.size
 
-    def fit(self, X, y=None) -> "RBM":
+    def fit(self, X, y=None) -> RBM:
         """Train for ``n_iter`` epochs on ``X`` (n_samples, n_features), reshuffled every
         epoch. Re-initialises the model. ``y`` is ignored."""
         self._validate_params()
@@ -324,7 +325,7 @@ class RBM(ParamsMixin):
                       f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
         return self
 
-    def partial_fit(self, X, y=None) -> "RBM":
+    def partial_fit(self, X, y=None) -> RBM:
         """One pass of minibatch updates over ``X`` in the given order (initialising the model
         on the first call). Appends the pass's reconstruction error to ``history_``."""
         if not hasattr(self, "components_"):
@@ -407,8 +408,8 @@ class PretrainedMLPClassifier(MLPClassifier):
     parameter (a cloned estimator trains from scratch).
     """
 
-    pretrained_: List[tuple] = []
-    n_classes_expected_: Optional[int] = None
+    pretrained_: list[tuple] = []
+    n_classes_expected_: int | None = None
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
         if self.n_classes_expected_ is not None and n_out != self.n_classes_expected_:
@@ -459,8 +460,8 @@ class DBN(ParamsMixin):
     def __init__(
         self,
         hidden: Sequence[int] = (1000, 750, 500),
-        rbm_params: Union[None, Dict[str, Any], Sequence[Dict[str, Any]]] = None,
-        random_state: Union[None, int, np.random.Generator] = None,
+        rbm_params: None | dict[str, Any] | Sequence[dict[str, Any]] = None,
+        random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
         self.hidden = hidden
@@ -469,7 +470,7 @@ class DBN(ParamsMixin):
         self.verbose = verbose
 
 
-    def _layer_params(self) -> List[Dict[str, Any]]:
+    def _layer_params(self) -> list[dict[str, Any]]:
         hidden = tuple(self.hidden)
         if not hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
                              for h in hidden):
@@ -496,12 +497,12 @@ class DBN(ParamsMixin):
             q.setdefault("verbose", self.verbose)
         return per
 
-    def fit(self, X, y=None) -> "DBN":
+    def fit(self, X, y=None) -> DBN:
         """Greedy layer-wise training: an RBM on ``X``, the next on its hidden probabilities,
         and so on. ``y`` is ignored."""
         per = self._layer_params()
         rng = check_random_state(self.random_state)
-        self.rbms_: List[RBM] = fit_stack(
+        self.rbms_: list[RBM] = fit_stack(
             X, per, lambda seed, q: RBM(random_state=seed, **q), rng, self.verbose, "DBN",
             lambda rbm: f"RBM({rbm.n_hidden})")
         self.n_features_in_ = self.rbms_[0].n_features_in_
