@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-
 from latentforge.bench import get_suite
 
 
@@ -33,3 +32,20 @@ def test_tsne_suite_smoke():
     lf_row = next(r for r in res if r["library"] == "latentforge")
     assert lf_row["seconds"] > 0 and lf_row["knn_agreement"] > 0.5 and np.isfinite(lf_row["kl"])
     assert "10-NN agree" in out.getvalue()
+
+
+def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
+    """benchmarks/ops/bench_<op>.py exists for every op of the op table, and nothing else in
+    benchmarks/ matches pytest's bench_*.py / test_*.py patterns (the suite scripts are run_*)."""
+    from pathlib import Path
+
+    import pytest
+    from latentforge._optable import OPS
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if not bench.is_dir():
+        pytest.skip("source tree only")
+    missing = [op.name for op in OPS if not (bench / "ops" / f"bench_{op.name}.py").is_file()]
+    assert not missing, f"ops without a kernel benchmark: {missing}"
+    stray = [p.name for p in bench.glob("*.py") if p.name.startswith(("bench_", "test_"))]
+    assert not stray, f"would be collected as kernel benchmarks: {stray}"

@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+import latentforge as lf
 import numpy as np
 import pytest
-
-import latentforge as lf
 from latentforge import cli
-from latentforge.bench import SUITES, Suite, SuiteResult, get_suite, register_suite
+from latentforge.bench import SUITES, Suite, SuiteResult, _harness, get_suite, register_suite
 from latentforge.bench import gemm as bench_gemm
+from latentforge.bench._harness import timing as harness_timing
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,7 +175,7 @@ def test_numpy_worker_runs_without_openblas_overrides(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     cases = bench_gemm.make_cases([16], [], linear=False)
     cases += [dict(c, time_lf=False) for c in bench_gemm.make_cases([8], [], linear=False)]
-    w = bench_gemm._run_numpy_worker(cases, 1, 0.001, 0, 1, None, settle=0.0)
+    w = bench_gemm.run_unset_worker(cases, 1, 0.001, 0, 1, None, settle=0.0)
     assert w["env"]["OPENBLAS_CORETYPE"] is None and w["env"]["OPENBLAS_L2_SIZE"] is None
     assert w["env"]["OPENBLAS_NUM_THREADS"] == "1" and w["lf_num_threads"] == 1
     assert w["latentforge_file"] == os.path.abspath(lf.__file__)
@@ -186,30 +186,34 @@ def test_numpy_worker_runs_without_openblas_overrides(monkeypatch):
     assert w["openblas"]["core"]
 
 
-def test_measure_interleaved_alternates_and_orders_by_speed(monkeypatch):
+def _busy(calls, name, seconds):
+    def fn():
+        calls.append(name)
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:  # busy-wait: sleep granularity is too coarse
+            pass
+        return name
+
+    return fn
+
+
+def test_interleave_alternates_and_orders_by_speed(monkeypatch):
     calls = []
-
-    def fake(name, seconds):
-        def fn():
-            calls.append(name)
-            t_end = time.perf_counter() + seconds
-            while time.perf_counter() < t_end:  # busy-wait: sleep granularity is too coarse
-                pass
-
-        return fn
-
     sleeps = []
-    monkeypatch.setattr(bench_gemm.time, "sleep", lambda s: sleeps.append(s))
-    m = bench_gemm._measure_interleaved(
-        {"fast": fake("fast", 0.002), "slow": fake("slow", 0.004)}, 4, 0.0, settle=0.05
+    monkeypatch.setattr(harness_timing.time, "sleep", lambda s: sleeps.append(s))
+    m = _harness.interleave(
+        {"fast": _busy(calls, "fast", 0.002), "slow": _busy(calls, "slow", 0.004)}, 4,
+        min_time=0.0, settle=0.05,
     )
-    assert set(m) == {"fast", "slow"}
+    assert list(m) == ["fast", "slow"]
     for name in m:
-        assert set(m[name]) == {"best_s", "median_s", "number", "repeats"}
-        assert m[name]["repeats"] == 4 and m[name]["number"] == 1
-        assert m[name]["best_s"] <= m[name]["median_s"]
-    assert 0.002 <= m["fast"]["best_s"] < m["slow"]["best_s"]
-    assert m["slow"]["best_s"] >= 0.004
+        d = m[name].as_dict()
+        assert set(d) == {"best_s", "median_s", "number", "repeats"}
+        assert d["repeats"] == 4 and d["number"] == 1
+        assert d["best_s"] <= d["median_s"]
+        assert m[name].value == name
+    assert 0.002 <= m["fast"].best_s < m["slow"].best_s
+    assert m["slow"].best_s >= 0.004
     # warm-up + calibration of each, then 4 rounds in alternating order.
     timed = calls[4:]
     assert calls[:4] == ["fast", "fast", "slow", "slow"]
@@ -219,8 +223,62 @@ def test_measure_interleaved_alternates_and_orders_by_speed(monkeypatch):
     assert sleeps == [0.05] * changes and changes == 6
     # settle=0 never sleeps.
     sleeps.clear()
-    bench_gemm._measure_interleaved({"a": fake("a", 0.0), "b": fake("b", 0.0)}, 3, 0.0, settle=0)
+    _harness.interleave({"a": _busy([], "a", 0.0), "b": _busy([], "b", 0.0)}, 3, settle=0)
     assert sleeps == []
+
+
+def test_interleave_fixed_number_custom_warmup_settle_always_and_errors(monkeypatch):
+    calls, sleeps, started = [], [], []
+    monkeypatch.setattr(harness_timing.time, "sleep", lambda s: sleeps.append(s))
+
+    def broken():
+        calls.append("broken")
+        raise RuntimeError("boom")
+
+    errors = {}
+    m = _harness.interleave(
+        {"a": _busy(calls, "a", 0.0), "broken": broken, "b": _busy(calls, "b", 0.0)}, 2,
+        number=3, warmup={"a": lambda: calls.append("warm a")}, settle=0.01,
+        settle_always=True, errors=errors, on_start=lambda name, rnd: started.append((name, rnd)),
+    )
+    assert list(m) == ["a", "b"] and m["a"].number == 3 and len(m["b"].times) == 2
+    assert errors == {"broken": "RuntimeError: boom"}
+    # custom warm-up for a, none for the others; then 3 calls per repetition, alternating.
+    assert calls == ["warm a"] + ["a"] * 3 + ["broken"] + ["b"] * 3 + ["b"] * 3 + ["a"] * 3
+    assert started == [("a", 0), ("broken", 0), ("b", 0), ("b", 1), ("a", 1)]
+    assert sleeps == [0.01] * 5  # before every timed repetition (settle_always)
+    with pytest.raises(RuntimeError, match="boom"):  # without ``errors`` it propagates
+        _harness.interleave({"broken": broken}, 1, number=1, warmup=False)
+
+
+def test_format_table_alignment_and_free_text_rows():
+    text = _harness.format_table(
+        ["name", "value", "note"], [["a", "1.5", "ok"], ["bb", "ERROR: long message"]],
+        align="lrl",
+    )
+    assert text.splitlines() == [
+        "name | value | note",
+        "-----+-------+-----",
+        "a    |   1.5 | ok",
+        "bb   | ERROR: long message",
+    ]
+    assert _harness.fmt(None, ".1f") == "-" and _harness.fmt_ratio(1.234) == "1.23x"
+    assert _harness.fmt_ratio(None, "n/a") == "n/a"
+
+
+def test_run_isolated_changes_the_environment_and_imports_this_latentforge(monkeypatch):
+    monkeypatch.setenv("LF_BENCH_TEST_UNSET", "1")
+    lines = io.StringIO()
+    res = _harness.run_isolated(
+        "latentforge.bench._harness.isolation:describe_child",
+        {"keys": ["LF_BENCH_TEST_UNSET", "LF_BENCH_TEST_SET"]},
+        unset_env=["LF_BENCH_TEST_UNSET"], set_env={"LF_BENCH_TEST_SET": "yes"}, progress=lines,
+    )
+    assert res["env"] == {"LF_BENCH_TEST_UNSET": None, "LF_BENCH_TEST_SET": "yes"}
+    assert res["latentforge_file"] == os.path.abspath(lf.__file__)
+    assert "describe_child" in lines.getvalue()  # the child's stderr was forwarded
+    with pytest.raises(RuntimeError, match="no_such_function"):
+        _harness.run_isolated("latentforge.bench._harness.isolation:no_such_function", {})
 
 
 def test_cli_bench_smoke_writes_json(tmp_path, capsys):
@@ -262,10 +320,10 @@ def test_suite_registry_accepts_new_suites(monkeypatch, capsys):
     assert "fake table" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not (REPO / "benchmarks" / "bench_gemm.py").exists(), reason="source tree only")
+@pytest.mark.skipif(not (REPO / "benchmarks" / "run_gemm.py").exists(), reason="source tree only")
 def test_benchmarks_script_smoke(tmp_path):
     path = tmp_path / "r.json"
-    proc = _run_child(str(REPO / "benchmarks" / "bench_gemm.py"), "--smoke", "--json", str(path))
+    proc = _run_child(str(REPO / "benchmarks" / "run_gemm.py"), "--smoke", "--json", str(path))
     assert proc.returncode == 0, proc.stderr
     assert "lf / best numpy" in proc.stdout
     assert json.loads(path.read_text())["ok"] is True

@@ -17,7 +17,8 @@ import inspect
 import json
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main", "format_info"]
 
@@ -36,7 +37,7 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def format_info(info: Dict[str, Any]) -> str:
+def format_info(info: dict[str, Any]) -> str:
     """``key: value`` lines with the values aligned."""
     width = max((len(str(k)) for k in info), default=0) + 1
     return "\n".join(f"{(str(k) + ':').ljust(width)} {_fmt_value(v)}" for k, v in info.items())
@@ -61,21 +62,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for s in SUITES:
             print(f"{s.name.ljust(width)}  {s.description}")
         return 0
-    names: List[str] = args.suite or [s.name for s in SUITES]
+    names: list[str] = args.suite or [s.name for s in SUITES]
     try:
         suites = [get_suite(n) for n in dict.fromkeys(names)]
     except KeyError as exc:
         print(f"latentforge bench: {exc.args[0]}", file=sys.stderr)
         return 2
 
-    options: Dict[str, Any] = {"threads": args.threads, "smoke": args.smoke}
+    options: dict[str, Any] = {"threads": args.threads, "smoke": args.smoke}
     if args.min_time is not None:
         options["min_time"] = args.min_time
     if args.stat is not None:
         options["stat"] = args.stat
 
     all_ok = True
-    report: Dict[str, Any] = {"suites": {}}
+    report: dict[str, Any] = {"suites": {}}
     t0 = time.perf_counter()
     for i, suite in enumerate(suites):
         run = suite.load()
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

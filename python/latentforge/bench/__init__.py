@@ -2,7 +2,9 @@
 
 The suites live inside the package (not in the repository's ``benchmarks/``
 directory) so that an installed wheel can run them.  ``benchmarks/*.py`` in the
-repository are thin scripts that call into these modules.
+repository (``run_<suite>.py``) are thin scripts that call into these modules; the timing,
+interleaving, subprocess isolation and table formatting they share live once, in
+``latentforge.bench._harness``.
 
 Adding a suite
 --------------
@@ -24,7 +26,7 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 __all__ = [
     "Suite",
@@ -40,16 +42,16 @@ __all__ = [
 class SuiteResult(list):
     """A list of result dicts with a ``meta`` dict attached (JSON: ``{"meta", "results"}``)."""
 
-    def __init__(self, results=(), meta: Optional[Dict[str, Any]] = None):
+    def __init__(self, results=(), meta: dict[str, Any] | None = None):
         super().__init__(results)
-        self.meta: Dict[str, Any] = dict(meta or {})
+        self.meta: dict[str, Any] = dict(meta or {})
 
     @property
     def ok(self) -> bool:
         """False when any case failed its correctness check or raised."""
         return all(r.get("verified", True) is not False and not r.get("error") for r in self)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"meta": self.meta, "ok": self.ok, "results": list(self)}
 
 
@@ -66,7 +68,7 @@ class Suite:
 
 
 #: Registered suites, in the order ``latentforge bench`` runs them.
-SUITES: List[Suite] = [
+SUITES: list[Suite] = [
     Suite(
         "gemm",
         "float32 GEMM and fused linear+sigmoid vs numpy (in-process and with OPENBLAS_* unset)",
@@ -90,7 +92,7 @@ SUITES: List[Suite] = [
 ]
 
 
-def suite_names() -> List[str]:
+def suite_names() -> list[str]:
     return [s.name for s in SUITES]
 
 

@@ -1,11 +1,11 @@
 """RBM training speed: latentforge vs scikit-learn's BernoulliRBM vs CD-1 in PyTorch (CPU).
 
 Seconds per epoch of Bernoulli-Bernoulli RBM training on MNIST (batch 100, learning rate 0.05,
-n_hidden 256 and 500), all three in one run, alternating libraries between repetitions. Speed
-cannot hide a broken sampler: after the timed epochs every model is scored with the same numpy
-code from its weights -- reconstruction error on held-out images (one up-down pass with
-probabilities) and the pseudo-likelihood scikit-learn reports (one flipped bit per image, same
-bits for every model).
+n_hidden 256 and 500), all three in one run, alternating libraries between repetitions
+(``_harness.interleave``). Speed cannot hide a broken sampler: after the timed epochs every
+model is scored with the same numpy code from its weights -- reconstruction error on held-out
+images (one up-down pass with probabilities) and the pseudo-likelihood scikit-learn reports
+(one flipped bit per image, same bits for every model).
 
 scikit-learn runs persistent CD (its only algorithm); latentforge and PyTorch run CD-1. A CD-1
 step is five GEMMs (v@W.T, h@W, v'@W.T, and the two outer products), so an epoch of 60,000
@@ -14,12 +14,21 @@ images at 500 hidden units is about 235 GFLOP.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
+
+from ._harness import (
+    fmt_ratio,
+    format_table,
+    interleave,
+    machine_meta,
+    say,
+    suite_main,
+    suite_parser,
+    thread_limits,
+)
 
 SUITE = "rbm"
 BATCH = 100
@@ -30,7 +39,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _quality(W, bh, bv, X_eval, seed=0) -> Tuple[float, float]:
+def _quality(W, bh, bv, X_eval, seed=0) -> tuple[float, float]:
     """(reconstruction MSE, mean pseudo-likelihood) from weights, in float64 numpy."""
     W, bh, bv = (np.asarray(a, np.float64) for a in (W, bh, bv))
     V = X_eval.astype(np.float64)
@@ -55,10 +64,8 @@ def _lf(X, n_hidden, epochs, seed):
 
     rbm = lf.models.RBM(n_hidden=n_hidden, learning_rate=LR, n_iter=epochs, batch_size=BATCH,
                         k=1, random_state=seed)
-    t0 = time.perf_counter()
     rbm.fit(X)
-    dt = time.perf_counter() - t0
-    return dt, (rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_)
+    return rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_
 
 
 def _sklearn(X, n_hidden, epochs, seed):
@@ -66,10 +73,8 @@ def _sklearn(X, n_hidden, epochs, seed):
 
     rbm = BernoulliRBM(n_components=n_hidden, learning_rate=LR, batch_size=BATCH, n_iter=epochs,
                        random_state=seed)
-    t0 = time.perf_counter()
     rbm.fit(X)
-    dt = time.perf_counter() - t0
-    return dt, (rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_)
+    return rbm.components_, rbm.intercept_hidden_, rbm.intercept_visible_
 
 
 def _torch(X, n_hidden, epochs, seed):
@@ -81,7 +86,6 @@ def _torch(X, n_hidden, epochs, seed):
     bh = torch.zeros(n_hidden)
     bv = torch.zeros(n_vis)
     Xt = torch.from_numpy(X)
-    t0 = time.perf_counter()
     with torch.no_grad():
         for _ in range(epochs):
             perm = torch.randperm(Xt.shape[0], generator=g)
@@ -95,14 +99,13 @@ def _torch(X, n_hidden, epochs, seed):
                 W.addmm_(h0p.t(), v0, alpha=s).addmm_(h1p.t(), v1p, alpha=-s)
                 bh.add_((h0p - h1p).sum(0), alpha=s)
                 bv.add_((v0 - v1p).sum(0), alpha=s)
-    dt = time.perf_counter() - t0
-    return dt, (W.numpy(), bh.numpy(), bv.numpy())
+    return W.numpy(), bh.numpy(), bv.numpy()
 
 
-RUNNERS: Dict[str, Callable] = {"latentforge": _lf, "scikit-learn": _sklearn, "pytorch": _torch}
+RUNNERS: dict[str, Callable] = {"latentforge": _lf, "scikit-learn": _sklearn, "pytorch": _torch}
 
 
-def _available() -> List[str]:
+def _available() -> list[str]:
     names = ["latentforge"]
     for name, mod in (("scikit-learn", "sklearn"), ("pytorch", "torch")):
         try:
@@ -113,32 +116,23 @@ def _available() -> List[str]:
     return names
 
 
-def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
-        progress: Any = sys.stderr, threads: Optional[int] = None, smoke: bool = False,
-        n_train: Optional[int] = None, epochs: int = 1, seed: int = 0, **_: Any):
+def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
+        progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
+        n_train: int | None = None, epochs: int = 1, seed: int = 0, **_: Any):
     """Time ``epochs`` epochs per library on ``n_train`` MNIST images (default 10,000; all
     60,000 with ``full``), ``repeats`` times (default 2), and score each model."""
-    import latentforge as lf
     from latentforge import datasets
     from latentforge.bench import SuiteResult
 
     out = sys.stdout if out is None else out
     repeats = max(1, int(repeats or (1 if smoke else 2)))
-    if threads:
-        lf.set_num_threads(int(threads))
-    nthreads = lf.get_num_threads()
-    try:
-        import torch
-
-        torch.set_num_threads(nthreads)
-    except ImportError:
-        pass
     try:
         (X, _), (Xt, _) = datasets.load_mnist()
         source = "MNIST"
     except FileNotFoundError:
         rng = np.random.default_rng(seed)
-        X, Xt = rng.random((60000, 784), dtype=np.float32), rng.random((2000, 784), dtype=np.float32)
+        X = rng.random((60000, 784), dtype=np.float32)
+        Xt = rng.random((2000, 784), dtype=np.float32)
         source = "uniform noise (MNIST not found)"
     n = int(n_train or (500 if smoke else (60000 if full else 10000)))
     X = np.ascontiguousarray(X[:n])
@@ -146,76 +140,69 @@ def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
     sizes = (64,) if smoke else (256, 500)
     libs = _available()
     results = []
+    with thread_limits(threads, torch=True, progress=progress, tag=SUITE) as nthreads:
+        for n_hidden in sizes:
+            # Each library's training in turn, the order alternating between repetitions; a
+            # library that raises is reported and left out of the later repetitions.
+            errors: dict[str, str] = {}
+
+            def start(name, rep, n_hidden=n_hidden):
+                say(progress,
+                    f"[rbm] n_hidden={n_hidden} {name} (repetition {rep + 1}/{repeats})")
+
+            m = interleave(
+                {name: (lambda name=name, h=n_hidden: RUNNERS[name](X, h, epochs, seed))
+                 for name in libs},
+                repeats, number=1, warmup=False, settle=0.0, errors=errors, on_start=start,
+            )
+            for name in libs:
+                r: dict[str, Any] = {"n_hidden": n_hidden, "library": name,
+                                     "error": errors.get(name)}
+                if name in m:
+                    best = m[name].best_s / epochs
+                    mse, pl = _quality(*m[name].value, X_eval, seed)
+                    r.update(s_per_epoch=best, s_per_60k=best * 60000 / n,
+                             recon_mse=mse, pseudo_likelihood=pl,
+                             gflops=5 * 2 * n * 784 * n_hidden / best / 1e9)
+                results.append(r)
+    headers = ["n_hidden", "library", "s/epoch", "s/60k", "GFLOP/s", "recon MSE", "pseudo-LL",
+               "vs sklearn", "vs torch"]
+    rows = []
     for n_hidden in sizes:
-        best = {name: np.inf for name in libs}
-        weights: Dict[str, Any] = {}
-        errors: Dict[str, str] = {}
-        for rep in range(repeats):
-            order = libs if rep % 2 == 0 else libs[::-1]
-            for name in order:
-                if name in errors:
-                    continue
-                if progress is not None:
-                    print(f"[rbm] n_hidden={n_hidden} {name} (repetition {rep + 1}/{repeats})",
-                          file=progress, flush=True)
-                try:
-                    dt, w = RUNNERS[name](X, n_hidden, epochs, seed)
-                    best[name] = min(best[name], dt / epochs)
-                    weights[name] = w
-                except Exception as exc:  # report, keep going
-                    errors[name] = f"{type(exc).__name__}: {exc}"
-        for name in libs:
-            r: Dict[str, Any] = {"n_hidden": n_hidden, "library": name,
-                                 "error": errors.get(name)}
-            if name in weights:
-                mse, pl = _quality(*weights[name], X_eval, seed)
-                r.update(s_per_epoch=best[name], s_per_60k=best[name] * 60000 / n,
-                         recon_mse=mse, pseudo_likelihood=pl,
-                         gflops=5 * 2 * n * 784 * n_hidden / best[name] / 1e9)
-            results.append(r)
+        by_lib = {r["library"]: r for r in results if r["n_hidden"] == n_hidden}
+        for name, r in by_lib.items():
+            if r["error"]:
+                rows.append([str(n_hidden), name, f"ERROR: {r['error']}"])
+                continue
+
+            def ratio(other, r=r, name=name, by_lib=by_lib):
+                o = by_lib.get(other)
+                if name == "latentforge" and o and not o["error"]:
+                    return fmt_ratio(o["s_per_epoch"] / r["s_per_epoch"])
+                return ""
+
+            rows.append([str(n_hidden), name, f"{r['s_per_epoch']:.3f}", f"{r['s_per_60k']:.2f}",
+                         f"{r['gflops']:.1f}", f"{r['recon_mse']:.5f}",
+                         f"{r['pseudo_likelihood']:.2f}", ratio("scikit-learn"), ratio("pytorch")])
     lines = [
         "RBM training (Bernoulli, batch 100, lr 0.05): latentforge CD-1, PyTorch CD-1, "
         "scikit-learn PCD",
         f"  threads={nthreads} data={source} images/epoch={n} epochs={epochs} "
         f"best of {repeats} repetition(s); quality on 2000 test images",
         "",
-        f"{'n_hidden':>8} | {'library':12} | {'s/epoch':>8} | {'s/60k':>7} | {'GFLOP/s':>7} | "
-        f"{'recon MSE':>9} | {'pseudo-LL':>9} | {'vs sklearn':>10} | {'vs torch':>8}",
+        format_table(headers, rows, align="rlrrrrrrr"),
     ]
-    lines.append("-" * len(lines[-1]))
-    for n_hidden in sizes:
-        rows = {r["library"]: r for r in results if r["n_hidden"] == n_hidden}
-        for name, r in rows.items():
-            if r["error"]:
-                lines.append(f"{n_hidden:8d} | {name:12} | ERROR: {r['error']}")
-                continue
-
-            def ratio(other):
-                o = rows.get(other)
-                if name == "latentforge" and o and not o["error"]:
-                    return f"{o['s_per_epoch'] / r['s_per_epoch']:.2f}x"
-                return ""
-
-            lines.append(
-                f"{n_hidden:8d} | {name:12} | {r['s_per_epoch']:8.3f} | {r['s_per_60k']:7.2f} | "
-                f"{r['gflops']:7.1f} | {r['recon_mse']:9.5f} | {r['pseudo_likelihood']:9.2f} | "
-                f"{ratio('scikit-learn'):>10} | {ratio('pytorch'):>8}")
     print("\n".join(lines), file=out, flush=True)
     return SuiteResult(results, {"suite": SUITE, "threads": nthreads, "data": source,
-                                 "n_train": n, "epochs": epochs})
+                                 "n_train": n, "epochs": epochs, **machine_meta()})
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="all 60,000 training images per epoch")
-    p.add_argument("--repeats", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p = suite_parser(__doc__.splitlines()[0], full_help="all 60,000 training images per epoch")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--n-train", type=int, default=None)
     args = p.parse_args(argv)
-    res = run(full=args.full, repeats=args.repeats, threads=args.threads, epochs=args.epochs,
-              n_train=args.n_train)
-    return 0 if res.ok else 1
+    return suite_main(run, args, epochs=args.epochs, n_train=args.n_train)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
 import latentforge as lf
+
+from ._harness import stopwatch
 
 
 def steps_to_cost(X, y, momentum, target=0.1, max_epochs=60, seed=0, window=100, lr=0.01):
@@ -74,27 +75,28 @@ def main(argv=None) -> int:
               flush=True)
         res = {}
         for name, mom in (("momentum 0.9", 0.9), ("plain SGD", 0.0)):
-            t0 = time.perf_counter()
-            steps, epochs = steps_to_cost(X, y, mom, max_epochs=args.max_epochs, seed=args.seed)
+            with stopwatch() as sw:
+                steps, epochs = steps_to_cost(X, y, mom, max_epochs=args.max_epochs,
+                                              seed=args.seed)
             res[name] = steps
             shown = steps if steps is not None else f"> {epochs * 600} (not reached)"
             print(f"    {name:13}: {shown} steps ({epochs} epochs, "
-                  f"{time.perf_counter() - t0:.0f} s)", flush=True)
+                  f"{sw['s']:.0f} s)", flush=True)
         if all(res.values()):
             print(f"    ratio SGD / momentum: {res['plain SGD'] / res['momentum 0.9']:.1f}x "
                   "(published: about 9x)", flush=True)
     if args.only in (None, "2"):
         print("\n[2] 784-1000-750-500-10 sigmoid, no pretraining, SGD momentum 0.9, lr 0.1, "
               "batch 100, 10 epochs", flush=True)
-        t0 = time.perf_counter()
         clf = lf.models.MLPClassifier(hidden=(1000, 750, 500), activation="sigmoid",
                                       optimizer="momentum", learning_rate=0.1, batch_size=100,
                                       max_epochs=10, validation_fraction=0.0,
                                       random_state=args.seed, verbose=1)
-        clf.fit(X, y)
+        with stopwatch() as sw:
+            clf.fit(X, y)
         err = 1.0 - clf.score(Xt, yt)
         print(f"    test error after 10 epochs: {100 * err:.2f}% "
-              f"(train loss {clf.history_['loss'][-1]:.4f}; {time.perf_counter() - t0:.0f} s)",
+              f"(train loss {clf.history_['loss'][-1]:.4f}; {sw['s']:.0f} s)",
               flush=True)
     if args.only in (None, "3"):
         dbn_vs_random_start(X, y, Xt, yt, args.pretrain_epochs, args.finetune_epochs, args.seed)
@@ -108,17 +110,15 @@ def dbn_vs_random_start(X, y, Xt, yt, pretrain_epochs, finetune_epochs, seed):
     print(f"\n[3] DBN 784-1000-750-500: CD-1 pretraining ({pretrain_epochs} epochs per layer, "
           f"lr 0.05, batch 100) + {finetune_epochs} epochs of backprop (momentum 0.9, lr 0.1) "
           f"vs the same {finetune_epochs} epochs from a random start", flush=True)
-    t0 = time.perf_counter()
-    dbn = lf.models.DBN(hidden=hidden, random_state=seed, verbose=1,
-                        rbm_params=dict(learning_rate=0.05, n_iter=pretrain_epochs,
-                                        batch_size=100, k=1)).fit(X)
-    t_pre = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pre = dbn.to_classifier(10, **tune).fit(X, y)
-    t_pre_ft = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scratch = lf.models.MLPClassifier(hidden=hidden, activation="sigmoid", **tune).fit(X, y)
-    t_scr = time.perf_counter() - t0
+    with stopwatch() as sw_pre:
+        dbn = lf.models.DBN(hidden=hidden, random_state=seed, verbose=1,
+                            rbm_params=dict(learning_rate=0.05, n_iter=pretrain_epochs,
+                                            batch_size=100, k=1)).fit(X)
+    with stopwatch() as sw_pre_ft:
+        pre = dbn.to_classifier(10, **tune).fit(X, y)
+    with stopwatch() as sw_scr:
+        scratch = lf.models.MLPClassifier(hidden=hidden, activation="sigmoid", **tune).fit(X, y)
+    t_pre, t_pre_ft, t_scr = sw_pre["s"], sw_pre_ft["s"], sw_scr["s"]
     e_pre, e_scr = 1 - pre.score(Xt, yt), 1 - scratch.score(Xt, yt)
     print(f"    pretrained : test error {100 * e_pre:.2f}% (pretraining {t_pre:.0f} s, "
           f"fine-tuning {t_pre_ft:.0f} s)", flush=True)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
 import latentforge as lf
+
+from ._harness import stopwatch
 
 
 def knn_agreement(Z: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
@@ -48,12 +49,12 @@ def pca_fit(X: np.ndarray, d: int):
 def exp_deep_ae_vs_pca(X, y, Xt, yt, epochs, out, seed):
     print(f"\n[1] 784-1000-500-250-2 autoencoder (sigmoid, batchnorm, Adam, {epochs} epochs) "
           "vs 2-component PCA", flush=True)
-    t0 = time.perf_counter()
     ae = lf.models.Autoencoder(hidden=(1000, 500, 250, 2), activation="sigmoid", tied=False,
                                loss="bce", batchnorm=True, optimizer="adam", learning_rate=1e-3,
                                batch_size=100, n_epochs=epochs, random_state=seed, verbose=1)
-    ae.fit(X)
-    t_ae = time.perf_counter() - t0
+    with stopwatch() as sw:
+        ae.fit(X)
+    t_ae = sw["s"]
     mean, comps = pca_fit(X.astype(np.float64), 2)
     Zp = (Xt - mean) @ comps.T
     Rp = Zp @ comps + mean
@@ -91,18 +92,18 @@ def exp_pretraining(X, y, Xt, yt, epochs, seed):
           "epochs each", flush=True)
     res = {}
     for pretrain in ("ae", None):
-        t0 = time.perf_counter()
         kw = {}
         if pretrain == "ae":
             kw["pretrain_params"] = dict(n_epochs=2, batch_size=100, learning_rate=1e-3,
                                          optimizer="adam", loss="bce")
-        clf = lf.models.DNN(hidden=(1000, 750, 500), pretrain=pretrain, max_epochs=epochs,
-                            optimizer="momentum", learning_rate=0.1, batch_size=100,
-                            validation_fraction=0.0, random_state=seed, **kw).fit(X, y)
+        with stopwatch() as sw:
+            clf = lf.models.DNN(hidden=(1000, 750, 500), pretrain=pretrain, max_epochs=epochs,
+                                optimizer="momentum", learning_rate=0.1, batch_size=100,
+                                validation_fraction=0.0, random_state=seed, **kw).fit(X, y)
         err = 1 - clf.score(Xt, yt)
         res[pretrain] = err
         print(f"    pretrain={pretrain!s:5}: test error {100 * err:.2f}% "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+              f"({sw['s']:.0f} s)", flush=True)
     return res
 
 

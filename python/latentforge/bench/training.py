@@ -8,20 +8,31 @@ Two workloads, both float32, minibatch 100, SGD with momentum 0.9:
   once through the estimator ``lf.models.Autoencoder.fit`` (same network and update).
 
 Each step is forward, backward and the optimizer update. latentforge and PyTorch run the same
-math with the same thread count, timed in alternating chunks of steps in one process (so a
-drifting machine affects both alike); the table reports the best chunk of each. Inputs are real
-MNIST images when ``lf.datasets.load_mnist`` finds them, otherwise uniform noise of the same
-shape (throughput does not depend on pixel values; the header says which).
+math with the same thread count, timed in alternating chunks of steps in one process
+(``_harness.interleave``, so a drifting machine affects both alike); the table reports the best
+chunk of each. Inputs are real MNIST images when ``lf.datasets.load_mnist`` finds them,
+otherwise uniform noise of the same shape (throughput does not depend on pixel values; the
+header says which).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
+
+from ._harness import (
+    fmt,
+    fmt_ratio,
+    format_table,
+    interleave,
+    machine_meta,
+    say,
+    suite_main,
+    suite_parser,
+    thread_limits,
+)
 
 SUITE = "training"
 BATCH = 100
@@ -29,7 +40,7 @@ MLP_SIZES = (784, 1000, 750, 500, 10)
 AE_SIZES = (784, 1000, 500, 250, 30)
 
 
-def _data(n: int, seed: int) -> Tuple[np.ndarray, np.ndarray, str]:
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     from latentforge import datasets
 
     try:
@@ -61,12 +72,12 @@ def _lf_mlp(lf, rng):
     return step
 
 
-def _ae_layer_acts() -> List[Optional[str]]:
+def _ae_layer_acts() -> list[str | None]:
     # encoder: sigmoid, sigmoid, sigmoid, linear code; decoder: sigmoid x 4 (output in [0, 1])
     return ["sigmoid", "sigmoid", "sigmoid", None, "sigmoid", "sigmoid", "sigmoid", "sigmoid"]
 
 
-def _ae_dims() -> List[Tuple[int, int]]:
+def _ae_dims() -> list[tuple[int, int]]:
     enc = list(zip(AE_SIZES[:-1], AE_SIZES[1:]))
     dec = [(b, a) for a, b in reversed(enc)]
     return enc + dec
@@ -111,7 +122,7 @@ def _lf_autoencoder_model(lf, rng):
 
 def _torch_mlp(torch, seed):
     torch.manual_seed(seed)
-    mods: List[Any] = []
+    mods: list[Any] = []
     for a, b in zip(MLP_SIZES[:-2], MLP_SIZES[1:-1]):
         mods += [torch.nn.Linear(a, b), torch.nn.Sigmoid()]
     mods.append(torch.nn.Linear(MLP_SIZES[-2], MLP_SIZES[-1]))
@@ -131,7 +142,7 @@ def _torch_mlp(torch, seed):
 
 def _torch_autoencoder(torch, seed):
     torch.manual_seed(seed)
-    mods: List[Any] = []
+    mods: list[Any] = []
     for (a, b), act in zip(_ae_dims(), _ae_layer_acts()):
         mods.append(torch.nn.Linear(a, b))
         if act == "sigmoid":
@@ -152,9 +163,8 @@ def _torch_autoencoder(torch, seed):
 # ----------------------------------------------------------------------------- timing
 
 
-def _chunk(step: Callable, batches: List[Tuple[Any, Any]]) -> float:
-    t0 = time.perf_counter()
-    last = 0.0
+def _chunk(step: Callable, batches: list[tuple[Any, Any]]) -> None:
+    """Train on ``batches`` (one timed unit); raises when the loss stops being finite."""
     if getattr(step, "whole_chunk", False):
         last = step(batches)
     else:
@@ -162,12 +172,11 @@ def _chunk(step: Callable, batches: List[Tuple[Any, Any]]) -> float:
             last = step(X, y)
     if not np.isfinite(last):
         raise FloatingPointError(f"loss became {last}")
-    return time.perf_counter() - t0
 
 
-def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
-        progress: Any = sys.stderr, threads: Optional[int] = None, smoke: bool = False,
-        steps: Optional[int] = None, seed: int = 0, **_: Any):
+def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
+        progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
+        steps: int | None = None, seed: int = 0, **_: Any):
     """Run the suite, print the table to ``out`` and return a ``SuiteResult``.
 
     ``steps`` minibatches per timed chunk (default 50, 600 = one MNIST epoch with ``full``);
@@ -179,82 +188,76 @@ def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
     out = sys.stdout if out is None else out
     repeats = max(1, int(repeats or (2 if smoke else 3)))
     steps = int(steps or (3 if smoke else (600 if full else 50)))
-    if threads:
-        lf.set_num_threads(int(threads))
-    nthreads = lf.get_num_threads()
+    with thread_limits(threads, torch=True, progress=progress, tag=SUITE) as nthreads:
+        results, meta = _run(lf, repeats, steps, seed, nthreads, progress)
+    headers = ["workload", "lf samples/s", "torch samples/s", "lf / torch"]
+    rows = []
+    for r in results:
+        if r["error"]:
+            rows.append([r["workload"], f"ERROR: {r['error']}"])
+            continue
+        t = r.get("torch_samples_per_s")
+        rows.append([r["workload"], f"{r['lf_samples_per_s']:.0f}", fmt(t, ".0f", "n/a"),
+                     fmt_ratio(r.get("ratio"), "n/a")])
+    lines = ["latentforge training benchmark (float32, batch 100, SGD momentum 0.9)",
+             f"  threads={nthreads} data={meta['data']} torch={meta['torch'] or 'not installed'}",
+             f"  best of {repeats} chunks of {steps} steps per library, alternating in one process",
+             "",
+             format_table(headers, rows)]
+    print("\n".join(lines), file=out, flush=True)
+    return SuiteResult(results, meta)
+
+
+def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any):
     X, y, source = _data(steps * BATCH, seed)
     lf_batches = [(X[i:i + BATCH], y[i:i + BATCH]) for i in range(0, steps * BATCH, BATCH)]
     try:
         import torch
 
-        torch.set_num_threads(nthreads)
         tX, ty = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
         torch_batches = [(tX[i:i + BATCH], ty[i:i + BATCH]) for i in range(0, steps * BATCH, BATCH)]
-        torch_version: Optional[str] = torch.__version__
+        torch_version: str | None = torch.__version__
     except ImportError:
         torch, torch_version = None, None
 
-    meta: Dict[str, Any] = {"suite": SUITE, "batch": BATCH, "steps_per_chunk": steps,
+    meta: dict[str, Any] = {"suite": SUITE, "batch": BATCH, "steps_per_chunk": steps,
                             "chunks": repeats, "threads": nthreads, "data": source,
-                            "torch": torch_version, "latentforge": lf.build_info()}
+                            "torch": torch_version, "latentforge": lf.build_info(),
+                            **machine_meta()}
     workloads = [("mlp 784-1000-750-500-10", _lf_mlp, _torch_mlp),
                  ("autoencoder 784-1000-500-250-30-...-784", _lf_autoencoder, _torch_autoencoder),
                  ("Autoencoder.fit, same network", _lf_autoencoder_model, _torch_autoencoder)]
     results = []
     for name, make_lf, make_torch in workloads:
-        if progress is not None:
-            print(f"[training] {name}: {repeats} chunks of {steps} steps per library",
-                  file=progress, flush=True)
-        r: Dict[str, Any] = {"workload": name, "error": None}
+        say(progress, f"[training] {name}: {repeats} chunks of {steps} steps per library")
+        r: dict[str, Any] = {"workload": name, "error": None}
         try:
-            fns = {"lf": (make_lf(lf, np.random.default_rng(seed)), lf_batches)}
+            steps_of = {"lf": (make_lf(lf, np.random.default_rng(seed)), lf_batches)}
             if torch is not None:
-                fns["torch"] = (make_torch(torch, seed), torch_batches)
-            for fn, batches in fns.values():  # warm-up (allocations, thread pools)
-                _chunk(fn, batches[:2])
-            best = {k: np.inf for k in fns}
-            for rep in range(repeats):
-                order = list(fns) if rep % 2 == 0 else list(fns)[::-1]
-                for k in order:
-                    time.sleep(0.05)
-                    best[k] = min(best[k], _chunk(*fns[k]))
+                steps_of["torch"] = (make_torch(torch, seed), torch_batches)
+            # A chunk of each library in turn, alternating, 50 ms pause before each; the warm-up
+            # (allocations, thread pools) is a chunk of two steps.
+            m = interleave(
+                {k: (lambda s=s, b=b: _chunk(s, b)) for k, (s, b) in steps_of.items()},
+                repeats, number=1, settle=0.05, settle_always=True,
+                warmup={k: (lambda s=s, b=b: _chunk(s, b[:2])) for k, (s, b) in steps_of.items()},
+            )
             n = steps * BATCH
-            r["lf_samples_per_s"] = n / best["lf"]
+            r["lf_samples_per_s"] = n / m["lf"].best_s
             if torch is not None:
-                r["torch_samples_per_s"] = n / best["torch"]
-                r["ratio"] = best["torch"] / best["lf"]
+                r["torch_samples_per_s"] = n / m["torch"].best_s
+                r["ratio"] = m["torch"].best_s / m["lf"].best_s
         except Exception as exc:  # report and keep going
             r["error"] = f"{type(exc).__name__}: {exc}"
         results.append(r)
-
-    lines = ["latentforge training benchmark (float32, batch 100, SGD momentum 0.9)",
-             f"  threads={nthreads} data={source} torch={torch_version or 'not installed'}",
-             f"  best of {repeats} chunks of {steps} steps per library, alternating in one process",
-             "",
-             f"{'workload':42} | {'lf samples/s':>12} | {'torch samples/s':>15} | lf / torch"]
-    lines.append("-" * len(lines[-1]))
-    for r in results:
-        if r["error"]:
-            lines.append(f"{r['workload']:42} | ERROR: {r['error']}")
-            continue
-        t = r.get("torch_samples_per_s")
-        torch_cell = f"{t:15.0f}" if t else "n/a".rjust(15)
-        ratio_cell = f"{r['ratio']:.2f}x" if t else "n/a"
-        lines.append(f"{r['workload']:42} | {r['lf_samples_per_s']:12.0f} | {torch_cell} | "
-                     f"{ratio_cell}")
-    print("\n".join(lines), file=out, flush=True)
-    return SuiteResult(results, meta)
+    return results, meta
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="chunks of 600 steps (one MNIST epoch)")
-    p.add_argument("--repeats", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--steps", type=int, default=None)
+    p = suite_parser(__doc__.splitlines()[0], full_help="chunks of 600 steps (one MNIST epoch)")
+    p.add_argument("--steps", type=int, default=None, help="minibatches per timed chunk")
     args = p.parse_args(argv)
-    res = run(full=args.full, repeats=args.repeats, threads=args.threads, steps=args.steps)
-    return 0 if res.ok else 1
+    return suite_main(run, args, steps=args.steps)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,22 @@ MulticoreTSNE's own default and the floor only matters below N = 2,400.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
-import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
+
+from ._harness import (
+    fmt_ratio,
+    format_table,
+    interleave,
+    machine_meta,
+    say,
+    suite_main,
+    suite_parser,
+    thread_limits,
+)
 
 SUITE = "tsne"
 
@@ -104,8 +113,8 @@ def _run_multicore(X, seed, threads):
                          random_state=seed).fit_transform(X)
 
 
-def _libraries() -> Dict[str, Any]:
-    libs: Dict[str, Any] = {"latentforge": _run_lf}
+def _libraries() -> dict[str, Any]:
+    libs: dict[str, Any] = {"latentforge": _run_lf}
     if importlib.util.find_spec("sklearn") is not None:
         libs["scikit-learn (bh)"] = _run_sklearn
     if importlib.util.find_spec("openTSNE") is not None:
@@ -116,9 +125,9 @@ def _libraries() -> Dict[str, Any]:
     return libs
 
 
-def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
-        progress: Any = sys.stderr, threads: Optional[int] = None, smoke: bool = False,
-        sizes=None, seed: int = 0, plot_dir: Optional[str] = None, **_: Any):
+def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
+        progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
+        sizes=None, seed: int = 0, plot_dir: str | None = None, **_: Any):
     """Embed the first N MNIST images for N in ``sizes`` (default 2,000; with ``full``
     5,000, 20,000 and 70,000), each library once. ``plot_dir``: save latentforge's embedding
     of each N there, coloured by digit (``tsne_mnist_<N>.png``, ``lf.viz.scatter``)."""
@@ -127,63 +136,66 @@ def run(full: bool = False, repeats: Optional[int] = None, out: Any = None, *,
     from latentforge.bench import SuiteResult
 
     out = sys.stdout if out is None else out
-    threads = int(threads or lf.get_num_threads())
     (X, y), (Xt, yt) = datasets.load_mnist()
     X_all, y_all = np.concatenate([X, Xt]), np.concatenate([y, yt])
     if sizes is None:
         sizes = (500,) if smoke else ((5000, 20000, 70000) if full else (2000,))
     libs = _libraries()
-    results: List[Dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    with thread_limits(threads, progress=progress, tag=SUITE) as threads:
+        for n in sizes:
+            Xn = lf.models.PCA(50, random_state=seed).fit_transform(X_all[:n]).astype(np.float32)
+            labels = y_all[:n]
+            P = _tsne.joint_probabilities(Xn, perplexity=30.0)
+            # Each library once (a run lasts seconds to minutes), one after the other.
+            errors: dict[str, str] = {}
+            m = interleave(
+                {name: (lambda fn=fn, Xn=Xn: fn(Xn, seed, threads)) for name, fn in libs.items()},
+                1, number=1, warmup=False, settle=0.0, errors=errors,
+                on_start=lambda name, _, n=n: say(progress, f"[tsne] N={n} {name}"),
+            )
+            for name in libs:
+                r: dict[str, Any] = {"n": n, "library": name, "error": errors.get(name)}
+                if name in m:
+                    try:
+                        r["seconds"] = m[name].best_s
+                        Y = m[name].value
+                        r["kl"] = _kl(Y, P)
+                        r["knn_agreement"] = _knn_agreement(Y, labels)
+                        if plot_dir is not None and name == "latentforge":
+                            _plot(Y, labels, n, r, plot_dir)
+                    except Exception as exc:  # report, keep going
+                        r["error"] = f"{type(exc).__name__}: {exc}"
+                results.append(r)
+    rows = []
     for n in sizes:
-        Xn = lf.models.PCA(50, random_state=seed).fit_transform(X_all[:n]).astype(np.float32)
-        labels = y_all[:n]
-        P = _tsne.joint_probabilities(Xn, perplexity=30.0)
-        for name, fn in libs.items():
-            if progress is not None:
-                print(f"[tsne] N={n} {name}", file=progress, flush=True)
-            r: Dict[str, Any] = {"n": n, "library": name, "error": None}
-            try:
-                t0 = time.perf_counter()
-                Y = fn(Xn, seed, threads)
-                r["seconds"] = time.perf_counter() - t0
-                r["kl"] = _kl(Y, P)
-                r["knn_agreement"] = _knn_agreement(Y, labels)
-                if plot_dir is not None and name == "latentforge":
-                    _plot(Y, labels, n, r, plot_dir)
-            except Exception as exc:  # report, keep going
-                r["error"] = f"{type(exc).__name__}: {exc}"
-            results.append(r)
+        by_n = [r for r in results if r["n"] == n]
+        lf_row = next((r for r in by_n if r["library"] == "latentforge" and not r["error"]), None)
+        for r in by_n:
+            if r["error"]:
+                rows.append([str(n), r["library"], f"ERROR: {r['error']}"])
+                continue
+            sp = fmt_ratio(r["seconds"] / lf_row["seconds"]) if lf_row and r is not lf_row else ""
+            rows.append([str(n), r["library"], f"{r['seconds']:.1f}", f"{r['kl']:.3f}",
+                         f"{r['knn_agreement']:.3f}", sp])
     lines = ["t-SNE on MNIST (50 PCA components, perplexity 30, 2-D)",
              f"  threads={threads}; KL against one shared P (latentforge affinities), exact Z",
              "",
-             f"{'N':>6} | {'library':18} | {'seconds':>8} | {'KL':>6} | {'10-NN agree':>11} | "
-             f"{'lf speed-up':>11}"]
-    lines.append("-" * len(lines[-1]))
-    for n in sizes:
-        rows = [r for r in results if r["n"] == n]
-        lf_row = next((r for r in rows if r["library"] == "latentforge" and not r["error"]), None)
-        for r in rows:
-            if r["error"]:
-                lines.append(f"{n:6d} | {r['library']:18} | ERROR: {r['error']}")
-                continue
-            sp = (f"{r['seconds'] / lf_row['seconds']:.2f}x"
-                  if lf_row and r is not lf_row else "")
-            lines.append(f"{n:6d} | {r['library']:18} | {r['seconds']:8.1f} | {r['kl']:6.3f} | "
-                         f"{r['knn_agreement']:11.3f} | {sp:>11}")
+             format_table(["N", "library", "seconds", "KL", "10-NN agree", "lf speed-up"], rows,
+                          align="rlrrrr")]
     print("\n".join(lines), file=out, flush=True)
-    return SuiteResult(results, {"suite": SUITE, "threads": threads, "sizes": list(sizes)})
+    return SuiteResult(results, {"suite": SUITE, "threads": threads, "sizes": list(sizes),
+                                 **machine_meta()})
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--full", action="store_true", help="N = 5,000, 20,000 and 70,000")
+    p = suite_parser(__doc__.splitlines()[0], full_help="N = 5,000, 20,000 and 70,000",
+                     repeats=False)
     p.add_argument("--sizes", type=int, nargs="*", default=None)
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="save latentforge's embedding of each N as DIR/tsne_mnist_<N>.png")
     args = p.parse_args(argv)
-    res = run(full=args.full, sizes=args.sizes, threads=args.threads, plot_dir=args.plot)
-    return 0 if res.ok else 1
+    return suite_main(run, args, sizes=args.sizes, plot_dir=args.plot)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training throughput, latentforge vs PyTorch on the CPU (samples/s).
 
-    python benchmarks/bench_training.py [--full] [--repeats N] [--threads N] [--steps N]
+    python benchmarks/run_training.py [--full] [--repeats N] [--threads N] [--steps N]
 
 The logic lives in ``latentforge.bench.training`` (``latentforge bench --suite training`` runs
 the same code from an installed package); this is a thin wrapper. PyTorch is optional:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """RBM training speed and quality: latentforge vs scikit-learn vs PyTorch (CPU).
 
-    python benchmarks/bench_rbm.py [--full] [--repeats N] [--threads N] [--epochs N] [--n-train N]
+    python benchmarks/run_rbm.py [--full] [--repeats N] [--threads N] [--epochs N] [--n-train N]
 
 The logic lives in ``latentforge.bench.rbm`` (``latentforge bench --suite rbm`` runs
 the same code from an installed package); this is a thin wrapper. The peers are optional:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """t-SNE on MNIST: latentforge vs scikit-learn, openTSNE, MulticoreTSNE (time, KL, 10-NN).
 
-    python benchmarks/bench_tsne.py [--full] [--sizes N ...] [--threads N] [--plot DIR]
+    python benchmarks/run_tsne.py [--full] [--sizes N ...] [--threads N] [--plot DIR]
 
 The logic lives in ``latentforge.bench.tsne`` (``latentforge bench --suite tsne`` runs
 the same code from an installed package); this is a thin wrapper. The peers are optional:

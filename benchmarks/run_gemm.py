@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """float32 GEMM / fused-linear benchmark: latentforge vs numpy (as-is and OPENBLAS_* unset).
 
-    python benchmarks/bench_gemm.py [--full] [--repeats N] [--threads N] [--json PATH]
+    python benchmarks/run_gemm.py [--full] [--repeats N] [--threads N] [--json PATH]
 
 The logic lives in ``latentforge.bench.gemm`` (so ``latentforge bench`` runs the
 same code from an installed package); this is a thin wrapper.  Importable too:
