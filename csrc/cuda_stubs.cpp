@@ -34,9 +34,8 @@ void gemm_forward_cuda_config(float*, int64_t, const float*, int64_t, bool, cons
   built_without_cuda("gemm_forward_cuda");
 }
 
-void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t,
-                         bool, int64_t, int64_t, int64_t, float, float, const float*, Activation,
-                         int) {
+void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
+                         int64_t, int64_t, int64_t, float, float, const float*, Activation, int) {
   built_without_cuda("gemm_cuda_from_host");
 }
 

@@ -53,8 +53,7 @@ const char* dtype_name() {
 // True when a's element type is T in native byte order (equality, not identity; see above).
 template <class T>
 bool has_dtype(const py::array& a) {
-  return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(),
-                                                         py::dtype::of<T>().ptr());
+  return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), py::dtype::of<T>().ptr());
 }
 
 template <class T>
@@ -147,8 +146,10 @@ inline uint64_t uint_arg(const py::handle& obj, const char* name, int bits) {
 // integer value.
 inline Activation activation_arg(int code) {
   if (!activation_valid(code)) {
-    throw py::value_error("activation code must be an lf.Activation (none, sigmoid, tanh, relu) "
-                          "or its value 0..3, got " + std::to_string(code));
+    throw py::value_error(
+        "activation code must be an lf.Activation (none, sigmoid, tanh, relu) "
+        "or its value 0..3, got " +
+        std::to_string(code));
   }
   return static_cast<Activation>(code);
 }

@@ -31,8 +31,7 @@ void bind_core(py::module_& m) {
       [](const std::string& name) {
         return std::string(lf::isa_name(lf::set_isa_cap(lf::parse_isa(name))));
       },
-      py::arg("name"),
-      "Cap the SIMD path (avx512 > avx2 > scalar); returns the ISA now used.");
+      py::arg("name"), "Cap the SIMD path (avx512 > avx2 > scalar); returns the ISA now used.");
   m.def("openmp", &lf::openmp_enabled);
   m.def("get_num_threads", &lf::num_threads);
   m.def("set_num_threads", &lf::set_num_threads, py::arg("n"));
@@ -42,8 +41,9 @@ void bind_core(py::module_& m) {
   m.def("cuda_device_name", &lf::cuda_device_name, py::arg("device") = 0,
         "Name of a CUDA device (RuntimeError without CUDA).");
   // Every binding taking an activation accepts a member of this enum (or its integer value).
-  py::enum_<lf::Activation>(m, "Activation", "Activation fused into the GEMM epilogue / applied "
-                                             "by the elementwise kernels.")
+  py::enum_<lf::Activation>(m, "Activation",
+                            "Activation fused into the GEMM epilogue / applied "
+                            "by the elementwise kernels.")
       .value("none", lf::Activation::none)
       .value("sigmoid", lf::Activation::sigmoid)
       .value("tanh", lf::Activation::tanh)

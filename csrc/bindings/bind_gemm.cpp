@@ -23,11 +23,11 @@ py::array gemm_binding(const py::array& A, const py::array& B, const py::object&
   {
     py::gil_scoped_release release;
     if (naive) {
-      lf::gemm_forward_naive(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
-                             trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act);
+      lf::gemm_forward_naive(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld, trans_b,
+                             g.M, g.N, g.K, alpha, beta, g.bias, g.act);
     } else {
-      lf::gemm_forward_cpu(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
-                           trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, nt);
+      lf::gemm_forward_cpu(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld, trans_b,
+                           g.M, g.N, g.K, alpha, beta, g.bias, g.act, nt);
     }
   }
   return g.C;
@@ -43,8 +43,8 @@ py::array gemm_cuda_binding(const py::array& A, const py::array& B, const py::ob
   const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
   {
     py::gil_scoped_release release;
-    lf::gemm_cuda_from_host(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld,
-                            trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, config);
+    lf::gemm_cuda_from_host(g.c.data, g.c.ld, g.a.data, g.a.ld, trans_a, g.b.data, g.b.ld, trans_b,
+                            g.M, g.N, g.K, alpha, beta, g.bias, g.act, config);
   }
   return g.C;
 }
@@ -65,6 +65,7 @@ void bind_gemm(py::module_& m) {
         "The CUDA GEMM on the current device with copies to and from host arrays, launch "
         "configuration `config` in [0, _gemm_cuda_num_configs()) (RuntimeError without CUDA or "
         "without a device). Same contract as gemm.");
-  m.def("_gemm_cuda_num_configs", [] { return lf::kGemmCudaConfigs; },
-        "Number of launch configurations of the CUDA GEMM kernel.");
+  m.def(
+      "_gemm_cuda_num_configs", [] { return lf::kGemmCudaConfigs; },
+      "Number of launch configurations of the CUDA GEMM kernel.");
 }

@@ -23,11 +23,12 @@ using lf::bind::array_arg;
 // Checks X and k; returns (n, d).
 std::pair<int64_t, int64_t> knn_shape(const py::array& X, int64_t k) {
   const int64_t n = X.shape(0), d = X.shape(1);
-  if (d < 1) throw py::value_error("X must have at least one feature (column), got shape " +
-                                   lf::bind::shape_str(X));
+  if (d < 1)
+    throw py::value_error("X must have at least one feature (column), got shape " +
+                          lf::bind::shape_str(X));
   if (k < 1 || k > n - 1) {
-    throw py::value_error("k must satisfy 1 <= k <= n - 1 = " + std::to_string(n - 1) +
-                          ", got " + std::to_string(k));
+    throw py::value_error("k must satisfy 1 <= k <= n - 1 = " + std::to_string(n - 1) + ", got " +
+                          std::to_string(k));
   }
   // Outputs n x k of 8-byte elements (k < n, and n * d elements of X already exist).
   if (k > std::numeric_limits<int64_t>::max() / 8 / n) {

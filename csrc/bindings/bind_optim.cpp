@@ -62,22 +62,20 @@ Operands operands(const py::object& param, const py::object& grad,
     ops.states.push_back(operand(*obj, name, /*writable=*/true, &ops.param.arr));
   }
   std::vector<std::pair<const py::array*, std::string>> all = {{&ops.param.arr, "param"},
-                                                                 {&ops.grad.arr, "grad"}};
+                                                               {&ops.grad.arr, "grad"}};
   auto it = states.begin();
   for (const auto& s : ops.states) all.emplace_back(&s.arr, (it++)->second);
   for (size_t i = 0; i < all.size(); ++i) {
     for (size_t j = i + 1; j < all.size(); ++j) {
       if (lf::bind::overlaps(*all[i].first, *all[j].first)) {
-        throw py::value_error(all[i].second + " and " + all[j].second +
-                              " must not share memory");
+        throw py::value_error(all[i].second + " and " + all[j].second + " must not share memory");
       }
     }
   }
   return ops;
 }
 
-void sgd(const py::object& param, const py::object& grad, float lr, float weight_decay,
-         float l1) {
+void sgd(const py::object& param, const py::object& grad, float lr, float weight_decay, float l1) {
   const auto o = operands(param, grad, {});
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
@@ -98,8 +96,8 @@ void momentum(const py::object& param, const py::object& grad, const py::object&
   }
 }
 
-void adagrad(const py::object& param, const py::object& grad, const py::object& sum_sq,
-             float lr, float eps, float weight_decay, float l1) {
+void adagrad(const py::object& param, const py::object& grad, const py::object& sum_sq, float lr,
+             float eps, float weight_decay, float l1) {
   const auto o = operands(param, grad, {{&sum_sq, "sum"}});
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
@@ -108,15 +106,14 @@ void adagrad(const py::object& param, const py::object& grad, const py::object& 
 }
 
 void rmsprop(const py::object& param, const py::object& grad, const py::object& square_avg,
-             const py::object& buf, float lr, float alpha, float eps, float mu,
-             float weight_decay, float l1) {
+             const py::object& buf, float lr, float alpha, float eps, float mu, float weight_decay,
+             float l1) {
   if (mu != 0.0f && buf.is_none()) {
     throw py::value_error("rmsprop with momentum > 0 needs a momentum_buffer array");
   }
-  const auto o = buf.is_none()
-                     ? operands(param, grad, {{&square_avg, "square_avg"}})
-                     : operands(param, grad,
-                                {{&square_avg, "square_avg"}, {&buf, "momentum_buffer"}});
+  const auto o = buf.is_none() ? operands(param, grad, {{&square_avg, "square_avg"}})
+                               : operands(param, grad,
+                                          {{&square_avg, "square_avg"}, {&buf, "momentum_buffer"}});
   float* b = o.states.size() > 1 ? o.states[1].data : nullptr;
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
@@ -125,24 +122,23 @@ void rmsprop(const py::object& param, const py::object& grad, const py::object& 
 }
 
 void adam(const py::object& param, const py::object& grad, const py::object& exp_avg,
-          const py::object& exp_avg_sq, int64_t step, float lr, float beta1, float beta2,
-          float eps, float weight_decay, float l1) {
+          const py::object& exp_avg_sq, int64_t step, float lr, float beta1, float beta2, float eps,
+          float weight_decay, float l1) {
   const auto o = operands(param, grad, {{&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"}});
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
-  lf::adam_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data, o.param.n,
-                    step, lr, beta1, beta2, eps, weight_decay, l1, nt);
+  lf::adam_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data, o.param.n, step,
+                    lr, beta1, beta2, eps, weight_decay, l1, nt);
 }
 
 void adadelta(const py::object& param, const py::object& grad, const py::object& square_avg,
               const py::object& acc_delta, float lr, float rho, float eps, float weight_decay,
               float l1) {
-  const auto o =
-      operands(param, grad, {{&square_avg, "square_avg"}, {&acc_delta, "acc_delta"}});
+  const auto o = operands(param, grad, {{&square_avg, "square_avg"}, {&acc_delta, "acc_delta"}});
   const int nt = lf::num_threads();
   py::gil_scoped_release release;
-  lf::adadelta_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data,
-                        o.param.n, lr, rho, eps, weight_decay, l1, nt);
+  lf::adadelta_step_cpu(o.param.data, o.states[0].data, o.states[1].data, o.grad.data, o.param.n,
+                        lr, rho, eps, weight_decay, l1, nt);
 }
 
 int64_t max_norm(const py::object& W, float max_norm, int axis) {
@@ -166,11 +162,9 @@ void bind_optim(py::module_& m) {
   " Updates param and the state arrays in place (float32, C-contiguous, same shape " \
   "as param, no shared memory); releases the GIL."
   m.def("optim_sgd", &sgd, arg("param"), arg("grad"), arg("lr"), arg("weight_decay") = 0.0f,
-        arg("l1") = 0.0f,
-        "p -= lr * (g + weight_decay*p + l1*sign(p))." LF_IN_PLACE);
-  m.def("optim_momentum", &momentum, arg("param"), arg("grad"), arg("momentum_buffer"),
-        arg("lr"), arg("momentum"), arg("nesterov") = false, arg("weight_decay") = 0.0f,
-        arg("l1") = 0.0f,
+        arg("l1") = 0.0f, "p -= lr * (g + weight_decay*p + l1*sign(p))." LF_IN_PLACE);
+  m.def("optim_momentum", &momentum, arg("param"), arg("grad"), arg("momentum_buffer"), arg("lr"),
+        arg("momentum"), arg("nesterov") = false, arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
         "b = mu*b + g; p -= lr*b (nesterov: p -= lr*(g + mu*b))." LF_IN_PLACE);
   m.def("optim_adagrad", &adagrad, arg("param"), arg("grad"), arg("sum"), arg("lr"), arg("eps"),
         arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
@@ -179,14 +173,14 @@ void bind_optim(py::module_& m) {
         arg("momentum_buffer"), arg("lr"), arg("alpha"), arg("eps"), arg("momentum") = 0.0f,
         arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
         "RMSProp (momentum_buffer may be None when momentum == 0)." LF_IN_PLACE);
-  m.def("optim_adam", &adam, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
-        arg("step"), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"),
-        arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
-        "Bias-corrected Adam (L2 added to the gradient); step >= 1 counts this update."
-        LF_IN_PLACE);
-  m.def("optim_adadelta", &adadelta, arg("param"), arg("grad"), arg("square_avg"),
-        arg("acc_delta"), arg("lr"), arg("rho"), arg("eps"), arg("weight_decay") = 0.0f,
-        arg("l1") = 0.0f, "AdaDelta." LF_IN_PLACE);
+  m.def(
+      "optim_adam", &adam, arg("param"), arg("grad"), arg("exp_avg"), arg("exp_avg_sq"),
+      arg("step"), arg("lr"), arg("beta1"), arg("beta2"), arg("eps"), arg("weight_decay") = 0.0f,
+      arg("l1") = 0.0f,
+      "Bias-corrected Adam (L2 added to the gradient); step >= 1 counts this update." LF_IN_PLACE);
+  m.def("optim_adadelta", &adadelta, arg("param"), arg("grad"), arg("square_avg"), arg("acc_delta"),
+        arg("lr"), arg("rho"), arg("eps"), arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
+        "AdaDelta." LF_IN_PLACE);
   m.def("optim_max_norm", &max_norm, arg("W"), arg("max_norm"), arg("axis") = 1,
         "Rescale, in place, every weight vector of the float32 C-contiguous matrix W whose L2 "
         "norm exceeds max_norm to norm max_norm: rows (axis=1, norms over axis 1; W stored "

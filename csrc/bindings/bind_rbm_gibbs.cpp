@@ -84,8 +84,7 @@ py::array rbm_free_energy(const py::object& V_obj, const py::object& bv_obj,
   const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::rbm_free_energy_cpu(fp, cptr<float>(V), cptr<float>(bv), cptr<float>(Z), rows, nv, nh,
-                            nt);
+    lf::rbm_free_energy_cpu(fp, cptr<float>(V), cptr<float>(bv), cptr<float>(Z), rows, nv, nh, nt);
   }
   return F;
 }
@@ -93,8 +92,8 @@ py::array rbm_free_energy(const py::object& V_obj, const py::object& bv_obj,
 }  // namespace
 
 void bind_rbm_gibbs(py::module_& m) {
-  m.def("sigmoid_bernoulli", &sigmoid_bernoulli, py::arg("z"), py::arg("seed"),
-        py::arg("stream"), py::arg("offset") = 0, py::arg("naive") = false,
+  m.def("sigmoid_bernoulli", &sigmoid_bernoulli, py::arg("z"), py::arg("seed"), py::arg("stream"),
+        py::arg("offset") = 0, py::arg("naive") = false,
         "(p, s): p = sigmoid(z) and s = (uniform(z.size, seed, stream, offset) < p) as 0/1 "
         "float32, same shape as z (float32, C-contiguous, any ndim). naive=True: the serial "
         "double-sigmoid reference.");

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "bindings/array_check.h"
-#include "core/parallel.h"
 #include "bindings/tsne_args.h"
+#include "core/parallel.h"
 #include "ops/tsne_bh.h"
 
 namespace py = pybind11;
@@ -23,8 +23,8 @@ namespace {
 using lf::bind::array_arg;
 using lf::bind::tsne_embedding;
 
-py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj,
-                              double exaggeration, bool compute_kl) {
+py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj, double exaggeration,
+                              bool compute_kl) {
   py::array Y = tsne_embedding(y_obj);
   const auto P = array_arg<float>(p_obj, "P");
   const int64_t n = Y.shape(0);
@@ -47,8 +47,8 @@ py::tuple tsne_gradient_exact(const py::object& y_obj, const py::object& p_obj,
 }
 
 py::tuple tsne_gradient_bh(const py::object& y_obj, const py::object& indptr_obj,
-                           const py::object& indices_obj, const py::object& pvals_obj,
-                           double theta, double exaggeration, bool compute_kl) {
+                           const py::object& indices_obj, const py::object& pvals_obj, double theta,
+                           double exaggeration, bool compute_kl) {
   py::array Y = tsne_embedding(y_obj);
   py::array indptr = array_arg<int64_t>(indptr_obj, "indptr", 1);
   py::array indices = array_arg<int64_t>(indices_obj, "indices", 1);
@@ -77,8 +77,7 @@ py::tuple tsne_gradient_bh(const py::object& y_obj, const py::object& indptr_obj
   double kl = 0.0;
   {
     py::gil_scoped_release release;
-    lf::tsne_gradient_bh_cpu(gp, &kl, yp, ip, jp, vp, n, nnz, theta, exaggeration, compute_kl,
-                             nt);
+    lf::tsne_gradient_bh_cpu(gp, &kl, yp, ip, jp, vp, n, nnz, theta, exaggeration, compute_kl, nt);
   }
   return py::make_tuple(std::move(grad), kl);
 }
@@ -95,9 +94,9 @@ void bind_tsne_bh(py::module_& m) {
         "sum w; kl = sum p log(p / q) (un-exaggerated P), a float (NaN when compute_kl is False, "
         "which skips two logarithms per entry of P). Double accumulation; bitwise "
         "independent of the thread count.");
-  m.def("tsne_gradient_bh", &tsne_gradient_bh, py::arg("Y"), py::arg("indptr"),
-        py::arg("indices"), py::arg("pvals"), py::arg("theta") = 0.5,
-        py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true,
+  m.def("tsne_gradient_bh", &tsne_gradient_bh, py::arg("Y"), py::arg("indptr"), py::arg("indices"),
+        py::arg("pvals"), py::arg("theta") = 0.5, py::arg("exaggeration") = 1.0,
+        py::arg("compute_kl") = true,
         "Barnes-Hut t-SNE gradient for a 2-D embedding. Y: (n, 2) float32 C-contiguous; P as CSR "
         "(indptr int64 (n + 1,), indices int64, pvals float32), symmetric, summing to 1. The "
         "attractive term is exact over P; the repulsive term and the normalisation Z use a "

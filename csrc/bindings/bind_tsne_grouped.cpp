@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "bindings/array_check.h"
-#include "core/parallel.h"
 #include "bindings/tsne_args.h"
+#include "core/parallel.h"
 #include "ops/tsne_grouped.h"
 
 namespace py = pybind11;
@@ -23,15 +23,17 @@ using lf::bind::array_arg;
 using lf::bind::tsne_embedding;
 
 std::unique_ptr<lf::TsneBarnesHut> make_bh(const py::object& indptr_obj,
-                                          const py::object& indices_obj,
-                                          const py::object& pvals_obj) {
+                                           const py::object& indices_obj,
+                                           const py::object& pvals_obj) {
   py::array indptr = array_arg<int64_t>(indptr_obj, "indptr", 1);
   py::array indices = array_arg<int64_t>(indices_obj, "indices", 1);
   py::array pvals = array_arg<float>(pvals_obj, "pvals", 1);
   const int64_t n = indptr.shape(0) - 1;
   if (n < 2) {
-    throw py::value_error("TsneBarnesHut: indptr must have length n + 1 with n >= 2 points, got "
-                          "length " + std::to_string(indptr.shape(0)));
+    throw py::value_error(
+        "TsneBarnesHut: indptr must have length n + 1 with n >= 2 points, got "
+        "length " +
+        std::to_string(indptr.shape(0)));
   }
   const int64_t nnz = indices.shape(0);
   if (pvals.shape(0) != nnz) {
@@ -76,8 +78,7 @@ py::tuple bh_step(lf::TsneBarnesHut& self, const py::object& y_obj, const py::ob
     arr[a] = array_arg<double>(*objs[a], names[a], 2, nullptr, /*writable=*/true);
     if (arr[a].shape(0) != self.n() || arr[a].shape(1) != 2) {
       throw py::value_error(std::string(names[a]) + " must have shape (" +
-                            std::to_string(self.n()) + ", 2), got " +
-                            lf::bind::shape_str(arr[a]));
+                            std::to_string(self.n()) + ", 2), got " + lf::bind::shape_str(arr[a]));
     }
   }
   const auto bytes = static_cast<size_t>(self.n()) * 2 * sizeof(double);
@@ -110,7 +111,8 @@ py::tuple bh_step(lf::TsneBarnesHut& self, const py::object& y_obj, const py::ob
 }  // namespace
 
 void bind_tsne_grouped(py::module_& m) {
-  py::class_<lf::TsneBarnesHut>(m, "TsneBarnesHut",
+  py::class_<lf::TsneBarnesHut>(
+      m, "TsneBarnesHut",
       "Barnes-Hut t-SNE gradient with group traversal and SIMD evaluation (ops/tsne_grouped.h). "
       "Holds the sparse P, validated once: TsneBarnesHut(indptr int64 (n + 1,), indices int64, "
       "pvals float32).")
@@ -134,9 +136,9 @@ void bind_tsne_grouped(py::module_& m) {
            py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true,
            "(grad (n, 2) float32, kl) at Y (n, 2) float32 C-contiguous; kl uses the Barnes-Hut "
            "Z (NaN when compute_kl is False). Bitwise independent of the thread count.")
-      .def("step", &bh_step, py::arg("Y"), py::arg("update"), py::arg("gains"),
-           py::arg("theta"), py::arg("exaggeration"), py::arg("momentum"),
-           py::arg("learning_rate"), py::arg("min_gain") = 0.01, py::arg("compute_kl") = false,
+      .def("step", &bh_step, py::arg("Y"), py::arg("update"), py::arg("gains"), py::arg("theta"),
+           py::arg("exaggeration"), py::arg("momentum"), py::arg("learning_rate"),
+           py::arg("min_gain") = 0.01, py::arg("compute_kl") = false,
            "One gradient-descent iteration with momentum and gains, in place on Y, update, gains "
            "(float64 (n, 2) C-contiguous): g = gradient(float32(Y)); gains = where(update * g < 0, "
            "gains + 0.2, gains * 0.8) floored at min_gain; update = momentum * update - "

@@ -16,14 +16,14 @@ std::string concat(const Args&... args) {
 }  // namespace lf::detail
 
 // LF_CHECK(cond, "message parts", value, ...) -> throws std::invalid_argument (ValueError).
-#define LF_CHECK(cond, ...)                                                   \
-  do {                                                                        \
+#define LF_CHECK(cond, ...)                                                      \
+  do {                                                                           \
     if (!(cond)) throw std::invalid_argument(::lf::detail::concat(__VA_ARGS__)); \
   } while (0)
 
 // LF_CHECK_RT(cond, ...) -> throws std::runtime_error (RuntimeError), for failures that are not
 // the caller's fault (allocation, device errors).
-#define LF_CHECK_RT(cond, ...)                                              \
-  do {                                                                      \
+#define LF_CHECK_RT(cond, ...)                                                \
+  do {                                                                        \
     if (!(cond)) throw std::runtime_error(::lf::detail::concat(__VA_ARGS__)); \
   } while (0)

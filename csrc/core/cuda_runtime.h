@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <string>
 
-
 namespace lf {
 
 // True when the extension was built with the CUDA kernels.

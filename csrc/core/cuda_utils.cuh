@@ -22,8 +22,8 @@ class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   explicit DeviceBuffer(size_t count) {
-    if (count) cuda_check(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(float)),
-                          "cudaMalloc");
+    if (count)
+      cuda_check(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(float)), "cudaMalloc");
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -50,6 +50,5 @@ inline DeviceBuffer upload(const float* host, int64_t rows, int64_t cols, int64_
                "cudaMemcpy2D (host to device)");
   return dev;
 }
-
 
 }  // namespace lf::cuda

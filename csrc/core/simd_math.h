@@ -25,7 +25,8 @@ inline constexpr float kExpHi = 88.0f;
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f;     // ln 2 rounded to 11 bits: n * kLn2Hi is exact
 inline constexpr float kLn2Lo = -2.12194440e-4f;  // ln 2 - kLn2Hi
-// exp(r) ~= 1 + r + r^2 (c0 + r (c1 + ... )) with kExpPoly = {c5, c4, c3, c2, c1, c0}, Horner order.
+// exp(r) ~= 1 + r + r^2 (c0 + r (c1 + ... )) with kExpPoly = {c5, c4, c3, c2, c1, c0}, Horner
+// order.
 inline constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                                       4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 inline constexpr float kTanhSmall = 0.25f;

@@ -41,9 +41,9 @@ inline __m256 tanh8(__m256 x) {
   for (int i = 1; i < 4; ++i) q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(kTanhPoly[i]));
   const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, x2), q, x);
   const __m256 e = exp8(_mm256_add_ps(ax, ax));
-  const __m256 big = _mm256_sub_ps(
-      _mm256_set1_ps(1.0f),
-      _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  const __m256 big =
+      _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                    _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
   const __m256 signed_big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
   return _mm256_blendv_ps(signed_big, small,
                           _mm256_cmp_ps(ax, _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ));

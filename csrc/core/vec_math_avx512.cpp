@@ -15,9 +15,9 @@ namespace {
 // scalef applies 2^n directly.
 inline __m512 exp16(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(kExpLo), _mm512_min_ps(_mm512_set1_ps(kExpHi), x));
-  const __m512 n = _mm512_roundscale_ps(
-      _mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), _mm512_set1_ps(0.5f)),
-      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), _mm512_set1_ps(0.5f)),
+                           _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
   __m512 p = _mm512_set1_ps(kExpPoly[0]);
@@ -38,9 +38,9 @@ inline __m512 tanh16(__m512 x) {
   for (int i = 1; i < 4; ++i) q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(kTanhPoly[i]));
   const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, x2), q, x);
   const __m512 e = exp16(_mm512_add_ps(ax, ax));
-  const __m512 big = _mm512_sub_ps(
-      _mm512_set1_ps(1.0f),
-      _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  const __m512 big =
+      _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                    _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
   // Copy the sign of x onto big (bit 31).
   const __m512 signed_big = _mm512_castsi512_ps(_mm512_or_si512(
       _mm512_castps_si512(big),

@@ -99,7 +99,7 @@
 #define __shared__                                                                        \
   static_assert(false,                                                                    \
                 "emulated CUDA: declare shared memory with LF_SHARED(type, name, [dims])" \
-                " (core/cuda_subset.h), not __shared__");                                  \
+                " (core/cuda_subset.h), not __shared__");                                 \
   static
 // LF_SHARED(float, tile, [8][64]) declares `tile` as a reference to this launch's poisoned buffer.
 #define LF_SHARED(type, name, dims)                                    \

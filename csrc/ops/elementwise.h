@@ -23,8 +23,8 @@ namespace lf {
 void activation_forward_cpu(float* y, const float* x, int64_t n, Activation act, int num_threads);
 
 // dx[0:n] = dy * act'(from y). dx may equal dy.
-void activation_backward_cpu(float* dx, const float* dy, const float* y, int64_t n,
-                             Activation act, int num_threads);
+void activation_backward_cpu(float* dx, const float* dy, const float* y, int64_t n, Activation act,
+                             int num_threads);
 
 // Row-wise softmax of a row-major rows x cols matrix. y may equal x.
 void softmax_rows_cpu(float* y, const float* x, int64_t rows, int64_t cols, int num_threads);

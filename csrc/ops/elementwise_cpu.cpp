@@ -1,8 +1,9 @@
 // CPU elementwise activations and row softmax (see ops/elementwise.h).
 //
 // The transcendental work (sigmoid/tanh/exp) goes through the runtime-selected math table
-// (core/vec_math.h), the one the GEMM epilogue uses, so values equal those of a fused Linear. The backward formulas are plain per-element loops that the compiler vectorizes for
-// the baseline ISA; they are memory-bound.
+// (core/vec_math.h), the one the GEMM epilogue uses, so values equal those of a fused Linear. The
+// backward formulas are plain per-element loops that the compiler vectorizes for the baseline ISA;
+// they are memory-bound.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -54,8 +55,8 @@ void activation_forward_cpu(float* y, const float* x, int64_t n, Activation act,
   });
 }
 
-void activation_backward_cpu(float* dx, const float* dy, const float* y, int64_t n,
-                             Activation act, int num_threads) {
+void activation_backward_cpu(float* dx, const float* dy, const float* y, int64_t n, Activation act,
+                             int num_threads) {
   check_act(act);
   LF_CHECK(n >= 0, "activation_backward: n must be >= 0, got ", n);
   if (n == 0) return;
@@ -131,7 +132,8 @@ void softmax_rows_naive(float* y, const float* x, int64_t rows, int64_t cols) {
     if (nan) mx = std::numeric_limits<double>::quiet_NaN();
     double s = 0.0;
     for (int64_t j = 0; j < cols; ++j) s += e[static_cast<size_t>(j)] = std::exp(xr[j] - mx);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = static_cast<float>(e[static_cast<size_t>(j)] / s);
+    for (int64_t j = 0; j < cols; ++j)
+      y[r * cols + j] = static_cast<float>(e[static_cast<size_t>(j)] / s);
   }
 }
 

@@ -22,23 +22,21 @@ namespace lf {
 
 // Naive triple loop with a double accumulator: the oracle in tests.
 void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                        int64_t K, float alpha, float beta, const float* bias, Activation act);
+                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                        float alpha, float beta, const float* bias, Activation act);
 
 // Packed, cache-blocked (BLIS-style) OpenMP GEMM with runtime ISA dispatch.
 void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                      int64_t K, float alpha, float beta, const float* bias, Activation act,
-                      int num_threads);
+                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                      float alpha, float beta, const float* bias, Activation act, int num_threads);
 
 // CUDA sibling: same arguments, but every pointer is a device pointer, and the last argument
 // is the stream (a cudaStream_t passed as void* so this header needs no CUDA include).
 // Launch errors are checked and thrown as std::runtime_error. A CPU-only build links a stub
 // that throws "latentforge was built without CUDA".
 void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                       const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                       int64_t K, float alpha, float beta, const float* bias, Activation act,
-                       void* stream);
+                       const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, float beta, const float* bias, Activation act, void* stream);
 
 // Number of launch configurations (tile shapes) of the CUDA GEMM kernel (ops/gemm_cuda.cuh).
 inline constexpr int kGemmCudaConfigs = 2;
@@ -47,8 +45,8 @@ inline constexpr int kGemmCudaConfigs = 2;
 // gemm_forward_cuda uses config 0.
 void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
                               const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                              int64_t K, float alpha, float beta, const float* bias,
-                              Activation act, int config, void* stream);
+                              int64_t K, float alpha, float beta, const float* bias, Activation act,
+                              int config, void* stream);
 
 // gemm_forward_cuda_config on HOST arrays, for tests and the Python binding: copies A, B, bias and
 // (only when beta != 0) C to freshly allocated device buffers, runs the kernel on the current
@@ -57,8 +55,7 @@ void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda
 // of C is left untouched). Device memory is freed on every path. Throws std::invalid_argument on
 // bad arguments and std::runtime_error on any CUDA error (including "no CUDA-capable device").
 void gemm_cuda_from_host(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                         int64_t K, float alpha, float beta, const float* bias, Activation act,
-                         int config);
+                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const float* bias, Activation act, int config);
 
 }  // namespace lf

@@ -94,13 +94,13 @@ struct GemmPlan {
   float alpha, beta;
   const float* bias;
   Activation act;
-  float* b_pack;       // shared: kc x round_up(nc, NR); private: b_stride floats per thread
-  float* a_pack;       // per thread: a_stride floats
+  float* b_pack;  // shared: kc x round_up(nc, NR); private: b_stride floats per thread
+  float* a_pack;  // per thread: a_stride floats
   int64_t a_stride;
-  int64_t nc;          // column panel width (NR multiple)
-  int pm, pn;          // thread grid: pm row groups x pn column groups
-  bool private_b;      // each thread packs only its own B slivers: no barriers at all
-  bool b_in_place;     // private_b and full-width slivers are read from B itself, unpacked
+  int64_t nc;       // column panel width (NR multiple)
+  int pm, pn;       // thread grid: pm row groups x pn column groups
+  bool private_b;   // each thread packs only its own B slivers: no barriers at all
+  bool b_in_place;  // private_b and full-width slivers are read from B itself, unpacked
   int64_t b_stride;
 };
 
@@ -199,8 +199,8 @@ void gemm_worker(const GemmPlan& p, int tid) {
 }  // namespace
 
 void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                        int64_t K, float alpha, float beta, const float* bias, Activation act) {
+                        const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                        float alpha, float beta, const float* bias, Activation act) {
   check_args(ldc, lda, trans_a, ldb, trans_b, M, N, K);
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
@@ -221,9 +221,8 @@ void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool
 }
 
 void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                      int64_t K, float alpha, float beta, const float* bias, Activation act,
-                      int num_threads) {
+                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                      float alpha, float beta, const float* bias, Activation act, int num_threads) {
   check_args(ldc, lda, trans_a, ldb, trans_b, M, N, K);
   if (M == 0 || N == 0) return;
   const Isa isa = active_isa();
@@ -260,8 +259,9 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
   const int64_t b_stride = kc_max * ceil_div(ceil_div(nc_max, NR), pn) * NR;
 
   thread_local ScratchBuffer b_buf, a_buf;
-  GemmPlan plan{&kt, &vm, C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act,
-                nullptr, nullptr, mc_max * kc_max, nc_max, 1, 1, true, false, b_stride};
+  GemmPlan plan{&kt,    &vm, C, ldc,   A,     lda,     trans_a, B,       ldb,     trans_b,
+                M,      N,   K, alpha, beta,  bias,    act,     nullptr, nullptr, mc_max * kc_max,
+                nc_max, 1,   1, true,  false, b_stride};
   // With few rows each B sliver serves at most 7 micro-tiles, and packing it costs more than
   // reading row-major B in place (2-3 cache lines per k step instead of 2). Measured on AVX-512,
   // 2 threads: M = 16..96 gain 7-24% in place; M = 128 loses 1-4% (benchmarks/RESULTS.md).

@@ -12,8 +12,8 @@ namespace lf {
 
 void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
                               const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                              int64_t K, float alpha, float beta, const float* bias,
-                              Activation act, int config, void* stream) {
+                              int64_t K, float alpha, float beta, const float* bias, Activation act,
+                              int config, void* stream) {
   gpu::gemm_cuda_check_args(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, act, config);
   if (M == 0 || N == 0) return;  // an empty grid is an invalid launch
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
@@ -27,8 +27,8 @@ void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda
   // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
   // here; faults during execution surface at the caller's next synchronization.
   const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, "gemm_forward_cuda: kernel launch failed: ",
-              cudaGetErrorString(err));
+  LF_CHECK_RT(err == cudaSuccess,
+              "gemm_forward_cuda: kernel launch failed: ", cudaGetErrorString(err));
 }
 
 void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
@@ -39,9 +39,8 @@ void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool 
 }
 
 void gemm_cuda_from_host(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N,
-                         int64_t K, float alpha, float beta, const float* bias, Activation act,
-                         int config) {
+                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const float* bias, Activation act, int config) {
   gpu::gemm_cuda_check_args(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, act, config);
   if (M == 0 || N == 0) return;
   cuda::DeviceBuffer dA, dB, dBias;
@@ -50,15 +49,16 @@ void gemm_cuda_from_host(float* C, int64_t ldc, const float* A, int64_t lda, boo
     dB = trans_b ? cuda::upload(B, N, K, ldb) : cuda::upload(B, K, N, ldb);
   }
   // C is read only when beta != 0: NaN/Inf in an unread C must not reach the device copy either.
-  cuda::DeviceBuffer dC = beta != 0.0f ? cuda::upload(C, M, N, ldc) : cuda::DeviceBuffer(static_cast<size_t>(M * N));
+  cuda::DeviceBuffer dC =
+      beta != 0.0f ? cuda::upload(C, M, N, ldc) : cuda::DeviceBuffer(static_cast<size_t>(M * N));
   if (bias) dBias = cuda::upload(bias, 1, N, N);
   gemm_forward_cuda_config(dC.get(), N, dA.get(), trans_a ? M : K, trans_a, dB.get(),
                            trans_b ? K : N, trans_b, M, N, K, alpha, beta, dBias.get(), act, config,
                            /*stream=*/nullptr);
   cuda::cuda_check(cudaStreamSynchronize(nullptr), "gemm kernel execution");
-  cuda::cuda_check(cudaMemcpy2D(C, ldc * sizeof(float), dC.get(), N * sizeof(float), N * sizeof(float),
-                          M, cudaMemcpyDeviceToHost),
-             "cudaMemcpy2D (device to host)");
+  cuda::cuda_check(cudaMemcpy2D(C, ldc * sizeof(float), dC.get(), N * sizeof(float),
+                                N * sizeof(float), M, cudaMemcpyDeviceToHost),
+                   "cudaMemcpy2D (device to host)");
 }
 
 }  // namespace lf

@@ -75,19 +75,18 @@ GemmLaunch gemm_cuda_geometry(int64_t M, int64_t N) {
 
 // Host-side argument checks shared by the real launcher and the emulator (ops/gemm.h rules).
 inline void gemm_cuda_check_args(const float* C, int64_t ldc, const float* A, int64_t lda,
-                                 bool trans_a, const float* B, int64_t ldb, bool trans_b,
-                                 int64_t M, int64_t N, int64_t K, float alpha, Activation act,
-                                 int config) {
+                                 bool trans_a, const float* B, int64_t ldb, bool trans_b, int64_t M,
+                                 int64_t N, int64_t K, float alpha, Activation act, int config) {
   LF_CHECK(M >= 0 && N >= 0 && K >= 0, "gemm_cuda: negative size M=", M, " N=", N, " K=", K);
   LF_CHECK(config >= 0 && config < kGemmCudaNumConfigs, "gemm_cuda: config must be in [0, ",
            kGemmCudaNumConfigs, "), got ", config);
   const int a = static_cast<int>(act);
   LF_CHECK(a >= 0 && a <= 3, "gemm_cuda: unknown activation ", a);
   LF_CHECK(ldc >= N, "gemm_cuda: ldc=", ldc, " < N=", N);
-  LF_CHECK(lda >= (trans_a ? M : K), "gemm_cuda: lda=", lda, " < ", trans_a ? "M=" : "K=",
-           trans_a ? M : K);
-  LF_CHECK(ldb >= (trans_b ? K : N), "gemm_cuda: ldb=", ldb, " < ", trans_b ? "K=" : "N=",
-           trans_b ? K : N);
+  LF_CHECK(lda >= (trans_a ? M : K), "gemm_cuda: lda=", lda, " < ",
+           trans_a ? "M=" : "K=", trans_a ? M : K);
+  LF_CHECK(ldb >= (trans_b ? K : N), "gemm_cuda: ldb=", ldb, " < ",
+           trans_b ? "K=" : "N=", trans_b ? K : N);
   if (M == 0 || N == 0) return;
   LF_CHECK(C != nullptr, "gemm_cuda: C is null");
   if (K > 0 && alpha != 0.0f) LF_CHECK(A != nullptr && B != nullptr, "gemm_cuda: A or B is null");
@@ -106,11 +105,11 @@ __device__ __forceinline__ float gemm_activate(float v, int act) {
 // With alpha == 0 the K loop is skipped entirely (A and B are not read), as ops/gemm.h requires;
 // alpha is uniform over the block, so every thread skips the same __syncthreads() calls.
 template <class Tile>
-__global__ void gemm_forward_kernel(float* __restrict__ C, int64_t ldc,
-                                    const float* __restrict__ A, int64_t lda, bool trans_a,
-                                    const float* __restrict__ B, int64_t ldb, bool trans_b,
-                                    int64_t M, int64_t N, int64_t K, float alpha, float beta,
-                                    const float* __restrict__ bias, int act) {
+__global__ void gemm_forward_kernel(float* __restrict__ C, int64_t ldc, const float* __restrict__ A,
+                                    int64_t lda, bool trans_a, const float* __restrict__ B,
+                                    int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                                    float alpha, float beta, const float* __restrict__ bias,
+                                    int act) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int TX = Tile::TX, TY = Tile::TY, THREADS = Tile::THREADS;
   // Slabs stored k-major, so the inner loop reads a row of each.

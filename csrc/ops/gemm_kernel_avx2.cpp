@@ -72,8 +72,8 @@ void micro_avx2(int64_t kc, const float* __restrict Ap, const float* __restrict 
 }  // namespace
 
 const GemmKernels& kernels_avx2() {
-  static const GemmKernels k{"avx2", kMR, kNR, 144, 256, 3072, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_avx2};
+  static const GemmKernels k{
+      "avx2", kMR, kNR, 144, 256, 3072, &pack_a_impl<kMR>, &pack_b_impl<kNR>, &micro_avx2};
   return k;
 }
 

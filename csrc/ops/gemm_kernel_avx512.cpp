@@ -4,8 +4,8 @@
 // live and the loop issues 28 FMAs per 16 loads. Edge tiles use masked loads/stores.
 #include <array>
 #include <bit>
-#include <utility>
 #include <cstdint>
+#include <utility>
 
 #include "ops/gemm_kernels.h"
 
@@ -103,8 +103,8 @@ void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict 
   }
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = n >= 16 ? static_cast<__mmask16>(0xFFFF)
-                               : static_cast<__mmask16>((1u << n) - 1u);
+  const __mmask16 m0 =
+      n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
   const __mmask16 m1 = n >= 32  ? static_cast<__mmask16>(0xFFFF)
                        : n > 16 ? static_cast<__mmask16>((1u << (n - 16)) - 1u)
                                 : static_cast<__mmask16>(0);
@@ -124,8 +124,8 @@ void micro_rows(int64_t kc, const float* __restrict Ap, const float* __restrict 
 
 template <int... Rs>
 constexpr auto make_row_kernels(std::integer_sequence<int, Rs...>) {
-  using Fn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int, float,
-                      float);
+  using Fn =
+      void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int, float, float);
   return std::array<Fn, sizeof...(Rs)>{&micro_rows<Rs + 1>...};
 }
 constexpr auto kRowKernels = make_row_kernels(std::make_integer_sequence<int, kMR>{});
@@ -142,7 +142,7 @@ const GemmKernels& kernels_avx512() {
   // 128 KiB and A sliver 56 KiB, both streamed from L2, whose bandwidth keeps up) halves or
   // quarters the passes over C compared with an L1-sized KC = 256, which was the main cost at
   // n >= 1024 (2048^3 on 2 threads: 440 -> 483 GFLOP/s); MC = 112 keeps the A block in L2.
-  static const GemmKernels k{"avx512", kMR, kNR, 112, 1024, 3072, &pack_a_impl<kMR>,
+  static const GemmKernels k{"avx512",       kMR,          kNR, 112, 1024, 3072, &pack_a_impl<kMR>,
                              &pack_b_avx512, &micro_avx512};
   return k;
 }

@@ -35,8 +35,8 @@ void micro_scalar(int64_t kc, const float* __restrict Ap, const float* __restric
 }  // namespace
 
 const GemmKernels& kernels_scalar() {
-  static const GemmKernels k{"scalar", kMR, kNR, 128, 256, 2048, &pack_a_impl<kMR>,
-                             &pack_b_impl<kNR>, &micro_scalar};
+  static const GemmKernels k{
+      "scalar", kMR, kNR, 128, 256, 2048, &pack_a_impl<kMR>, &pack_b_impl<kNR>, &micro_scalar};
   return k;
 }
 

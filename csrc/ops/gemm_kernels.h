@@ -14,8 +14,8 @@ namespace lf::gemm_detail {
 
 struct GemmKernels {
   const char* isa;
-  int mr, nr;              // micro-tile: MR rows x NR columns of C
-  int64_t mc, kc, nc;      // cache blocks: MC rows of A, KC depth, NC columns of B
+  int mr, nr;          // micro-tile: MR rows x NR columns of C
+  int64_t mc, kc, nc;  // cache blocks: MC rows of A, KC depth, NC columns of B
 
   // Packs op(A)[i0:i0+mc, k0:k0+kc] into ceil(mc/MR) slivers of kc x MR (k-major), zero-padded.
   void (*pack_a)(float* dst, const float* A, int64_t lda, bool trans_a, int64_t i0, int64_t k0,

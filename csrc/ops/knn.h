@@ -62,8 +62,8 @@ constexpr float kKnnMaxSqNorm = FLT_MAX / 4.0f;
 
 // indices: n x k (int64), sq_distances: n x k (float32), row-major. X: n x d, row-major,
 // contiguous. Outputs must not overlap X.
-void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d,
-             int64_t k, int num_threads);
+void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d, int64_t k,
+             int num_threads);
 
 // Oracle: same outputs, distances in double (exact up to the double accumulation).
 void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n, int64_t d,

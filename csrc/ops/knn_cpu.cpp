@@ -106,8 +106,8 @@ inline float initial_threshold(const KeyHeap& h, int64_t k) {
 // One row of a distance tile: candidate j0 + t (t < nr) of query row i has distance
 // max(0, (si + sr[t]) + g[t]); g is the GEMM row (-2 x_i . x_j). The same IEEE float
 // operations in the same order on every path, so every path offers the same values.
-void scan_row_scalar(KeyHeap& h, int64_t k, float si, const float* sr, const float* g,
-                     int64_t nr, int64_t j0, int64_t i) {
+void scan_row_scalar(KeyHeap& h, int64_t k, float si, const float* sr, const float* g, int64_t nr,
+                     int64_t j0, int64_t i) {
   float thr = initial_threshold(h, k);
   for (int64_t t = 0; t < nr; ++t) {
     float v = (si + sr[t]) + g[t];
@@ -120,9 +120,9 @@ void scan_row_scalar(KeyHeap& h, int64_t k, float si, const float* sr, const flo
 #define LF_KNN_X86 1
 // SIMD variants in this translation unit through target attributes (the file itself is built
 // for the baseline ISA); called only when lf::active_isa() allows them.
-__attribute__((target("avx2"))) void scan_row_avx2(KeyHeap& h, int64_t k, float si,
-                                                   const float* sr, const float* g, int64_t nr,
-                                                   int64_t j0, int64_t i) {
+__attribute__((target("avx2"))) void scan_row_avx2(KeyHeap& h, int64_t k, float si, const float* sr,
+                                                   const float* g, int64_t nr, int64_t j0,
+                                                   int64_t i) {
   float thr = initial_threshold(h, k);
   const __m256 vsi = _mm256_set1_ps(si), zero = _mm256_setzero_ps();
   __m256 vthr = _mm256_set1_ps(thr);
@@ -149,8 +149,8 @@ __attribute__((target("avx2"))) void scan_row_avx2(KeyHeap& h, int64_t k, float 
 }
 
 __attribute__((target("avx512f"))) void scan_row_avx512(KeyHeap& h, int64_t k, float si,
-                                                        const float* sr, const float* g,
-                                                        int64_t nr, int64_t j0, int64_t i) {
+                                                        const float* sr, const float* g, int64_t nr,
+                                                        int64_t j0, int64_t i) {
   float thr = initial_threshold(h, k);
   const __m512 vsi = _mm512_set1_ps(si), zero = _mm512_setzero_ps();
   __m512 vthr = _mm512_set1_ps(thr);
@@ -174,8 +174,8 @@ __attribute__((target("avx512f"))) void scan_row_avx512(KeyHeap& h, int64_t k, f
 }
 #endif
 
-using ScanRowFn = void (*)(KeyHeap&, int64_t, float, const float*, const float*, int64_t,
-                           int64_t, int64_t);
+using ScanRowFn = void (*)(KeyHeap&, int64_t, float, const float*, const float*, int64_t, int64_t,
+                           int64_t);
 
 ScanRowFn scan_row_for(Isa isa) {
 #ifdef LF_KNN_X86
@@ -243,8 +243,8 @@ void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n
   }
 }
 
-void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d,
-             int64_t k, int num_threads) {
+void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d, int64_t k,
+             int num_threads) {
   check_knn_args(X, n, d, k, num_threads);
   LF_CHECK(n - 1 <= static_cast<int64_t>(UINT32_MAX),
            "knn: n must be at most 2^32 (candidate indices are packed in 32 bits), got n=", n);
@@ -307,15 +307,15 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
     void operator()(int64_t b, Scratch& s) const {
       const int64_t q0 = b * kKnnQueryBlock, mq = std::min(kKnnQueryBlock, n - q0);
       s.tile.resize(static_cast<size_t>(mq * mq));
-      gemm_forward_cpu(s.tile.data(), mq, X + q0 * d, d, false, xt + q0, n, false, mq, mq, d,
-                       -2.0f, 0.0f, nullptr, Activation::none, 1);
+      gemm_forward_cpu(s.tile.data(), mq, X + q0 * d, d, false, xt + q0, n, false, mq, mq, d, -2.0f,
+                       0.0f, nullptr, Activation::none, 1);
       for (int64_t r = 0; r < mq; ++r) sq[q0 + r] = -0.5f * s.tile[static_cast<size_t>(r * mq + r)];
     }
   };
   parallel_blocks(n_qb, NormsBody{X, xt.data(), sq.data(), n, d});
   for (int64_t i = 0; i < n; ++i) {
-    LF_CHECK(sq[static_cast<size_t>(i)] <= kKnnMaxSqNorm, "knn: the squared norm of row ", i,
-             " (", sq[static_cast<size_t>(i)], ") exceeds ", kKnnMaxSqNorm,
+    LF_CHECK(sq[static_cast<size_t>(i)] <= kKnnMaxSqNorm, "knn: the squared norm of row ", i, " (",
+             sq[static_cast<size_t>(i)], ") exceeds ", kKnnMaxSqNorm,
              ": float32 distances would overflow; rescale X");
   }
 
@@ -351,8 +351,8 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
       }
     }
   };
-  parallel_blocks(n_qb, QueryBody{X, xt.data(), sq.data(), indices, sq_distances, n, d, k,
-                                  scan_row});
+  parallel_blocks(n_qb,
+                  QueryBody{X, xt.data(), sq.data(), indices, sq_distances, n, d, k, scan_row});
 }
 
 }  // namespace lf

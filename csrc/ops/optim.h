@@ -57,8 +57,8 @@ void rmsprop_step_cpu(float* param, float* square_avg, float* momentum_buf, cons
 // exp_avg, exp_avg_sq: first and second moments. step: 1 on the first update (the count
 // including this update), used for the bias corrections.
 void adam_step_cpu(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n,
-                   int64_t step, float lr, float beta1, float beta2, float eps,
-                   float weight_decay, float l1, int num_threads);
+                   int64_t step, float lr, float beta1, float beta2, float eps, float weight_decay,
+                   float l1, int num_threads);
 
 // square_avg: running average of g^2; acc_delta: running average of squared updates.
 void adadelta_step_cpu(float* param, float* square_avg, float* acc_delta, const float* grad,
@@ -69,8 +69,7 @@ void adadelta_step_cpu(float* param, float* square_avg, float* acc_delta, const 
 // matrix, as used by linear(X, W, b) = X @ W + b: the incoming weights of output unit j are the
 // column W[:, j]. Every column whose L2 norm exceeds max_norm is scaled by max_norm / norm (norm
 // accumulated in double, in a fixed row order). Returns the number of columns rescaled.
-int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_norm,
-                             int num_threads);
+int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_norm, int num_threads);
 
 // The same constraint on rows, for weights stored (out_features x in_features) as lf.nn.Linear
 // does: the incoming weights of output unit i are the row W[i, :]. Returns the rows rescaled.

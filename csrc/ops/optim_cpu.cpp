@@ -37,10 +37,10 @@ template <class Body>
 void run(int64_t n, int num_threads, float wd, float l1, const Body& body) {
   if (wd != 0.0f || l1 != 0.0f) {
     parallel_for_blocks(n, num_threads,
-               [&](int64_t lo, int64_t hi) { body(std::true_type{}, lo, hi); });
+                        [&](int64_t lo, int64_t hi) { body(std::true_type{}, lo, hi); });
   } else {
     parallel_for_blocks(n, num_threads,
-               [&](int64_t lo, int64_t hi) { body(std::false_type{}, lo, hi); });
+                        [&](int64_t lo, int64_t hi) { body(std::false_type{}, lo, hi); });
   }
 }
 
@@ -162,8 +162,8 @@ void rmsprop_step_cpu(float* param, float* square_avg, float* momentum_buf, cons
 }
 
 void adam_step_cpu(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n,
-                   int64_t step, float lr, float beta1, float beta2, float eps,
-                   float weight_decay, float l1, int num_threads) {
+                   int64_t step, float lr, float beta1, float beta2, float eps, float weight_decay,
+                   float l1, int num_threads) {
   check_common("adam", n, lr, weight_decay, l1);
   check_unit("adam", "beta1", beta1);
   check_unit("adam", "beta2", beta2);

@@ -1,9 +1,10 @@
 // Kernels of RBM Gibbs sampling and the RBM free energy (CPU), float32.
 //
 // Random draws are counter-based (core/rng.h): element i of a call uses
-// uniform01(seed, stream, offset + i) (ops/philox.h gives those draws), whatever the thread count or block split, so a call with
-// offset k reproduces the tail of a longer call from offset 0, and results are bitwise
-// independent of num_threads. Work is split with parallel_for_blocks (fixed 4096-element blocks).
+// uniform01(seed, stream, offset + i) (ops/philox.h gives those draws), whatever the thread count
+// or block split, so a call with offset k reproduces the tail of a longer call from offset 0, and
+// results are bitwise independent of num_threads. Work is split with parallel_for_blocks (fixed
+// 4096-element blocks).
 //
 // All arrays are contiguous; outputs come first; num_threads last.
 #pragma once

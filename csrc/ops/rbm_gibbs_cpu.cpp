@@ -55,8 +55,8 @@ void bernoulli_cpu(float* s, const float* p, int64_t n, uint64_t seed, uint64_t 
   if (n == 0) return;
   // Validate first (serially, so the throw happens outside any parallel region).
   for (int64_t i = 0; i < n; ++i) {
-    LF_CHECK(p[i] >= 0.0f && p[i] <= 1.0f,
-             "bernoulli: probabilities must lie in [0, 1], got p[", i, "] = ", p[i]);
+    LF_CHECK(p[i] >= 0.0f && p[i] <= 1.0f, "bernoulli: probabilities must lie in [0, 1], got p[", i,
+             "] = ", p[i]);
   }
   if (s == p) {
     // In place: draws go through a per-block buffer so that p is read before it is overwritten.
@@ -75,8 +75,8 @@ void bernoulli_cpu(float* s, const float* p, int64_t n, uint64_t seed, uint64_t 
 
 void rbm_free_energy_cpu(float* F, const float* V, const float* b_v, const float* Z, int64_t rows,
                          int64_t n_visible, int64_t n_hidden, int num_threads) {
-  LF_CHECK(rows >= 0 && n_visible >= 0 && n_hidden >= 0, "rbm_free_energy: negative shape (",
-           rows, ", ", n_visible, ", ", n_hidden, ")");
+  LF_CHECK(rows >= 0 && n_visible >= 0 && n_hidden >= 0, "rbm_free_energy: negative shape (", rows,
+           ", ", n_visible, ", ", n_hidden, ")");
   if (rows == 0) return;
   auto row = [&](int64_t r) {
     const float* v = V + r * n_visible;

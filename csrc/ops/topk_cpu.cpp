@@ -1,9 +1,9 @@
 // CPU row-wise top-k (see ops/topk.h).
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <cstdint>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "core/check.h"
@@ -113,8 +113,7 @@ void topk_rows_naive(float* y, uint8_t* mask, const float* x, int64_t rows, int6
 
 void topk_rows_backward_cpu(float* dx, const float* dy, const uint8_t* mask, int64_t rows,
                             int64_t cols, int num_threads) {
-  LF_CHECK(rows >= 0 && cols >= 0, "topk_rows_backward: negative shape (", rows, ", ", cols,
-           ")");
+  LF_CHECK(rows >= 0 && cols >= 0, "topk_rows_backward: negative shape (", rows, ", ", cols, ")");
   const int64_t n = rows * cols;
   if (n == 0) return;
   parallel_for_blocks(n, num_threads, [&](int64_t lo, int64_t hi) {

@@ -33,8 +33,7 @@ void tsne_perplexity_cpu(float* P, float* beta_out, const float* D, int64_t rows
     bad[static_cast<size_t>(r)] = !ok;
   });
   for (int64_t r = 0; r < rows; ++r) {
-    LF_CHECK(!bad[static_cast<size_t>(r)], "tsne_perplexity: D contains NaN or Inf (row ", r,
-             ")");
+    LF_CHECK(!bad[static_cast<size_t>(r)], "tsne_perplexity: D contains NaN or Inf (row ", r, ")");
   }
 
   const double target = std::log(perplexity);

@@ -13,9 +13,9 @@
 // results are bitwise independent of the thread count.
 //
 // Barnes-Hut: the attractive term is exact over the sparse (CSR) P; the repulsive term and Z use
-// a quadtree (ops/tsne_bh_quad_tree.h) built serially once per call. A cell is summarised by its centre
-// of mass when it does not contain y_i and side / |y_i - centre| < theta (count * w^2 * (y_i -
-// centre) into rep_i, count * w into z_i); otherwise its children (or, for a leaf, its points,
+// a quadtree (ops/tsne_bh_quad_tree.h) built serially once per call. A cell is summarised by its
+// centre of mass when it does not contain y_i and side / |y_i - centre| < theta (count * w^2 * (y_i
+// - centre) into rep_i, count * w into z_i); otherwise its children (or, for a leaf, its points,
 // y_i itself excluded) are visited. theta = 0 never summarises: the exact gradient up to
 // summation order. kl uses the Barnes-Hut Z (exact when theta = 0).
 //

@@ -1,13 +1,13 @@
 // CPU t-SNE gradients, exact and Barnes-Hut (see ops/tsne_bh.h).
 #include <cmath>
-#include <limits>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "core/check.h"
 #include "core/parallel.h"
-#include "ops/tsne_bh_quad_tree.h"
 #include "ops/tsne_bh.h"
+#include "ops/tsne_bh_quad_tree.h"
 
 namespace lf {
 

@@ -20,9 +20,9 @@ namespace lf {
 
 struct QuadCell {
   double cx = 0.0, cy = 0.0, hw = 0.0;  // centre and half-width (side = 2 hw)
-  double mx = 0.0, my = 0.0;            // sums of the coordinates, then (finalize) the centre of mass
-  int64_t count = 0;                    // points in the cell
-  int64_t first = -1;                   // leaves: head of the point list
+  double mx = 0.0, my = 0.0;  // sums of the coordinates, then (finalize) the centre of mass
+  int64_t count = 0;          // points in the cell
+  int64_t first = -1;         // leaves: head of the point list
   int32_t child[4] = {-1, -1, -1, -1};  // quadrant q = (x >= cx) + 2 (y >= cy)
   bool leaf = true;
   bool same = true;  // leaves: all listed points have identical coordinates

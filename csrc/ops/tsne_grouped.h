@@ -21,8 +21,8 @@
 //     itself); otherwise its children, or for a leaf its points (mass 1), are listed. theta = 0
 //     lists every point: exact repulsion.
 //  3. Every point of the group is evaluated against the list by the ISA's SIMD kernel
-//     (ops/tsne_grouped_kernels.h, float32, IEEE division). The group's own points open the list, so the
-//     kernel skips each point's own entry exactly (no self term to subtract from z_i).
+//     (ops/tsne_grouped_kernels.h, float32, IEEE division). The group's own points open the list,
+//     so the kernel skips each point's own entry exactly (no self term to subtract from z_i).
 //  4. Attraction over the CSR rows of P (float32), the KL terms in double when asked (one log1p
 //     per entry). The rows are stored in the order of an earlier call's tree (relabelled every
 //     100 calls) for locality. With several threads, one builds the tree (step 1) while the
@@ -68,8 +68,8 @@ class TsneBarnesHut {
 
   // grad (n x 2) = gradient at Y (n x 2, finite); returns KL(P || Q) with the Barnes-Hut Z
   // (NaN unless compute_kl). theta >= 0 finite, exaggeration finite.
-  double gradient(float* grad, const float* Y, double theta, double exaggeration,
-                  bool compute_kl, int num_threads);
+  double gradient(float* grad, const float* Y, double theta, double exaggeration, bool compute_kl,
+                  int num_threads);
 
   // One gradient-descent iteration with momentum and gains, in place (all n x 2 float64):
   //   g = gradient(float32(Y)); gains = where(update * g < 0, gains + 0.2, gains * 0.8)
@@ -122,12 +122,12 @@ class TsneBarnesHut {
   std::vector<float> xs_, ys_;
   std::vector<double> psx_, psy_;  // prefix sums of xs_, ys_
   std::vector<Node> nodes_;
-  std::vector<int32_t> groups_;   // node ids
+  std::vector<int32_t> groups_;  // node ids
   std::vector<float> z_, rx_, ry_;
-  std::vector<float> attr_;        // original order, n x 2
-  std::vector<double> klrow_;  // original order: -sum_j p_ij log w_ij
-  double plogp_ = 0.0, psum_ = 0.0;  // sum p log p and sum p over the stored p > 0
-  std::vector<float> y32_, grad32_;  // step()
+  std::vector<float> attr_;                // original order, n x 2
+  std::vector<double> klrow_;              // original order: -sum_j p_ij log w_ij
+  double plogp_ = 0.0, psum_ = 0.0;        // sum p log p and sum p over the stored p > 0
+  std::vector<float> y32_, grad32_;        // step()
   std::vector<std::vector<float>> lists_;  // per thread: sx | sy | sm
   int64_t last_interactions_ = 0;
   Timings last_timings_{};

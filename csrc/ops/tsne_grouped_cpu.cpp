@@ -72,15 +72,16 @@ TsneBarnesHut::TsneBarnesHut(const int64_t* indptr, const int64_t* indices, cons
   }
   perm_.resize(static_cast<size_t>(n));
   inv_.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) perm_[static_cast<size_t>(i)] = inv_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < n; ++i)
+    perm_[static_cast<size_t>(i)] = inv_[static_cast<size_t>(i)] = static_cast<int32_t>(i);
 }
 
 int64_t TsneBarnesHut::nbytes() const {
   auto b = [](const auto& v) { return static_cast<int64_t>(v.capacity() * sizeof(v[0])); };
-  int64_t total = b(indptr_) + b(indices_) + b(pvals_) + b(perm_) + b(inv_) + b(yp_) + b(codes_) + b(codes_tmp_) + b(order_) +
-                  b(order_tmp_) + b(xs_) + b(ys_) + b(psx_) + b(psy_) + b(nodes_) + b(groups_) +
-                  b(z_) + b(rx_) + b(ry_) + b(attr_) + b(klrow_) + b(y32_) +
-                  b(grad32_);
+  int64_t total = b(indptr_) + b(indices_) + b(pvals_) + b(perm_) + b(inv_) + b(yp_) + b(codes_) +
+                  b(codes_tmp_) + b(order_) + b(order_tmp_) + b(xs_) + b(ys_) + b(psx_) + b(psy_) +
+                  b(nodes_) + b(groups_) + b(z_) + b(rx_) + b(ry_) + b(attr_) + b(klrow_) +
+                  b(y32_) + b(grad32_);
   for (const auto& l : lists_) total += b(l);
   return total;
 }
@@ -159,10 +160,10 @@ void TsneBarnesHut::build_tree(const float* Y) {
     c.end = e;
     c.side = cell_side;
     c.mass = static_cast<float>(e - b);
-    c.comx = static_cast<float>((psx_[static_cast<size_t>(e)] - psx_[static_cast<size_t>(b)]) /
-                                (e - b));
-    c.comy = static_cast<float>((psy_[static_cast<size_t>(e)] - psy_[static_cast<size_t>(b)]) /
-                                (e - b));
+    c.comx =
+        static_cast<float>((psx_[static_cast<size_t>(e)] - psx_[static_cast<size_t>(b)]) / (e - b));
+    c.comy =
+        static_cast<float>((psy_[static_cast<size_t>(e)] - psy_[static_cast<size_t>(b)]) / (e - b));
     c.child = -1;
     c.nchild = 0;
     nodes_.push_back(c);
@@ -187,9 +188,8 @@ void TsneBarnesHut::build_tree(const float* Y) {
     int32_t nchild = 0;
     for (uint32_t q = 0; q < 4; ++q) {
       // Codes in [lo, e) share the cell's prefix and are sorted: quadrants are runs.
-      const auto* it = std::partition_point(
-          codes_.data() + lo, codes_.data() + e,
-          [&](uint32_t c) { return ((c >> shift) & 3u) <= q; });
+      const auto* it = std::partition_point(codes_.data() + lo, codes_.data() + e,
+                                            [&](uint32_t c) { return ((c >> shift) & 3u) <= q; });
       const auto hi = static_cast<int32_t>(it - codes_.data());
       if (hi > lo) {
         add_node(lo, hi, child_side, lv + 1, in_group);
@@ -286,13 +286,13 @@ void TsneBarnesHut::repulsion(double theta, int num_threads) {
       }
       for (int32_t k = c.nchild - 1; k >= 0; --k) stack[top++] = c.child + k;
     }
-    const int64_t mp = (m + tsne_detail::kListPad - 1) / tsne_detail::kListPad *
-                       tsne_detail::kListPad;
+    const int64_t mp =
+        (m + tsne_detail::kListPad - 1) / tsne_detail::kListPad * tsne_detail::kListPad;
     for (int64_t j = m; j < mp; ++j) sx[j] = sy[j] = sm[j] = 0.0f;  // massless padding
     const auto b = static_cast<size_t>(grp.begin);
     const int64_t cnt = grp.end - grp.begin;
-    kt.repulse(sx, sy, sm, mp, xs_.data() + b, ys_.data() + b, cnt, z_.data() + b,
-               rx_.data() + b, ry_.data() + b);
+    kt.repulse(sx, sy, sm, mp, xs_.data() + b, ys_.data() + b, cnt, z_.data() + b, rx_.data() + b,
+               ry_.data() + b);
     return m * cnt;
   };
   if (nt <= 1 || n_ < 2048) {
@@ -312,8 +312,10 @@ void TsneBarnesHut::relabel(const std::vector<int32_t>& new_perm, int num_thread
   const int64_t n = n_;
   const auto N = static_cast<size_t>(n);
   std::vector<int32_t> new_inv(N), map(N);
-  for (size_t r = 0; r < N; ++r) new_inv[static_cast<size_t>(new_perm[r])] = static_cast<int32_t>(r);
-  for (size_t c = 0; c < N; ++c) map[c] = new_inv[static_cast<size_t>(perm_[c])];  // old label -> new
+  for (size_t r = 0; r < N; ++r)
+    new_inv[static_cast<size_t>(new_perm[r])] = static_cast<int32_t>(r);
+  for (size_t c = 0; c < N; ++c)
+    map[c] = new_inv[static_cast<size_t>(perm_[c])];  // old label -> new
   std::vector<int64_t> ip(N + 1);
   ip[0] = 0;
   for (size_t r = 0; r < N; ++r) {
@@ -340,8 +342,7 @@ void TsneBarnesHut::relabel(const std::vector<int32_t>& new_perm, int num_thread
 void TsneBarnesHut::check_args(double theta, double exaggeration, const char* who) const {
   LF_CHECK(std::isfinite(theta) && theta >= 0.0, who, ": theta must be finite and >= 0, got ",
            theta);
-  LF_CHECK(std::isfinite(exaggeration), who, ": exaggeration must be finite, got ",
-           exaggeration);
+  LF_CHECK(std::isfinite(exaggeration), who, ": exaggeration must be finite, got ", exaggeration);
 }
 
 double TsneBarnesHut::gradient(float* grad, const float* Y, double theta, double exaggeration,
@@ -484,10 +485,9 @@ double TsneBarnesHut::compute(float* grad, const float* Y, double theta, double 
 }
 
 TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double* gains,
-                                              double theta, double exaggeration,
-                                              double momentum, double learning_rate,
-                                              double min_gain, bool compute_kl,
-                                              int num_threads) {
+                                              double theta, double exaggeration, double momentum,
+                                              double learning_rate, double min_gain,
+                                              bool compute_kl, int num_threads) {
   check_args(theta, exaggeration, "TsneBarnesHut.step");
   const auto M = static_cast<size_t>(2 * n_);
   y32_.resize(M);
@@ -499,8 +499,8 @@ TsneBarnesHut::StepResult TsneBarnesHut::step(double* Y, double* update, double*
   }
   // A diverged embedding (beyond float32) is reported like a non-finite gradient.
   if (!y_finite) return {std::numeric_limits<double>::quiet_NaN(), false};
-  const double kl = compute(grad32_.data(), y32_.data(), theta, exaggeration, compute_kl,
-                            num_threads);
+  const double kl =
+      compute(grad32_.data(), y32_.data(), theta, exaggeration, compute_kl, num_threads);
   for (size_t k = 0; k < M; ++k) {
     if (!std::isfinite(grad32_[k])) return {kl, false};
   }

@@ -1,6 +1,6 @@
-// AVX2+FMA interaction kernel of the grouped Barnes-Hut t-SNE gradient (ops/tsne_grouped_kernels.h):
-// two targets per pass over the list (shared loads, six independent accumulator chains), 8
-// sources per vector.
+// AVX2+FMA interaction kernel of the grouped Barnes-Hut t-SNE gradient
+// (ops/tsne_grouped_kernels.h): two targets per pass over the list (shared loads, six independent
+// accumulator chains), 8 sources per vector.
 #include "ops/tsne_grouped_kernels.h"
 
 #include <algorithm>
@@ -22,8 +22,8 @@ inline float hsum8(__m256 v) {  // fixed order: halves, then pairs, then the las
 inline __m256 not_self(int64_t t, int64_t j) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const auto l = static_cast<int>(std::clamp<int64_t>(t - j, -1, 8));
-  return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(l)),
-                                              _mm256_set1_epi32(-1)));
+  return _mm256_castsi256_ps(
+      _mm256_xor_si256(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(l)), _mm256_set1_epi32(-1)));
 }
 
 struct Acc {
@@ -34,8 +34,7 @@ inline void interact(Acc& a, __m256 px, __m256 py, __m256 vx, __m256 vy, __m256 
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 dx = _mm256_sub_ps(px, vx), dy = _mm256_sub_ps(py, vy);
   // 1 + dx^2 + dy^2 in two FMAs (ALU throughput is the limit here, not the division).
-  const __m256 q =
-      _mm256_div_ps(one, _mm256_fmadd_ps(dx, dx, _mm256_fmadd_ps(dy, dy, one)));
+  const __m256 q = _mm256_div_ps(one, _mm256_fmadd_ps(dx, dx, _mm256_fmadd_ps(dy, dy, one)));
   const __m256 mq = _mm256_mul_ps(vm, q);
   const __m256 mq2 = _mm256_mul_ps(mq, q);
   a.z = _mm256_add_ps(a.z, mq);

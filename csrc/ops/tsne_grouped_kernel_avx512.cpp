@@ -33,8 +33,7 @@ inline void interact(Acc& a, __m512 px, __m512 py, __m512 vx, __m512 vy, __m512 
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 dx = _mm512_sub_ps(px, vx), dy = _mm512_sub_ps(py, vy);
   // 1 + dx^2 + dy^2 in two FMAs (ALU throughput is the limit here, not the division).
-  const __m512 q =
-      _mm512_div_ps(one, _mm512_fmadd_ps(dx, dx, _mm512_fmadd_ps(dy, dy, one)));
+  const __m512 q = _mm512_div_ps(one, _mm512_fmadd_ps(dx, dx, _mm512_fmadd_ps(dy, dy, one)));
   const __m512 mq = _mm512_mul_ps(vm, q);
   const __m512 mq2 = _mm512_mul_ps(mq, q);
   a.z = _mm512_add_ps(a.z, mq);
@@ -42,9 +41,8 @@ inline void interact(Acc& a, __m512 px, __m512 py, __m512 vx, __m512 vy, __m512 
   a.y = _mm512_fmadd_ps(mq2, dy, a.y);
 }
 
-void repulse_avx512(const float* sx, const float* sy, const float* sm, int64_t m,
-                    const float* tx, const float* ty, int64_t nt, float* z, float* rx,
-                    float* ry) {
+void repulse_avx512(const float* sx, const float* sy, const float* sm, int64_t m, const float* tx,
+                    const float* ty, int64_t nt, float* z, float* rx, float* ry) {
   int64_t t = 0;
   for (; t + 2 <= nt; t += 2) {
     const __m512 px0 = _mm512_set1_ps(tx[t]), py0 = _mm512_set1_ps(ty[t]);

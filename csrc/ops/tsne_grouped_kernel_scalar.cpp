@@ -1,6 +1,7 @@
-// Portable interaction kernel of the grouped Barnes-Hut t-SNE gradient (ops/tsne_grouped_kernels.h).
-// Eight independent partial sums per quantity (sources j mod 8), added in a fixed tree at the
-// end: the same association as an 8-lane vector, and enough independent chains to pipeline.
+// Portable interaction kernel of the grouped Barnes-Hut t-SNE gradient
+// (ops/tsne_grouped_kernels.h). Eight independent partial sums per quantity (sources j mod 8),
+// added in a fixed tree at the end: the same association as an 8-lane vector, and enough
+// independent chains to pipeline.
 #include "ops/tsne_grouped_kernels.h"
 
 namespace lf::tsne_detail {

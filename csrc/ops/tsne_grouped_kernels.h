@@ -1,8 +1,8 @@
 // Internal to the grouped Barnes-Hut t-SNE gradient (ops/tsne_grouped_cpu.cpp): the per-ISA
 // kernel that evaluates a group's interaction list for each of its points.
 //
-// One translation unit per ISA (tsne_grouped_kernel_{scalar,avx2,avx512}.cpp), compiled with its own
-// target flags, fills the table; the driver dispatches on lf::active_isa().
+// One translation unit per ISA (tsne_grouped_kernel_{scalar,avx2,avx512}.cpp), compiled with its
+// own target flags, fills the table; the driver dispatches on lf::active_isa().
 #pragma once
 
 #include <cstdint>

@@ -56,9 +56,12 @@ void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, 
       const int64_t j = nbr[i * k + t];
       const float p = P[i * k + t];
       if (e.code == 0) {
-        if (j < 0 || j >= n) e = {1, t, j};
-        else if (j == i) e = {2, t, j};
-        else if (!std::isfinite(p)) e = {4, t, j};
+        if (j < 0 || j >= n)
+          e = {1, t, j};
+        else if (j == i)
+          e = {2, t, j};
+        else if (!std::isfinite(p))
+          e = {4, t, j};
       }
       row[static_cast<size_t>(t)] = {j, p};
     }
@@ -89,11 +92,8 @@ void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, 
         LF_CHECK(false, "tsne_symmetrize: row ", i, " of indices lists neighbour ", e.j,
                  " more than once");
         break;
-      case 4:
-        LF_CHECK(false, "tsne_symmetrize: P_cond[", i, ", ", e.t, "] is NaN or Inf");
-        break;
-      default:
-        break;
+      case 4: LF_CHECK(false, "tsne_symmetrize: P_cond[", i, ", ", e.t, "] is NaN or Inf"); break;
+      default: break;
     }
   }
   std::vector<RowError>().swap(err);
@@ -108,9 +108,7 @@ void tsne_symmetrize_cpu(CsrMatrixF32* out, const int64_t* nbr, const float* P, 
 #endif
   std::vector<int64_t> tptr(static_cast<size_t>(n) + 1, 0);
   std::vector<int64_t> cnt(static_cast<size_t>(nc) * static_cast<size_t>(n), 0);
-  auto range_of = [&](int c) {
-    return std::pair<int64_t, int64_t>(n * c / nc, n * (c + 1) / nc);
-  };
+  auto range_of = [&](int c) { return std::pair<int64_t, int64_t>(n * c / nc, n * (c + 1) / nc); };
   auto count_range = [&](int c) {
     const auto [i0, i1] = range_of(c);
     int64_t* cc = cnt.data() + static_cast<size_t>(c) * static_cast<size_t>(n);
@@ -215,8 +213,8 @@ void tsne_symmetrize_naive(CsrMatrixF32* out, const int64_t* nbr, const float* P
                " is the row itself (self-neighbours are not allowed)");
       LF_CHECK(std::isfinite(p), "tsne_symmetrize: P_cond[", i, ", ", t, "] is NaN or Inf");
       for (int64_t u = 0; u < t; ++u) {
-        LF_CHECK(nbr[i * k + u] != j, "tsne_symmetrize: row ", i,
-                 " of indices lists neighbour ", j, " more than once");
+        LF_CHECK(nbr[i * k + u] != j, "tsne_symmetrize: row ", i, " of indices lists neighbour ", j,
+                 " more than once");
       }
       e.push_back({i, j, p});
       e.push_back({j, i, p});
