@@ -14,8 +14,6 @@ All three kernels give results that are bitwise independent of the thread count.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
 from . import _C
@@ -41,7 +39,7 @@ def _check_X(X, name: str = "X") -> np.ndarray:
     return X
 
 
-def knn(X, k: int) -> Tuple[np.ndarray, np.ndarray]:
+def knn(X, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest neighbours of every row of X among the other rows (self excluded).
 
     Squared distances are computed in float32 as ``max(0, (|x|^2 + |y|^2) - 2 x.y)`` with the
@@ -68,7 +66,7 @@ def knn(X, k: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def conditional_probabilities(
     sq_distances, perplexity: float, tol: float = 1e-5, max_iter: int = 200
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise calibrated ``p_j|i`` over the given neighbour distances (native kernel).
 
     Returns ``(P, beta)``: float32 (n, k) rows summing to 1 with entropy ``log(perplexity)``
@@ -79,9 +77,9 @@ def conditional_probabilities(
 
 
 def joint_probabilities(
-    X, perplexity: float = 30.0, k: Optional[int] = None, *, tol: float = 1e-5,
+    X, perplexity: float = 30.0, k: int | None = None, *, tol: float = 1e-5,
     max_iter: int = 200,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sparse symmetric t-SNE input affinities ``P = (P_cond + P_cond^T) / (2 n)``.
 
     Parameters

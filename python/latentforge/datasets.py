@@ -35,7 +35,7 @@ import threading
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -121,7 +121,7 @@ _IDX_TYPES = {
 # --------------------------------------------------------------------------------------------
 
 
-def _read_bytes(file: Path, gz: Optional[bool] = None) -> bytes:
+def _read_bytes(file: Path, gz: bool | None = None) -> bytes:
     """The uncompressed content of ``file`` (gzip-decompressed when its name ends in .gz)."""
     data = file.read_bytes()
     if file.name.endswith(".gz") if gz is None else gz:
@@ -203,16 +203,16 @@ def get_cache_dir() -> Path:
     return base / "latentforge"
 
 
-def _find_file(directory: Path, stem: str) -> Optional[Path]:
+def _find_file(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / stem, directory / (stem + ".gz")):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _candidates(dataset: str, path: Optional[PathLike]) -> list[tuple[str, Optional[Path]]]:
+def _candidates(dataset: str, path: PathLike | None) -> list[tuple[str, Path | None]]:
     """(label, directory) pairs in search order; directory None means 'not set'."""
-    out: list[tuple[str, Optional[Path]]] = []
+    out: list[tuple[str, Path | None]] = []
     if path is not None:
         root = Path(os.fspath(path)).expanduser()
         out += [("path=", root / dataset), ("path=", root)]
@@ -237,7 +237,7 @@ def _describe_missing(directory: Path, stems: list[str]) -> str:
     return "missing " + ", ".join(missing)
 
 
-def _locate(dataset: str, stems: list[str], path: Optional[PathLike]):
+def _locate(dataset: str, stems: list[str], path: PathLike | None):
     """Return ({stem: file}, report lines). The dict is empty when nothing complete is found."""
     report: list[str] = []
     seen: set[str] = set()
@@ -371,7 +371,9 @@ def _load(dataset, path, return_test, flatten, download):
         try:
             _download(dataset, stems)
         except OSError as err:
-            raise FileNotFoundError(f"{message}\ndownload=True was given but failed: {err}") from err
+            raise FileNotFoundError(
+                f"{message}\ndownload=True was given but failed: {err}"
+            ) from err
         files = {s: _find_file(get_cache_dir() / dataset, s) for s in stems}
 
     out = []
@@ -431,7 +433,7 @@ _LOADER_DOC = """Load {title}: {n_train:,} training and {n_test:,} test 28x28 gr
 
 
 def load_mnist(
-    path: Optional[PathLike] = None,
+    path: PathLike | None = None,
     *,
     return_test: bool = True,
     flatten: bool = True,
@@ -441,7 +443,7 @@ def load_mnist(
 
 
 def load_fashion_mnist(
-    path: Optional[PathLike] = None,
+    path: PathLike | None = None,
     *,
     return_test: bool = True,
     flatten: bool = True,

@@ -27,7 +27,7 @@ The functional helpers at the end (:func:`linear`, :func:`softmax`, ...) take Te
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(g).reshape(shape)
 
 
-def _norm_axes(axis: Any, ndim: int) -> Optional[tuple[int, ...]]:
+def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     if axis is None:
         return None
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
@@ -371,7 +371,7 @@ class Reshape(Function):
 
 class Transpose(Function):
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, *, axes: Optional[tuple] = None) -> np.ndarray:
+    def forward(ctx: Context, a: np.ndarray, *, axes: tuple | None = None) -> np.ndarray:
         axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) for x in axes)
         if sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of {a.ndim} axes")
@@ -549,9 +549,9 @@ class Linear(Function):
         ctx: Context,
         x: np.ndarray,
         W: np.ndarray,
-        b: Optional[np.ndarray] = None,
+        b: np.ndarray | None = None,
         *,
-        activation: Optional[str] = None,
+        activation: str | None = None,
         trans_w: bool = False,
     ) -> np.ndarray:
         if activation == "none" or activation is Activation.none:
@@ -612,7 +612,7 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def _apply_activation(z: np.ndarray, activation: Optional[str]) -> np.ndarray:
+def _apply_activation(z: np.ndarray, activation: str | None) -> np.ndarray:
     if activation is None:
         return z
     if activation == "sigmoid":
@@ -631,8 +631,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 def linear(
     x: Tensor,
     W: Tensor,
-    b: Optional[Tensor] = None,
-    activation: Optional[str] = None,
+    b: Tensor | None = None,
+    activation: str | None = None,
     *,
     trans_w: bool = False,
 ) -> Tensor:
@@ -744,12 +744,12 @@ class BatchNorm(Function):
     def forward(
         ctx: Context,
         x: np.ndarray,
-        gamma: Optional[np.ndarray] = None,
-        beta: Optional[np.ndarray] = None,
+        gamma: np.ndarray | None = None,
+        beta: np.ndarray | None = None,
         *,
         eps: float = 1e-5,
-        mean: Optional[np.ndarray] = None,
-        var: Optional[np.ndarray] = None,
+        mean: np.ndarray | None = None,
+        var: np.ndarray | None = None,
     ) -> np.ndarray:
         if x.ndim != 2:
             raise ValueError(f"batch norm needs a 2-D (batch, features) input, got {x.shape}")
@@ -799,12 +799,12 @@ class BatchNorm(Function):
 
 def batch_norm(
     x: Tensor,
-    gamma: Optional[Tensor] = None,
-    beta: Optional[Tensor] = None,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
     *,
     eps: float = 1e-5,
-    mean: Optional[np.ndarray] = None,
-    var: Optional[np.ndarray] = None,
+    mean: np.ndarray | None = None,
+    var: np.ndarray | None = None,
 ) -> Tensor:
     """Functional batch normalisation of an ``(N, C)`` tensor (see :class:`BatchNorm`):
     batch statistics when ``mean``/``var`` are None, else the given (running) statistics.

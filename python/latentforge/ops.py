@@ -8,12 +8,11 @@ runs, so calls from several Python threads run in parallel.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from . import _C
-from ._backend import Activation, activation as _activation, as_float32, as_float32_matrix
+from ._backend import Activation, as_float32, as_float32_matrix
+from ._backend import activation as _activation
 
 __all__ = ["gemm", "linear"]
 
@@ -74,7 +73,7 @@ def _matmul(A, B, C, trans_a, trans_b, alpha, beta, bias, act, names=("A", "B"))
 def gemm(
     A,
     B,
-    C: Optional[np.ndarray] = None,
+    C: np.ndarray | None = None,
     *,
     trans_a: bool = False,
     trans_b: bool = False,
@@ -105,7 +104,7 @@ def gemm(
     return _matmul(A, B, C, trans_a, trans_b, alpha, beta, None, Activation.none)
 
 
-def linear(X, W, b=None, activation: Optional[str] = None, *, trans_w: bool = False) -> np.ndarray:
+def linear(X, W, b=None, activation: str | None = None, *, trans_w: bool = False) -> np.ndarray:
     """Fused dense layer: ``activation(X @ W + b)`` in one pass over the output.
 
     Parameters

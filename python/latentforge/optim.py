@@ -60,7 +60,8 @@ array([ 0., -3.], dtype=float32)
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -46,8 +46,9 @@ native path itself is checked separately against float64 numpy references in
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ class Context:
     __slots__ = ("__dict__", "saved_tensors", "needs_input_grad", "parents", "freed")
 
     def __init__(self, needs_input_grad: tuple[bool, ...] = ()):
-        self.saved_tensors: Optional[tuple[Any, ...]] = ()
+        self.saved_tensors: tuple[Any, ...] | None = ()
         self.needs_input_grad = needs_input_grad
         self.parents: tuple[Tensor, ...] = ()
         self.freed = False
@@ -176,7 +177,7 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Any, **params: Any) -> "Tensor":
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
         needs = tuple(t.requires_grad for t in tensors)
         ctx = Context(needs)
@@ -210,13 +211,13 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False):
         self.data: np.ndarray = _as_data(data)
-        self.grad: Optional[np.ndarray] = None
+        self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self._ctx: Optional[Context] = None
-        self._op: Optional[type] = None
+        self._ctx: Context | None = None
+        self._op: type | None = None
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, requires_grad: bool) -> "Tensor":
+    def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
         t = cls.__new__(cls)
         t.data = data
         t.grad = None
@@ -247,7 +248,7 @@ class Tensor:
         return self._ctx is None
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
@@ -258,7 +259,7 @@ class Tensor:
         """The value of a one-element tensor as a Python float."""
         return float(self.data.item())
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new leaf sharing ``data`` with this tensor, outside the graph."""
         return Tensor._from_op(self.data, requires_grad=False)
 
@@ -347,7 +348,7 @@ class Tensor:
             if not retain_graph:
                 ctx._free()
 
-    def _topological_order(self) -> list["Tensor"]:
+    def _topological_order(self) -> list[Tensor]:
         """Tensors reachable from ``self`` (that require grad), inputs before outputs.
 
         Iterative depth-first post-order, so graphs of any depth work.
@@ -372,97 +373,97 @@ class Tensor:
         return order
 
     # ----------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> "Tensor":
+    def __add__(self, other: Any) -> Tensor:
         return F.Add.apply(self, _operand(other, self))
 
-    def __radd__(self, other: Any) -> "Tensor":
+    def __radd__(self, other: Any) -> Tensor:
         return F.Add.apply(_operand(other, self), self)
 
-    def __sub__(self, other: Any) -> "Tensor":
+    def __sub__(self, other: Any) -> Tensor:
         return F.Sub.apply(self, _operand(other, self))
 
-    def __rsub__(self, other: Any) -> "Tensor":
+    def __rsub__(self, other: Any) -> Tensor:
         return F.Sub.apply(_operand(other, self), self)
 
-    def __mul__(self, other: Any) -> "Tensor":
+    def __mul__(self, other: Any) -> Tensor:
         return F.Mul.apply(self, _operand(other, self))
 
-    def __rmul__(self, other: Any) -> "Tensor":
+    def __rmul__(self, other: Any) -> Tensor:
         return F.Mul.apply(_operand(other, self), self)
 
-    def __truediv__(self, other: Any) -> "Tensor":
+    def __truediv__(self, other: Any) -> Tensor:
         return F.Div.apply(self, _operand(other, self))
 
-    def __rtruediv__(self, other: Any) -> "Tensor":
+    def __rtruediv__(self, other: Any) -> Tensor:
         return F.Div.apply(_operand(other, self), self)
 
-    def __matmul__(self, other: Any) -> "Tensor":
+    def __matmul__(self, other: Any) -> Tensor:
         return F.MatMul.apply(self, _operand(other, self))
 
-    def __rmatmul__(self, other: Any) -> "Tensor":
+    def __rmatmul__(self, other: Any) -> Tensor:
         return F.MatMul.apply(_operand(other, self), self)
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return F.Neg.apply(self)
 
-    def __pos__(self) -> "Tensor":
+    def __pos__(self) -> Tensor:
         return self
 
-    def __pow__(self, exponent: Any) -> "Tensor":
+    def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, Tensor) or not np.isscalar(exponent):
             raise TypeError("Tensor ** x supports a real scalar exponent only")
         if isinstance(exponent, (bool, np.bool_, complex, str, bytes)):
             raise TypeError(f"exponent must be a real number, got {type(exponent).__name__}")
         return F.Pow.apply(self, exponent=float(exponent))
 
-    def __getitem__(self, key: Any) -> "Tensor":
+    def __getitem__(self, key: Any) -> Tensor:
         return F.GetItem.apply(self, key=key)
 
     # ----------------------------------------------------------------- methods
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return F.Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return F.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def reshape(self, *shape: Any) -> "Tensor":
+    def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return F.Reshape.apply(self, shape=shape)
 
-    def transpose(self, *axes: Any) -> "Tensor":
+    def transpose(self, *axes: Any) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return F.Transpose.apply(self, axes=axes or None)
 
-    def matmul(self, other: Any) -> "Tensor":
+    def matmul(self, other: Any) -> Tensor:
         return self @ other
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         return F.Sigmoid.apply(self)
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         return F.Tanh.apply(self)
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return F.ReLU.apply(self)
 
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return F.Exp.apply(self)
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return F.Log.apply(self)
 
-    def abs(self) -> "Tensor":
+    def abs(self) -> Tensor:
         return F.Abs.apply(self)
 
-    def clip(self, lo: float, hi: float) -> "Tensor":
+    def clip(self, lo: float, hi: float) -> Tensor:
         return F.Clip.apply(self, lo=lo, hi=hi)
 
-    def softmax(self, axis: int = -1) -> "Tensor":
+    def softmax(self, axis: int = -1) -> Tensor:
         return F.Softmax.apply(self, axis=axis)
 
-    def log_softmax(self, axis: int = -1) -> "Tensor":
+    def log_softmax(self, axis: int = -1) -> Tensor:
         return F.LogSoftmax.apply(self, axis=axis)
 
 

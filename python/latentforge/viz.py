@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def _pyplot():
@@ -15,8 +16,8 @@ def _pyplot():
     return plt
 
 
-def plot_history(history: Dict[str, Sequence[float]], keys: Optional[Sequence[str]] = None,
-                 ax: Any = None, path: Optional[str] = None):
+def plot_history(history: dict[str, Sequence[float]], keys: Sequence[str] | None = None,
+                 ax: Any = None, path: str | None = None):
     """Plot per-epoch training curves (e.g. ``model.history_``).
 
     Losses go on the left axis and accuracies on a right axis. ``path`` saves the figure (PNG,
@@ -51,8 +52,8 @@ def plot_history(history: Dict[str, Sequence[float]], keys: Optional[Sequence[st
     return ax
 
 
-def filter_grid(W, shape: Sequence[int] = (28, 28), n: Optional[int] = None,
-                ncols: Optional[int] = None, ax: Any = None, path: Optional[str] = None):
+def filter_grid(W, shape: Sequence[int] = (28, 28), n: int | None = None,
+                ncols: int | None = None, ax: Any = None, path: str | None = None):
     """Tile the rows of ``W`` (e.g. an RBM's ``components_`` or a first layer's ``weight``,
     shape ``(n_filters, prod(shape))``) as grey-scale images in one grid.
 
@@ -102,7 +103,7 @@ def filter_grid(W, shape: Sequence[int] = (28, 28), n: Optional[int] = None,
 
 def reconstruction_grid(originals, corrupted=None, reconstructions=None,
                         shape: Sequence[int] = (28, 28), n: int = 10, ax: Any = None,
-                        path: Optional[str] = None):
+                        path: str | None = None):
     """Show ``n`` images per row: the originals, then (when given) their corrupted versions,
     then the reconstructions (e.g. ``Autoencoder.reconstruct``). Rows of each array are
     flattened images of ``shape``, shown on a fixed [0, 1] grey scale (values are clipped).
@@ -145,7 +146,7 @@ def reconstruction_grid(originals, corrupted=None, reconstructions=None,
     return ax
 
 
-def code_scatter(Z, labels, ax: Any = None, path: Optional[str] = None):
+def code_scatter(Z, labels, ax: Any = None, path: str | None = None):
     """Scatter 2-D codes ``Z`` (n_samples, 2), e.g. a 2-unit autoencoder's ``transform``,
     one colour per distinct label, with a legend. ``path`` saves the figure. Returns the
     Axes."""
@@ -175,7 +176,7 @@ def code_scatter(Z, labels, ax: Any = None, path: Optional[str] = None):
     return ax
 
 
-def scatter(Y, labels, ax: Any = None, path: Optional[str] = None, s: float = 2):
+def scatter(Y, labels, ax: Any = None, path: str | None = None, s: float = 2):
     """Scatter a 2-D embedding ``Y`` (n_samples, 2), e.g. ``lf.models.TSNE().fit_transform``,
     one colour per distinct label, with a legend; ``s`` is the marker size. ``path`` saves the
     figure. Returns the Axes (same checks and colours as :func:`code_scatter`)."""
