@@ -1,7 +1,14 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# The float64 references (tests/reference/) are imported as ``reference``: put tests/ on the
+# path whatever the import mode or the directory pytest was started from.
+_tests = str(Path(__file__).resolve().parent)
+if _tests not in sys.path:
+    sys.path.insert(0, _tests)
 
 # Real datasets for tests live in ../shared/data (see the README); later suites read them
 # through LATENTFORGE_DATA. Set it here too so running pytest by hand behaves like CI.
@@ -21,15 +28,31 @@ def _supported(isa: str) -> bool:
 
 @pytest.fixture(params=ALL_ISAS)
 def isa(request):
-    """Run the test on one SIMD path; paths this CPU lacks are skipped (not failed)."""
+    """Run the test on one SIMD path; paths this CPU lacks are skipped (not failed).
+
+    The ISA in force before the test (the detected one, or the cap LATENTFORGE_ISA or an
+    earlier ``set_isa`` chose) is restored afterwards, and the restore is checked."""
     name = request.param
     if not _supported(name):
         pytest.skip(f"this CPU/build has no {name} path (detected {_C.isa_detected()})")
     previous = _C.isa_active()
     assert _C.set_isa(name) == name
-    yield name
-    _C.set_isa("avx512")
-    assert _C.isa_active() == previous or previous != _C.isa_detected()
+    try:
+        yield name
+    finally:
+        assert _C.set_isa(previous) == previous
+        assert _C.isa_active() == previous
+
+
+@pytest.fixture(autouse=True)
+def _isa_unchanged():
+    """Fail a test that leaves a different SIMD path active than it found (and restore it)."""
+    before = _C.isa_active()
+    yield
+    after = _C.isa_active()
+    if after != before:
+        _C.set_isa(before)
+        pytest.fail(f"the test left the active ISA at {after!r}; it was {before!r}")
 
 
 @pytest.fixture

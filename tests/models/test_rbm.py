@@ -3,23 +3,47 @@ likelihood of a tiny RBM, reproducibility, bad input, MNIST smoke tests."""
 
 import itertools
 
+import latentforge as lf
 import numpy as np
 import pytest
-
-import latentforge as lf
+import reference as ref64
 from latentforge import _C
-from latentforge.models.rbm import RBM, DBN
+from latentforge.models.rbm import DBN, RBM
+from latentforge.testing import (
+    ATOL_ACT,
+    ATOL_F32,
+    F32_U,
+    RTOL_ACT,
+    RTOL_F32,
+    assert_close,
+    dot_atol,
+)
 
 # Stream ids as documented in latentforge/models/rbm.py.
 POS_H, CHAIN_H, CHAIN_V, SCORE = 1, 2, 3, 6
 
 
-def _sig(x):
-    return 1.0 / (1.0 + np.exp(-x))
+_sig = ref64.sigmoid
+_softplus = ref64.softplus
 
 
-def _softplus(x):
-    return np.logaddexp(0.0, x)
+def _sigmoid_err(x, W, b):
+    """Bound on |sigmoid(x @ W + b) in float32 - float64|: the pre-activation's dot bound
+    (sigmoid' <= 1/4 <= 1) plus the activation's own RTOL_ACT |y| + ATOL_ACT (|y| <= 1)."""
+    x, W, b = (np.abs(np.asarray(a, np.float64)) for a in (x, W, b))
+    return dot_atol(x @ W + b) + RTOL_ACT + ATOL_ACT
+
+
+def _free_energy_err(V, W, b_h, b_v, gaussian=False):
+    """Bound on the float32 free energy's error: the visible term's reduction (dot bound), the
+    hidden pre-activations' dot bounds (softplus' <= 1, summed over hidden units), and the final
+    rounding of F (the kernel accumulates in double)."""
+    V, W, b_h, b_v = (np.asarray(a, np.float64) for a in (V, W, b_h, b_v))
+    zerr = dot_atol(np.abs(V) @ np.abs(W).T + np.abs(b_h)).sum(axis=1)
+    vis = 0.5 * ((np.abs(V) + np.abs(b_v)) ** 2).sum(1) if gaussian else np.abs(V) @ np.abs(b_v)
+    energy = ref64.rbm_free_energy_gaussian if gaussian else ref64.rbm_free_energy
+    F = energy(V, b_v, V @ W.T + b_h)
+    return dot_atol(vis) + zerr + F32_U * np.abs(F)
 
 
 def _binary_data(n, d, seed=0, noise=0.05, n_proto=3):
@@ -52,16 +76,16 @@ def test_conditionals_and_free_energy_match_numpy():
     bh = rbm.intercept_hidden_.astype(np.float64)
     bv = rbm.intercept_visible_.astype(np.float64)
     # p(h | v)
-    np.testing.assert_allclose(rbm.transform(V), _sig(V @ W.T + bh), rtol=1e-5, atol=1e-6)
+    assert_close(rbm.transform(V), _sig(V @ W.T + bh), rtol=0, atol=_sigmoid_err(V, W.T, bh))
     # p(v | h)
-    np.testing.assert_allclose(rbm._visible_mean(H), _sig(H @ W + bv), rtol=1e-5, atol=1e-6)
-    # one deterministic up-down pass
-    np.testing.assert_allclose(
-        rbm.reconstruct(V), _sig(_sig(V @ W.T + bh) @ W + bv), rtol=1e-5, atol=1e-6
-    )
+    assert_close(rbm._visible_mean(H), _sig(H @ W + bv), rtol=0, atol=_sigmoid_err(H, W, bv))
+    # one deterministic up-down pass: the hidden means' error passes through W
+    h = _sig(V @ W.T + bh)
+    err = _sigmoid_err(h, W, bv) + _sigmoid_err(V, W.T, bh) @ np.abs(W)
+    assert_close(rbm.reconstruct(V), _sig(h @ W + bv), rtol=0, atol=err)
     # F(v) = -v.b_v - sum softplus(W v + b_h)
-    F = -V @ bv - _softplus(V @ W.T + bh).sum(axis=1)
-    np.testing.assert_allclose(rbm.free_energy(V), F, rtol=1e-5, atol=1e-4)
+    F = ref64.rbm_free_energy(V, bv, V @ W.T + bh)
+    assert_close(rbm.free_energy(V), F, rtol=0, atol=_free_energy_err(V, W, bh, bv))
 
 
 def test_free_energy_matches_enumeration_over_hidden_states():
@@ -73,7 +97,7 @@ def test_free_energy_matches_enumeration_over_hidden_states():
     V = np.array(list(itertools.product([0, 1], repeat=6)), dtype=np.float32)
     E = -(V @ bv)[:, None] - (Hs @ bh)[None, :] - (V @ W.T) @ Hs.T  # (2^6, 2^4)
     F = -np.log(np.exp(-E).sum(axis=1))
-    np.testing.assert_allclose(rbm.free_energy(V), F, rtol=1e-5, atol=1e-4)
+    assert_close(rbm.free_energy(V), F, rtol=0, atol=_free_energy_err(V, W, bh, bv))
 
 
 def test_gibbs_samples_are_binary_reproducible_and_fresh():
@@ -111,7 +135,9 @@ def test_score_samples_is_sklearn_pseudo_likelihood():
     Vf[np.arange(40), col] = 1 - Vf[np.arange(40), col]
     ref = 10 * -np.logaddexp(0, -(F(Vf) - F(V)))
     got = rbm.score_samples(V)
-    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-3)
+    # 10 * softplus(F(v) - F(v_flipped)): softplus' <= 1, so 10 times both free energies' errors
+    err = 10 * (_free_energy_err(V, W, bh, bv) + _free_energy_err(Vf, W, bh, bv))
+    assert_close(got, ref, rtol=RTOL_ACT, atol=err)
     np.testing.assert_array_equal(rbm.score_samples(V), got)  # deterministic
     assert np.all(got <= 0)
 
@@ -178,9 +204,10 @@ def test_updates_match_numpy_reference(k, momentum, wd, persistent):
     rbm.partial_fit(X)
     W, bh, bv, chains = _numpy_updates(W0, bh0, bv0, X, 8, rbm._seed, lr=0.2, k=k,
                                        momentum=momentum, wd=wd, persistent=persistent)
-    np.testing.assert_allclose(rbm.components_, W, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(rbm.intercept_hidden_, bh, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(rbm.intercept_visible_, bv, rtol=1e-4, atol=1e-5)
+    # A few float32 updates of O(0.3) parameters from batch-8 statistics (same draws).
+    assert_close(rbm.components_, W, rtol=RTOL_F32, atol=ATOL_F32)
+    assert_close(rbm.intercept_hidden_, bh, rtol=RTOL_F32, atol=ATOL_F32)
+    assert_close(rbm.intercept_visible_, bv, rtol=RTOL_F32, atol=ATOL_F32)
     if persistent:
         np.testing.assert_array_equal(rbm.chains_, chains)
 
@@ -312,10 +339,11 @@ def test_gaussian_visible_units():
               random_state=0).fit(X)
     W = rbm.components_.astype(np.float64)
     bh, bv = rbm.intercept_hidden_.astype(np.float64), rbm.intercept_visible_.astype(np.float64)
-    F = 0.5 * ((X - bv) ** 2).sum(1) - _softplus(X @ W.T + bh).sum(1)
-    np.testing.assert_allclose(rbm.free_energy(X), F, rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(rbm.reconstruct(X), _sig(X @ W.T + bh) @ W + bv,
-                               rtol=1e-4, atol=1e-5)
+    F = ref64.rbm_free_energy_gaussian(X, bv, X @ W.T + bh)
+    assert_close(rbm.free_energy(X), F, rtol=0, atol=_free_energy_err(X, W, bh, bv, True))
+    h = _sig(X @ W.T + bh)  # linear visible units: the hidden means' error passes through W
+    err = dot_atol(np.abs(h) @ np.abs(W) + np.abs(bv)) + _sigmoid_err(X, W.T, bh) @ np.abs(W)
+    assert_close(rbm.reconstruct(X), h @ W + bv, rtol=0, atol=err)
     assert rbm.gibbs(X[:5]).shape == (5, 6)
     with pytest.raises(ValueError, match="bernoulli"):
         rbm.score_samples(X)

@@ -1,11 +1,27 @@
-"""GEMM and the fused linear layer against float64 references, on every SIMD path."""
+"""GEMM and the fused linear layer against float64 references, on every SIMD path, and the
+blocked kernel against the naive one (``_C.gemm(..., naive=True)``) over a grid of shapes that
+straddles every ISA's blocking parameters."""
 
-import numpy as np
-import pytest
+import itertools
+import sys
+import threading
 
 import latentforge as lf
+import numpy as np
+import pytest
+import reference as ref64
 from latentforge import _C
-from latentforge.testing import assert_close, assert_dot_close, dot_reference
+from latentforge.testing import (
+    ATOL_ACT,
+    DOT_FACTOR,
+    F32_U,
+    F64_U,
+    RTOL_ACT,
+    assert_close,
+    assert_dot_close,
+    dot_atol,
+    dot_reference,
+)
 
 # (M, N, K): degenerate, primes, tall-skinny, short-wide, K=1, and sizes that are not multiples
 # of any micro-tile (4x8, 6x16, 14x32) or cache block (KC=256/1024, MC=112/144/128).
@@ -58,7 +74,8 @@ def test_gemm_alpha_beta_in_place(isa, alpha, beta, trans):
     assert out is C  # written in place, returned
     ref, absprod = dot_reference(A, B, ta, tb)
     expected = alpha * ref + beta * C0.astype(np.float64)
-    assert_dot_close(C, expected, abs(alpha) * absprod, extra=2 * 2**-24 * abs(beta) * np.abs(C0))
+    # beta * C adds two roundings (the product and the sum) of size |beta C|.
+    assert_dot_close(C, expected, abs(alpha) * absprod, extra=2 * F32_U * abs(beta) * np.abs(C0))
 
 
 def test_beta_zero_ignores_nan_in_c(isa):
@@ -100,6 +117,77 @@ def test_empty_dimensions(shape):
     np.testing.assert_array_equal(C2, np.full((M, N), 1.5, np.float32))
 
 
+# Blocking parameters of each ISA path (csrc/ops/gemm_kernel_*.cpp): micro-tile MR x NR, cache
+# blocks MC, KC, NC; B is read in place (unpacked) when M <= 7 * MR and B is not transposed.
+BLOCKING = {
+    "scalar": dict(MR=4, NR=8, MC=128, KC=256, NC=2048),
+    "avx2": dict(MR=6, NR=16, MC=144, KC=256, NC=3072),
+    "avx512": dict(MR=14, NR=32, MC=112, KC=1024, NC=3072),
+}
+
+
+def _around(*values):
+    return sorted({max(v + d, 0) for v in values for d in (-1, 0, 1)})
+
+
+def _grid_shapes():
+    """(M, N, K) straddling MR/NR/MC/KC/NC and the in-place-B row limit of every ISA, plus 0, 1
+    and odd sizes: a product of small sets, then each large blocking boundary on its own."""
+    p = list(BLOCKING.values())
+    Ms = sorted({0, 1, 2, 3, 5, *_around(*(b["MR"] for b in p)), 29, 43, 99})  # 7*MR +- 1
+    Ns = sorted({0, 1, 3, *_around(*(b["NR"] for b in p)), 65})
+    Ks = [0, 1, 2, 7, 33]
+    shapes = set(itertools.product(Ms, Ns, Ks))
+    for b in p:
+        shapes.update((m, 9, 5) for m in _around(b["MC"], 2 * b["MC"]))  # M across MC
+        shapes.update((3, n, 2) for n in _around(b["NC"]))  # N across NC
+        shapes.update((m, 17, k) for m in (5, 15) for k in _around(b["KC"]))  # K across KC
+    shapes.update([(17, 33, 2049), (113, 66, 300), (1, 3073, 3)])
+    return sorted(shapes)
+
+
+GRID = _grid_shapes()
+
+
+@pytest.mark.parametrize("trans", TRANS, ids=lambda t: f"ta{int(t[0])}tb{int(t[1])}")
+def test_blocked_matches_naive_over_the_blocking_grid(isa, trans):
+    # The naive kernel accumulates in double and rounds once: it is the float64 product rounded
+    # to float32, so the blocked result must be within the dot-product bound of it.
+    ta, tb = trans
+    rng = np.random.default_rng(6)
+    for M, N, K in GRID:
+        A, B = _operands(rng, M, N, K, ta, tb)
+        fast = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, 0, False)
+        naive = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, 0, True)
+        assert fast.shape == naive.shape == (M, N)
+        _, absprod = dot_reference(A, B, ta, tb)
+        assert_dot_close(fast, naive, absprod, err_msg=f"{isa} {(M, N, K)} {trans}")
+
+
+EPILOGUE_SHAPES = [(1, 1, 1), (15, 33, 257), (29, 47, 65), (113, 65, 7), (0, 5, 3), (4, 3, 0)]
+# (alpha, beta, bias) x activation code (0 none, 1 sigmoid, 2 tanh, 3 relu)
+EPILOGUE = list(itertools.product([(1.0, 0.0, False), (1.0, 1.0, True), (-0.5, -2.0, True),
+                                   (-0.5, 0.0, False)], [0, 1, 2, 3]))
+
+
+@pytest.mark.parametrize("trans", TRANS, ids=lambda t: f"ta{int(t[0])}tb{int(t[1])}")
+def test_blocked_matches_naive_with_alpha_beta_bias_activation(isa, trans):
+    ta, tb = trans
+    rng = np.random.default_rng(7)
+    for M, N, K in EPILOGUE_SHAPES:
+        A, B = _operands(rng, M, N, K, ta, tb)
+        C0 = rng.uniform(-1, 1, (M, N)).astype(np.float32)
+        b = rng.uniform(-1, 1, N).astype(np.float32)
+        _, absprod = dot_reference(A, B, ta, tb)
+        for (alpha, beta, with_bias), act in EPILOGUE:
+            bias = b if with_bias else None
+            fast, naive = C0.copy(), C0.copy()
+            _C.gemm(A, B, fast, ta, tb, alpha, beta, bias, act, False)
+            _C.gemm(A, B, naive, ta, tb, alpha, beta, bias, act, True)
+            _check_epilogue(fast, naive, A, B, C0, bias, absprod, (M, N, K), trans, alpha, beta,
+                            act, isa)
+
+
 def test_blocked_matches_naive_oracle(isa):
     rng = np.random.default_rng(6)
     A = rng.uniform(-1, 1, (37, 300)).astype(np.float32)
@@ -107,7 +195,25 @@ def test_blocked_matches_naive_oracle(isa):
     bias = rng.uniform(-1, 1, 37).astype(np.float32)
     fast = _C.gemm(B, A, None, False, True, 1.0, 0.0, bias, 1, False)
     naive = _C.gemm(B, A, None, False, True, 1.0, 0.0, bias, 1, True)
-    assert_close(fast, naive, rtol=1e-5, atol=1e-6)
+    _, absprod = dot_reference(B, A, False, True)
+    C0 = np.zeros((53, 37), np.float32)
+    _check_epilogue(fast, naive, B, A, C0, bias, absprod, (53, 37, 300), (False, True), 1.0, 0.0,
+                    1, isa)
+
+
+def _check_epilogue(fast, naive, A, B, C0, bias, absprod, shape, trans, alpha, beta, act, isa):
+    # The pre-activation's error (dot bound, plus two roundings each of beta*C and bias)
+    # passes through the activation with slope <= 1; the SIMD activation adds RTOL_ACT.
+    terms = abs(beta) * np.abs(C0) + (0 if bias is None else np.abs(bias))
+    zerr = dot_atol(abs(alpha) * absprod, 2 * F32_U * terms)
+    case = f"{isa} {shape} {trans} alpha={alpha} beta={beta} bias={bias is not None} act={act}"
+    assert_close(fast, naive, rtol=RTOL_ACT, atol=zerr + ATOL_ACT, err_msg=case)
+    # and the naive result is the float64 formula, rounded once to float32 (rtol u), give or
+    # take the two double computations' differences: a float64 dot bound on the pre-activation
+    # (slope <= 1) and a few float64 roundings of the activation
+    want, _ = ref64.gemm(A, B, *trans, alpha, beta, C0, bias, act)
+    f64 = DOT_FACTOR * F64_U * (abs(alpha) * absprod + terms + np.abs(want))
+    assert_close(naive, want, rtol=F32_U, atol=f64, err_msg=case)
 
 
 def test_float64_and_strided_inputs_are_converted():
@@ -147,11 +253,7 @@ def test_result_independent_of_thread_count(threads, shape):
     assert_dot_close(results[0], ref, absprod)
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-ACTIVATIONS = {None: lambda z: z, "sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+ACTIVATIONS = ref64.ACTIVATIONS
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS), ids=str)
@@ -163,56 +265,54 @@ def test_linear_matches_unfused_math(isa, activation, shape):
     W = (rng.uniform(-1, 1, (K, N)) * (4.0 / np.sqrt(K))).astype(np.float32)
     b = rng.uniform(-2, 2, N).astype(np.float32)
     Y = lf.ops.linear(X, W, b, activation)
-    z, absprod = dot_reference(X, W)
-    z += b
-    f = ACTIVATIONS[activation]
-    # Error in z (dot bound + bias rounding) moves f(z) by at most |f'| <= 1 times as much.
-    zerr = 16 * 2**-24 * (absprod + np.abs(b)) + 2e-7 * np.abs(z)
-    assert_close(Y, f(z), rtol=2e-6, atol=zerr + 2e-7, err_msg=f"{isa} {activation}")
+    want, absprod = ref64.gemm(X, W, bias=b, act=activation)
+    # Error in z (dot bound + bias rounding) moves f(z) by at most |f'| <= 1 times as much;
+    # the activation itself adds RTOL_ACT.
+    zerr = dot_atol(absprod + np.abs(b))
+    assert_close(Y, want, rtol=RTOL_ACT, atol=zerr + ATOL_ACT, err_msg=f"{isa} {activation}")
     # Transposed weight (PyTorch layout / tied weights) gives the same result.
     Yt = lf.ops.linear(X, np.ascontiguousarray(W.T), b, activation, trans_w=True)
-    assert_close(Yt, Y, rtol=2e-6, atol=zerr + 2e-7)
+    assert_close(Yt, Y, rtol=RTOL_ACT, atol=2 * zerr + ATOL_ACT)
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
 def test_activation_extremes(isa, activation):
-    z = np.array([[-1e4, -88.0, -20.0, -1e-3, -1e-8, 0.0, 1e-8, 1e-3, 20.0, 88.0, 1e4, np.nan]], np.float32)
+    z = np.array([[-1e4, -88.0, -20.0, -1e-3, -1e-8, 0.0, 1e-8, 1e-3, 20.0, 88.0, 1e4, np.nan]],
+                 np.float32)
     Y = lf.ops.linear(np.eye(1, dtype=np.float32), z, None, activation)
-    with np.errstate(over="ignore", invalid="ignore"):
-        ref = ACTIVATIONS[activation](z.astype(np.float64))
-    assert_close(Y, ref, rtol=2e-6, atol=1e-7)
+    assert_close(Y, ref64.activation(z, activation), rtol=RTOL_ACT, atol=ATOL_ACT)
 
 
-def test_gil_released_during_kernel(threads):
-    import threading
-    import time
+def test_gil_released_during_kernel():
+    """Another Python thread runs while a GEMM kernel runs (the binding releases the GIL).
 
-    lf.set_num_threads(1)
+    No timing: the switch interval is raised so this thread never hands over the GIL between
+    bytecodes; the only way the helper thread can run before ``after_kernels`` is set is while
+    a kernel has released the GIL. The helper records that flag when it first runs."""
     rng = np.random.default_rng(11)
-    A = rng.standard_normal((1500, 1500)).astype(np.float32)
-    _C.set_isa("scalar")
+    A = rng.standard_normal((600, 600)).astype(np.float32)
+    go, seen = threading.Event(), []
+    state = {"after_kernels": False}
+
+    def helper():
+        go.wait()
+        seen.append(state["after_kernels"])
+
+    th = threading.Thread(target=helper)
+    th.start()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
     try:
-        t0 = time.perf_counter()
-        lf.ops.gemm(A, A)
-        single = time.perf_counter() - t0
-        done = threading.Event()
-
-        def work():
-            lf.ops.gemm(A, A)
-            done.set()
-
-        th = threading.Thread(target=work)
-        ticks = []
-        th.start()
-        while not done.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.001)
-        th.join()
+        go.set()  # the helper wakes and now waits for the GIL, which this thread holds
+        for _ in range(200):
+            _C.gemm(A, A, None, False, False, 1.0, 0.0, None, 0, False)
+            if seen:
+                break
+        state["after_kernels"] = True
     finally:
-        _C.set_isa("avx512")
-    gaps = np.diff(ticks) if len(ticks) > 1 else np.array([single])
-    # With the GIL held, this loop would stall for the whole kernel.
-    assert len(ticks) > 5 and gaps.max() < 0.5 * single, (len(ticks), gaps.max(), single)
+        sys.setswitchinterval(interval)
+        th.join()
+    assert seen == [False], "the helper thread could only run after the kernels returned"
 
 
 @pytest.mark.parametrize("trans_a", [False, True])

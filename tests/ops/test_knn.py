@@ -1,20 +1,21 @@
 """Native exact kNN ``_C.knn`` (tiled GEMM + bounded heaps), its double-precision oracle
-``_C.knn_naive``, and the t-SNE affinity symmetrisation ``_C.tsne_symmetrize``.
+``_C.knn_naive``, and the ``_tsne.knn`` wrapper (the symmetrisation ``_C.tsne_symmetrize`` is in
+test_tsne_symmetrize.py).
 
 ``_C.knn`` is checked three ways: bit for bit against a numpy re-computation of the values it
 documents (the float32 GEMM identity ``max(0, (s_i + s_j) + g_ij)`` with ``g = -2 X X^T`` from
 ``lf.ops.gemm`` and ``s_i = -g_ii / 2``, sorted by (distance, index)); against the float64
 oracle and an independent numpy float64 brute force (same neighbours wherever the exact distances
 are separated by more than float32 rounding, exactly equal on integer data where float32 is
-exact); and for bitwise independence of the thread count. ``_C.tsne_symmetrize`` is compared bit
-for bit with the numpy code it replaced in ``_tsne.joint_probabilities``.
+exact); and for bitwise independence of the thread count.
 """
 
+import latentforge as lf
 import numpy as np
 import pytest
-
-import latentforge as lf
+import reference as ref64
 from latentforge import _C, _tsne, ops
+from latentforge.testing import DOT_FACTOR, F32_U, F64_U, assert_close
 
 # Tile sizes of the kernel (csrc/ops/knn.h): sizes around and between them exercise partial tiles.
 QUERY_BLOCK, REF_BLOCK = 98, 1024
@@ -38,33 +39,14 @@ def select_by_distance_then_index(D, k):
     return idx, np.take_along_axis(D, idx, axis=1)
 
 
-def brute_sq64(X):
-    """Exact squared distances in float64 (numpy), diagonal = +inf."""
-    X = np.asarray(X, dtype=np.float64)
-    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(D, np.inf)
-    return D
+brute_sq64 = ref64.sq_distances
 
 
-def old_symmetrize(nbr, Pc, n):
-    """The numpy code _tsne.joint_probabilities used before _C.tsne_symmetrize (verbatim)."""
-    k = nbr.shape[1]
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    cols = nbr.ravel()
-    vals = Pc.ravel().astype(np.float64)
-    keys = np.concatenate([rows * n + cols, cols * n + rows])
-    vals = np.concatenate([vals, vals])
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    vals = vals[order]
-    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ukeys = keys[start]
-    data = np.add.reduceat(vals, start) / (2.0 * n)
-    out_rows = ukeys // n
-    indices = ukeys - out_rows * n
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(out_rows, minlength=n), out=indptr[1:])
-    return indptr, indices.astype(np.int64), data.astype(np.float32)
+def sq_distance_atol(X, u):
+    """Rounding bound of squared distances |x|^2 + |y|^2 - 2 x.y computed in precision u: a
+    reduction whose terms sum to <= 2 (|x|^2 + |y|^2), so DOT_FACTOR u (1 + max |x|^2)."""
+    scale = np.float64(np.einsum("ij,ij->i", X, X, dtype=np.float64).max())
+    return DOT_FACTOR * u * (1.0 + scale)
 
 
 def gaussian(n, d, seed):
@@ -132,12 +114,11 @@ def test_knn_against_oracle_and_float64_brute_force(n, d, k):
     ref_idx, ref_d = select_by_distance_then_index(D64, k)
     # The oracle is the float64 brute force (same rule, ties by index).
     np.testing.assert_array_equal(nidx, ref_idx)
-    np.testing.assert_allclose(ndist, ref_d, rtol=1e-12, atol=1e-12)
+    assert_close(ndist, ref_d, rtol=0, atol=sq_distance_atol(X, F64_U))
     # The float32 kernel: distances within float32 rounding of the exact ones ...
-    scale = np.float64(np.einsum("ij,ij->i", X, X, dtype=np.float64).max())
-    tol = 8 * np.finfo(np.float32).eps * (1.0 + scale)
-    np.testing.assert_allclose(dist, ref_d, rtol=0, atol=tol)
-    np.testing.assert_allclose(np.take_along_axis(D64, idx, axis=1), ref_d, rtol=0, atol=tol)
+    tol = sq_distance_atol(X, F32_U)
+    assert_close(dist, ref_d, rtol=0, atol=tol)
+    assert_close(np.take_along_axis(D64, idx, axis=1), ref_d, rtol=0, atol=tol)
     # ... and the same neighbours wherever the exact distances are separated by more than that.
     nxt = np.sort(D64, axis=1)[:, k:k + 1]
     gaps = np.diff(np.concatenate([ref_d, nxt], axis=1), axis=1)
@@ -201,6 +182,29 @@ def test_tsne_knn_wrapper_uses_native():
     np.testing.assert_array_equal(dist, ref_d)
 
 
+@pytest.mark.parametrize("n,d,k", [(300, 7, 10), (2500, 3, 5), (20, 4, 19)])
+def test_tsne_knn_matches_brute_force(n, d, k):
+    X = np.random.default_rng(6).standard_normal((n, d)).astype(np.float32)
+    X[5] = X[9]  # a duplicate pair
+    idx, dist = _tsne.knn(X, k)
+    assert idx.dtype == np.int64 and dist.dtype == np.float32 and idx.shape == (n, k)
+    D = ref64.sq_distances(X)
+    ref_idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+    ref_d = np.take_along_axis(D, ref_idx, axis=1)
+    tol = sq_distance_atol(X, F32_U)
+    assert_close(dist, ref_d, rtol=0, atol=tol)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+    assert not np.any(idx == np.arange(n)[:, None])
+    # the returned indices carry the returned distances
+    assert_close(np.take_along_axis(D, idx, axis=1), ref_d, rtol=0, atol=tol)
+    # where the reference distances are well separated, the indices match
+    gaps = np.diff(np.concatenate([ref_d, np.take_along_axis(
+        D, np.argsort(D, axis=1)[:, k:k + 1], axis=1)], axis=1), axis=1)
+    sep = np.concatenate([np.full((n, 1), np.inf), gaps], axis=1)
+    distinct = (sep[:, :-1] > 10 * tol) & (sep[:, 1:] > 10 * tol)
+    np.testing.assert_array_equal(idx[distinct], ref_idx[distinct])
+
+
 @pytest.mark.parametrize("fn", [_C.knn, _C.knn_naive], ids=["knn", "knn_naive"])
 def test_knn_bad_input(fn):
     X = gaussian(20, 3, 0)
@@ -235,115 +239,3 @@ def test_knn_bad_input(fn):
         Xb[4] = 1e19  # finite, but |x|^2 overflows float32
         with pytest.raises(ValueError, match="rescale"):
             fn(Xb, 3)
-
-
-# ----------------------------------------------------------------------------- symmetrize
-
-
-def random_conditional(nbr, seed):
-    rng = np.random.default_rng(seed)
-    P = rng.random(nbr.shape) ** 3 + 1e-9
-    return (P / P.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def assert_csr_identical(got, ref):
-    for g, r, dtype in zip(got, ref, (np.int64, np.int64, np.float32)):
-        assert g.dtype == dtype and g.ndim == 1
-        np.testing.assert_array_equal(g, r)
-    assert got[2].tobytes() == ref[2].tobytes()  # bitwise, signed zeros included
-
-
-@pytest.mark.parametrize("n,k", [(2, 1), (40, 39), (500, 15), (3000, 90)], ids=str)
-def test_symmetrize_bitwise_equals_old_numpy(n, k):
-    X = gaussian(n, 5, n)
-    nbr, _ = _C.knn(X, k)
-    Pc = random_conditional(nbr, k)
-    got = _C.tsne_symmetrize(nbr, Pc, n)
-    ref = old_symmetrize(nbr, Pc, n)
-    assert_csr_identical(got, ref)
-    indptr, cols, _ = got
-    for i in range(0, n, max(1, n // 50)):
-        row = cols[indptr[i]:indptr[i + 1]]
-        assert np.all(np.diff(row) > 0) and i not in row
-
-
-def test_symmetrize_real_affinities_and_arbitrary_graphs():
-    X = gaussian(700, 10, 5)
-    nbr, d = _C.knn(X, 30)
-    Pc, _ = _C.tsne_perplexity(d, 10.0)
-    assert_csr_identical(_C.tsne_symmetrize(nbr, Pc, 700), old_symmetrize(nbr, Pc, 700))
-    # Any graph without self loops or repeated neighbours, in any column order, with zeros and
-    # negative zeros in P (both directions of a pair present in some rows only).
-    rng = np.random.default_rng(6)
-    n, k = 257, 11
-    nbr = np.stack([rng.choice(np.delete(np.arange(n), i), size=k, replace=False)
-                    for i in range(n)]).astype(np.int64)
-    Pc = random_conditional(nbr, 7)
-    Pc[::5, 3] = 0.0
-    Pc[1::5, 4] = -0.0
-    assert_csr_identical(_C.tsne_symmetrize(nbr, Pc, n), old_symmetrize(nbr, Pc, n))
-
-
-def test_symmetrize_thread_count_independent(threads):
-    n, k = 6000, 20
-    X = gaussian(n, 8, 12)
-    nbr, _ = _C.knn(X, k)
-    Pc = random_conditional(nbr, 2)
-    outs = []
-    for nt in (1, 2, 3):
-        lf.set_num_threads(nt)
-        outs.append(_C.tsne_symmetrize(nbr, Pc, n))
-    for o in outs[1:]:
-        assert_csr_identical(o, outs[0])
-
-
-def test_symmetrize_empty():
-    indptr, cols, data = _C.tsne_symmetrize(np.zeros((0, 3), np.int64),
-                                            np.zeros((0, 3), np.float32), 0)
-    np.testing.assert_array_equal(indptr, [0])
-    assert cols.shape == (0,) and data.shape == (0,)
-    indptr, cols, data = _C.tsne_symmetrize(np.zeros((4, 0), np.int64),
-                                            np.zeros((4, 0), np.float32), 4)
-    np.testing.assert_array_equal(indptr, [0, 0, 0, 0, 0])
-
-
-def test_symmetrize_bad_input():
-    n, k = 10, 3
-    nbr = np.array([[(i + t + 1) % n for t in range(k)] for i in range(n)], np.int64)
-    Pc = np.full((n, k), 1 / 3, np.float32)
-    _C.tsne_symmetrize(nbr, Pc, n)  # valid
-    with pytest.raises(TypeError, match="numpy array"):
-        _C.tsne_symmetrize(nbr.tolist(), Pc, n)
-    with pytest.raises(TypeError, match="int64"):
-        _C.tsne_symmetrize(nbr.astype(np.int32), Pc, n)
-    with pytest.raises(TypeError, match="float32"):
-        _C.tsne_symmetrize(nbr, Pc.astype(np.float64), n)
-    with pytest.raises(ValueError, match="2-D"):
-        _C.tsne_symmetrize(nbr.ravel(), Pc, n)
-    with pytest.raises(ValueError, match="C-contiguous"):
-        _C.tsne_symmetrize(np.asfortranarray(nbr), Pc, n)
-    with pytest.raises(ValueError, match="rows"):
-        _C.tsne_symmetrize(nbr, Pc, n + 1)
-    with pytest.raises(ValueError, match="n must"):
-        _C.tsne_symmetrize(nbr, Pc, -1)
-    with pytest.raises(ValueError, match="shape of indices"):
-        _C.tsne_symmetrize(nbr, Pc[:, :2].copy(), n)
-    for value, match in ((n, "out of range"), (-1, "out of range"), (4, "itself"),
-                         (nbr[4, 0], "more than once")):
-        bad = nbr.copy()
-        bad[4, 1] = value
-        with pytest.raises(ValueError, match=match):
-            _C.tsne_symmetrize(bad, Pc, n)
-    for value in (np.nan, np.inf):
-        bad = Pc.copy()
-        bad[6, 2] = value
-        with pytest.raises(ValueError, match=r"P_cond\[6, 2\]"):
-            _C.tsne_symmetrize(nbr, bad, n)
-
-
-def test_joint_probabilities_uses_native_symmetrize():
-    X = gaussian(300, 6, 9)
-    indptr, cols, data = _tsne.joint_probabilities(X, perplexity=8.0)
-    nbr, d = _tsne.knn(X, 24)
-    Pc, _ = _tsne.conditional_probabilities(d, 8.0)
-    assert_csr_identical((indptr, cols, data), old_symmetrize(nbr, Pc, 300))

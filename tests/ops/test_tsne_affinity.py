@@ -1,44 +1,21 @@
 """t-SNE input affinities: native perplexity calibration ``_C.tsne_perplexity`` and the Python
-``_tsne.knn`` / ``_tsne.joint_probabilities`` against float64 numpy references."""
-
-import numpy as np
-import pytest
+``_tsne.joint_probabilities`` against float64 references (``tests/reference``)."""
 
 import latentforge as lf
+import numpy as np
+import pytest
+import reference as ref64
 from latentforge import _C, _tsne
-from latentforge.testing import assert_close
+from latentforge.testing import (
+    ATOL_ACT,
+    PERPLEXITY_P_RTOL,
+    PROB_SUM_ATOL,
+    assert_close,
+    perplexity_entropy_atol,
+)
 
-
-def entropy(P):
-    P = np.asarray(P, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(P > 0, P * np.log(P), 0.0)
-    return -t.sum(axis=1)
-
-
-def ref_perplexity(D, perplexity, tol=1e-10, max_iter=200):
-    """Independent float64 bisection on beta (bracket [0, inf), doubling until bracketed)."""
-    D = np.asarray(D, dtype=np.float64)
-    P = np.empty_like(D)
-    target = np.log(perplexity)
-    for i, d in enumerate(D):
-        d = d - d.min()
-        if d.sum() == 0:
-            P[i] = 1.0 / len(d)
-            continue
-        beta, lo, hi = 1.0, 0.0, np.inf
-        for _ in range(max_iter):
-            w = np.exp(-beta * d)
-            p = w / w.sum()
-            H = -(p[p > 0] * np.log(p[p > 0])).sum()
-            if abs(H - target) <= tol:
-                break
-            if H > target:
-                lo, beta = beta, (beta * 2 if np.isinf(hi) else (beta + hi) / 2)
-            else:
-                hi, beta = beta, (beta + lo) / 2
-        P[i] = p
-    return P
+entropy = ref64.entropy
+ref_perplexity = ref64.perplexity_calibration
 
 
 def sorted_sq_dists(rng, n, k, scale=1.0):
@@ -52,23 +29,25 @@ def test_calibration_hits_entropy(perplexity, k, scale):
     P, beta = _C.tsne_perplexity(D, perplexity, tol=1e-6)
     assert P.dtype == np.float32 and P.shape == D.shape and beta.shape == (500,)
     assert np.all(P >= 0) and np.all(beta > 0)
-    np.testing.assert_allclose(P.astype(np.float64).sum(axis=1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(entropy(P), np.log(perplexity), atol=1e-5)
+    assert_close(P.astype(np.float64).sum(axis=1), np.ones(500), rtol=0, atol=PROB_SUM_ATOL)
+    assert_close(entropy(P), np.full(500, np.log(perplexity)), rtol=0,
+                 atol=perplexity_entropy_atol(1e-6, perplexity))
     # P is exp(-beta d) normalised with the returned beta
     w = np.exp(-beta[:, None].astype(np.float64) * (D - D[:, :1]))
-    assert_close(P, w / w.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-7)
+    assert_close(P, w / w.sum(axis=1, keepdims=True), rtol=PERPLEXITY_P_RTOL, atol=ATOL_ACT)
 
 
 def test_default_tol():
     D = sorted_sq_dists(np.random.default_rng(1), 200, 30)
-    P, _ = _C.tsne_perplexity(D, 10.0)
-    np.testing.assert_allclose(entropy(P), np.log(10.0), atol=1.2e-5)
+    P, _ = _C.tsne_perplexity(D, 10.0)  # tol = 1e-5 by default
+    assert_close(entropy(P), np.full(200, np.log(10.0)), rtol=0,
+                 atol=perplexity_entropy_atol(1e-5, 10.0))
 
 
 def test_matches_numpy_reference():
     D = sorted_sq_dists(np.random.default_rng(2), 40, 12, 3.0)
     P, _ = _C.tsne_perplexity(D, 4.0, tol=1e-9)
-    assert_close(P, ref_perplexity(D, 4.0), rtol=1e-5, atol=1e-6)
+    assert_close(P, ref_perplexity(D, 4.0), rtol=PERPLEXITY_P_RTOL, atol=ATOL_ACT)
 
 
 def test_duplicates_uniform_and_no_nan():
@@ -79,10 +58,11 @@ def test_duplicates_uniform_and_no_nan():
     assert np.isfinite(P).all() and np.isfinite(P.sum())
     np.testing.assert_array_equal(P[:2], np.float32(1 / 6))
     np.testing.assert_array_equal(beta[:2], 0)
-    np.testing.assert_allclose(P[2, :3], 1 / 3, atol=1e-6)
+    assert_close(P[2, :3], np.full(3, 1 / 3), rtol=0, atol=PROB_SUM_ATOL)
     # perplexity == k: uniform is the exact answer
     P, _ = _C.tsne_perplexity(sorted_sq_dists(np.random.default_rng(3), 5, 6), 6.0)
-    np.testing.assert_allclose(entropy(P), np.log(6.0), atol=1e-5)
+    assert_close(entropy(P), np.full(5, np.log(6.0)), rtol=0,
+                 atol=perplexity_entropy_atol(1e-5, 6.0))
 
 
 def test_thread_independence():
@@ -123,44 +103,12 @@ def test_kernel_bad_input():
         _C.tsne_perplexity(np.zeros((3, 0), np.float32), 1.0)
 
 
-def brute_sq(X):
-    X = np.asarray(X, dtype=np.float64)
-    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-    np.fill_diagonal(D, np.inf)
-    return D
-
-
-@pytest.mark.parametrize("n,d,k", [(300, 7, 10), (2500, 3, 5), (20, 4, 19)])
-def test_knn_matches_brute_force(n, d, k):
-    X = np.random.default_rng(6).standard_normal((n, d)).astype(np.float32)
-    X[5] = X[9]  # a duplicate pair
-    idx, dist = _tsne.knn(X, k)
-    assert idx.dtype == np.int64 and dist.dtype == np.float32 and idx.shape == (n, k)
-    D = brute_sq(X)
-    ref_idx = np.argsort(D, axis=1, kind="stable")[:, :k]
-    ref_d = np.take_along_axis(D, ref_idx, axis=1)
-    tol = 1e-5 * (1 + np.abs(X.astype(np.float64)).sum(1).max() ** 2)
-    np.testing.assert_allclose(dist, ref_d, atol=tol)
-    assert np.all(np.diff(dist, axis=1) >= 0)
-    assert not np.any(idx == np.arange(n)[:, None])
-    # the returned indices carry the returned distances
-    np.testing.assert_allclose(np.take_along_axis(D, idx, axis=1), ref_d, atol=tol)
-    # where the reference distances are well separated, the indices match
-    gaps = np.diff(np.concatenate([ref_d, np.take_along_axis(
-        D, np.argsort(D, axis=1)[:, k:k + 1], axis=1)], axis=1), axis=1)
-    sep = np.concatenate([np.full((n, 1), np.inf), gaps], axis=1)
-    distinct = (sep[:, :-1] > 10 * tol) & (sep[:, 1:] > 10 * tol)
-    np.testing.assert_array_equal(idx[distinct], ref_idx[distinct])
-
-
-def dense_joint_reference(X, perplexity, k):
-    D = brute_sq(X)
-    n = len(X)
-    idx = np.argsort(D, axis=1, kind="stable")[:, :k]
-    Pc = ref_perplexity(np.take_along_axis(D, idx, axis=1), perplexity)
-    M = np.zeros((n, n))
-    np.put_along_axis(M, idx, Pc, axis=1)
-    return (M + M.T) / (2 * n)
+# The whole pipeline (float32 kNN distances from the GEMM, calibration, symmetrisation) vs
+# float64 throughout, relative: the float32 distances err by up to DOT_FACTOR u (|x|^2 + |y|^2)
+# ~ 3e-5 for 5-D Gaussian data, which moves exp(-beta d) by beta times that (beta ~ 1).
+# Measured 7.5e-6 here (1.0e-5 for seeds 8-9); 5e-5 is the bound above, a 5x margin
+# (the old rtol was 1e-4).
+JOINT_P_RTOL = 5e-5
 
 
 def to_dense(indptr, indices, data, n):
@@ -182,8 +130,8 @@ def test_joint_probabilities_dense_reference():
     M = to_dense(indptr, indices, data, n)
     np.testing.assert_array_equal(M, M.T)
     assert np.all(data > 0)
-    assert abs(data.astype(np.float64).sum() - 1.0) < 1e-5
-    assert_close(M, dense_joint_reference(X, 5.0, 15), rtol=1e-4, atol=1e-8)
+    assert abs(data.astype(np.float64).sum() - 1.0) < PROB_SUM_ATOL
+    assert_close(M, ref64.joint_p_dense(X, 5.0, 15), rtol=JOINT_P_RTOL, atol=0)
 
 
 def test_joint_probabilities_duplicates():
@@ -191,10 +139,10 @@ def test_joint_probabilities_duplicates():
     X[10:30] = X[0]  # 21 identical points
     indptr, indices, data = _tsne.joint_probabilities(X, perplexity=4.0)
     assert np.isfinite(data).all() and np.all(data >= 0)
-    assert abs(data.astype(np.float64).sum() - 1.0) < 1e-5
+    assert abs(data.astype(np.float64).sum() - 1.0) < PROB_SUM_ATOL
     X2 = np.zeros((40, 2), np.float32)  # all identical
     _, _, data = _tsne.joint_probabilities(X2, perplexity=3.0)
-    assert np.isfinite(data).all() and abs(data.astype(np.float64).sum() - 1.0) < 1e-5
+    assert np.isfinite(data).all() and abs(data.astype(np.float64).sum() - 1.0) < PROB_SUM_ATOL
 
 
 def test_joint_probabilities_bad_input():

@@ -1,9 +1,8 @@
 """Bad input to GEMM and linear gives a clear TypeError/ValueError naming the argument."""
 
+import latentforge as lf
 import numpy as np
 import pytest
-
-import latentforge as lf
 from latentforge import _C
 
 F = np.float32
@@ -16,12 +15,15 @@ def ones(*shape, dtype=F):
 @pytest.mark.parametrize(
     "A,B,exc,match",
     [
-        (ones(3, 4), ones(5, 2), ValueError, r"inner dimensions do not match.*\(3, 4\).*\(5, 2\)"),
-        (ones(3, 4, dtype=np.int64), ones(4, 2), TypeError, r"A must be a floating-point array.*int64"),
+        (ones(3, 4), ones(5, 2), ValueError,
+         r"inner dimensions do not match.*\(3, 4\).*\(5, 2\)"),
+        (ones(3, 4, dtype=np.int64), ones(4, 2), TypeError,
+         r"A must be a floating-point array.*int64"),
         (ones(3, 4), ones(4, 2, dtype=np.int32), TypeError, r"B must be a floating-point.*int32"),
         (ones(3, 4, dtype=bool), ones(4, 2), TypeError, r"A must be a floating-point.*bool"),
         (ones(3, 4, dtype=np.complex64), ones(4, 2), TypeError, r"A must be a floating-point"),
-        (np.empty((3, 4), dtype=object), ones(4, 2), TypeError, r"A must be a floating-point.*object"),
+        (np.empty((3, 4), dtype=object), ones(4, 2), TypeError,
+         r"A must be a floating-point.*object"),
         (ones(2, 3, 4), ones(4, 2), ValueError, r"A must be 2-D, got 3-D"),
         (ones(4), ones(4, 2), ValueError, r"A must be 2-D, got 1-D"),
         (ones(3, 4), np.float32(2.0), ValueError, r"B must be 2-D, got 0-D"),
@@ -60,7 +62,9 @@ def test_bad_output():
         lf.ops.gemm(A, B, [[0.0, 0.0]] * 3)
 
 
-@pytest.mark.parametrize("name,value,exc", [("alpha", float("nan"), ValueError), ("beta", float("inf"), ValueError), ("alpha", "x", TypeError)])
+@pytest.mark.parametrize("name,value,exc", [("alpha", float("nan"), ValueError),
+                                            ("beta", float("inf"), ValueError),
+                                            ("alpha", "x", TypeError)])
 def test_bad_scalars(name, value, exc):
     with pytest.raises(exc, match=name):
         lf.ops.gemm(ones(2, 2), ones(2, 2), ones(2, 2), **{name: value})
@@ -76,7 +80,7 @@ def test_size_overflow_is_a_value_error():
 
 def test_binding_revalidates_raw_calls():
     # The private binding checks everything itself, so a bypass of the Python layer can't crash.
-    with pytest.raises(TypeError, match=r"A must be a float32 array, got dtype float64"):
+    with pytest.raises(TypeError, match=r"A must be a float32 array.*got dtype float64"):
         _C.gemm(ones(2, 2, dtype=np.float64), ones(2, 2))
     with pytest.raises(ValueError, match=r"B must be 2-D"):
         _C.gemm(ones(2, 2), ones(2, 2, 2))
@@ -113,7 +117,8 @@ def test_linear_bad_input():
         lf.ops.linear(X, W, ones(1, 4))
     with pytest.raises(TypeError, match=r"bias must be a floating-point"):
         lf.ops.linear(X, W, np.ones(4, np.int64))
-    with pytest.raises(ValueError, match=r"op\(X\) has shape \(5, 3\) and op\(W\) has shape \(4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"op\(X\) has shape \(5, 3\) and op\(W\) has shape \(4, 3\)"):
         lf.ops.linear(X, ones(4, 3))
     with pytest.raises(ValueError, match=r"X must be 2-D"):
         lf.ops.linear(ones(5), W)
@@ -129,7 +134,7 @@ def test_linear_empty_batch():
 
 
 def test_set_num_threads_validation(threads):
-    with pytest.raises(ValueError, match=r"n must be >= 1"):
+    with pytest.raises(ValueError, match=r"n must be (>= 1|in \[1, )"):
         lf.set_num_threads(-1)
     with pytest.raises(TypeError, match=r"n must be an int"):
         lf.set_num_threads(2.5)

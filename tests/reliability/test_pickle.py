@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pickle
 
+import latentforge as lf
 import numpy as np
 import pytest
-
-import latentforge as lf
 from latentforge import _C
 
 

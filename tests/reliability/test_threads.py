@@ -4,9 +4,8 @@ after it; out-of-range counts are clear errors."""
 
 from __future__ import annotations
 
-import pytest
-
 import latentforge as lf
+import pytest
 
 threadpoolctl = pytest.importorskip("threadpoolctl")  # the "test" extra brings it
 

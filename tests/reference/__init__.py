@@ -1,0 +1,331 @@
+"""float64 references for latentforge's tests, written as the obvious math.
+
+Nothing here calls latentforge: every function takes numpy arrays (any float dtype), computes
+in float64 with numpy, and returns float64. Tests compare the float32 kernels with these using
+the named tolerances of :mod:`latentforge.testing`. ``tests/conftest.py`` puts ``tests/`` on
+``sys.path``, so test modules import this package as ``reference``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS", "activation", "activation_backward", "activation_derivative", "sigmoid",
+    "tanh", "relu", "softplus", "softmax", "softmax_backward", "log_softmax", "gemm",
+    "topk_mask", "sq_distances", "knn", "entropy", "perplexity_calibration", "joint_p_dense",
+    "tsne_kl", "tsne_gradient", "rbm_free_energy", "rbm_free_energy_gaussian", "batchnorm_train",
+    "sgd", "adagrad", "rmsprop", "adam", "adadelta", "max_norm", "random_joint_p",
+    "dense_to_csr",
+]
+
+
+def _f64(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- activations
+def sigmoid(z):
+    """1 / (1 + exp(-z)), evaluated without overflow for either sign (NaN kept)."""
+    z = _f64(z)
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def tanh(z):
+    return np.tanh(_f64(z))
+
+
+def relu(z):
+    """max(z, 0) with NaN kept (NaN < 0 is False)."""
+    z = _f64(z)
+    return np.where(z < 0, 0.0, z)
+
+
+def softplus(z):
+    """log(1 + exp(z)) without overflow."""
+    return np.logaddexp(0.0, _f64(z))
+
+
+#: Activation by name (and by the native code: 0 none, 1 sigmoid, 2 tanh, 3 relu).
+ACTIVATIONS = {None: _f64, "sigmoid": sigmoid, "tanh": tanh, "relu": relu}
+_BY_CODE = {0: None, 1: "sigmoid", 2: "tanh", 3: "relu"}
+
+
+def _name(act):
+    return _BY_CODE.get(act, act) if isinstance(act, int) else act
+
+
+def activation(z, act):
+    """act(z) for act in None / "sigmoid" / "tanh" / "relu" (or the native codes 0-3)."""
+    return ACTIVATIONS[_name(act)](z)
+
+
+def activation_derivative(z, act):
+    """d act / dz at the pre-activation z (ReLU: 1 where z > 0, else 0)."""
+    act, z = _name(act), _f64(z)
+    if act is None:
+        return np.ones_like(z)
+    if act == "sigmoid":
+        y = sigmoid(z)
+        return y * (1.0 - y)
+    if act == "tanh":
+        return 1.0 - np.tanh(z) ** 2
+    return (z > 0).astype(np.float64)
+
+
+def activation_backward(dy, y, act):
+    """dx from the output y (how the kernels compute it): dy * act'(z) written in y."""
+    act = _name(act)
+    dy, y = _f64(dy), _f64(y)
+    with np.errstate(all="ignore"):
+        if act == "sigmoid":
+            return dy * y * (1.0 - y)
+        if act == "tanh":
+            return dy * (1.0 - y * y)
+        if act == "relu":
+            return np.where(y > 0, dy, 0.0)
+        return dy
+
+
+def softmax(x, axis=-1):
+    """exp(x - max) / sum exp(x - max) along ``axis`` (rows with NaN or +inf give NaN)."""
+    x = _f64(x)
+    if x.size == 0:
+        return x
+    with np.errstate(all="ignore"):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward(dy, y, axis=-1):
+    """dx = y * (dy - sum(dy * y)) along ``axis``."""
+    dy, y = _f64(dy), _f64(y)
+    return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
+
+
+def log_softmax(x, axis=-1):
+    x = _f64(x)
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+# ----------------------------------------------------------------------------- GEMM
+def gemm(A, B, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, C=None, bias=None,
+         act=None, bias_rows=False):
+    """act(alpha op(A) op(B) + beta C + bias) and the bound's ``|alpha| |op(A)| @ |op(B)|``.
+
+    ``bias`` is added per column (length N), or per row (length M) with ``bias_rows``.
+    Returns ``(value, abs_prod)``; ``abs_prod`` scales the float32 error bound of the product.
+    """
+    a, b = _f64(A), _f64(B)
+    a = a.T if trans_a else a
+    b = b.T if trans_b else b
+    z = alpha * (a @ b)
+    if beta != 0.0 and C is not None:
+        z = z + beta * _f64(C)
+    if bias is not None:
+        bv = _f64(bias)
+        z = z + (bv[:, None] if bias_rows else bv[None, :])
+    return activation(z, act), abs(alpha) * (np.abs(a) @ np.abs(b))
+
+
+def topk_mask(x, k):
+    """Row-wise top-k mask: value descending, ties by the lower column index."""
+    x = _f64(x)
+    order = np.argsort(-x, axis=1, kind="stable")[:, :k]
+    mask = np.zeros(x.shape, dtype=np.uint8)
+    np.put_along_axis(mask, order, 1, axis=1)
+    return mask
+
+
+# ----------------------------------------------------------------------------- kNN, t-SNE
+def sq_distances(X):
+    """Exact squared Euclidean distances between rows, diagonal = +inf."""
+    X = _f64(X)
+    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(D, np.inf)
+    return D
+
+
+def knn(X, k):
+    """k nearest neighbours by (distance, index): indices and squared distances."""
+    D = sq_distances(X)
+    idx = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(D, idx, axis=1)
+
+
+def entropy(P):
+    """Row entropies -sum p log p (0 log 0 = 0)."""
+    P = _f64(P)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(P > 0, P * np.log(P), 0.0)
+    return -t.sum(axis=1)
+
+
+def perplexity_calibration(D, perplexity, tol=1e-10, max_iter=200):
+    """Per row, p = exp(-beta d) / sum with beta found by bisection so that H(p) = log(perp)."""
+    D = _f64(D)
+    P = np.empty_like(D)
+    target = np.log(perplexity)
+    for i, d in enumerate(D):
+        d = d - d.min()
+        if d.sum() == 0:
+            P[i] = 1.0 / len(d)
+            continue
+        beta, lo, hi = 1.0, 0.0, np.inf
+        for _ in range(max_iter):
+            w = np.exp(-beta * d)
+            p = w / w.sum()
+            H = -(p[p > 0] * np.log(p[p > 0])).sum()
+            if abs(H - target) <= tol:
+                break
+            if H > target:
+                lo, beta = beta, (beta * 2 if np.isinf(hi) else (beta + hi) / 2)
+            else:
+                hi, beta = beta, (beta + lo) / 2
+        P[i] = p
+    return P
+
+
+def joint_p_dense(X, perplexity, k):
+    """Dense t-SNE input affinities: kNN, calibration, then (P + P^T) / 2n."""
+    n = len(X)
+    idx, d = knn(X, k)
+    M = np.zeros((n, n))
+    np.put_along_axis(M, idx, perplexity_calibration(d, perplexity), axis=1)
+    return (M + M.T) / (2 * n)
+
+
+def _tsne_q(Y):
+    Y = _f64(Y)
+    diff = Y[:, None, :] - Y[None, :, :]
+    W = 1.0 / (1.0 + (diff**2).sum(-1))
+    np.fill_diagonal(W, 0.0)
+    return diff, W, W / W.sum()
+
+
+def tsne_kl(Y, P):
+    """KL(P || Q) with Student-t Q of the embedding Y (terms with P = 0 are 0)."""
+    P = _f64(P)
+    _, _, Q = _tsne_q(Y)
+    m = P > 0
+    return float((P[m] * np.log(P[m] / Q[m])).sum())
+
+
+def tsne_gradient(Y, P, exaggeration=1.0):
+    """dKL/dY = 4 sum_j (e p_ij - q_ij) w_ij (y_i - y_j)."""
+    diff, W, Q = _tsne_q(Y)
+    return 4.0 * (((exaggeration * _f64(P) - Q) * W)[:, :, None] * diff).sum(1)
+
+
+# ----------------------------------------------------------------------------- RBM
+def rbm_free_energy(V, b_v, Z):
+    """Bernoulli RBM free energy from the hidden pre-activations Z = V W^T + b_h."""
+    return -(_f64(V) @ _f64(b_v)) - softplus(Z).sum(axis=1)
+
+
+def rbm_free_energy_gaussian(V, b_v, Z):
+    """Gaussian-visible (unit variance) RBM: 0.5 |v - b_v|^2 - sum softplus(Z)."""
+    return 0.5 * ((_f64(V) - _f64(b_v)) ** 2).sum(1) - softplus(Z).sum(axis=1)
+
+
+# ----------------------------------------------------------------------------- batch norm
+def batchnorm_train(x, gamma, beta, eps):
+    """(x - mean) / sqrt(var + eps) * gamma + beta over axis 0 (biased variance)."""
+    x = _f64(x)
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)
+    return (x - mean) / np.sqrt(var + eps) * _f64(gamma) + _f64(beta)
+
+
+# ----------------------------------------------------------------------------- optimizers
+# Each takes the parameter p (float64, updated in place), the gradient g, a state dict st
+# (created on first use), the hyper-parameters h and the step count t (from 1).
+def _g(p, g, h):
+    return g + h.get("weight_decay", 0.0) * p + h.get("l1", 0.0) * np.sign(p)
+
+
+def sgd(p, g, st, h, t):
+    g = _g(p, g, h)
+    mu = h.get("momentum", 0.0)
+    if mu == 0.0:
+        p -= h["lr"] * g
+        return
+    b = st.setdefault("momentum_buffer", np.zeros_like(p))
+    b[...] = mu * b + g
+    p -= h["lr"] * (g + mu * b) if h.get("nesterov") else h["lr"] * b
+
+
+def adagrad(p, g, st, h, t):
+    g = _g(p, g, h)
+    s = st.setdefault("sum", np.zeros_like(p))
+    s += g * g
+    p -= h.get("lr", 0.01) * g / (np.sqrt(s) + h.get("eps", 1e-10))
+
+
+def rmsprop(p, g, st, h, t):
+    g = _g(p, g, h)
+    alpha, eps = h.get("alpha", 0.99), h.get("eps", 1e-8)
+    lr, mu = h.get("lr", 0.01), h.get("momentum", 0.0)
+    s = st.setdefault("square_avg", np.zeros_like(p))
+    s[...] = alpha * s + (1 - alpha) * g * g
+    step = g / (np.sqrt(s) + eps)
+    if mu > 0:
+        b = st.setdefault("momentum_buffer", np.zeros_like(p))
+        b[...] = mu * b + step
+        step = b
+    p -= lr * step
+
+
+def adam(p, g, st, h, t):
+    g = _g(p, g, h)
+    b1, b2 = h.get("betas", (0.9, 0.999))
+    lr, eps = h.get("lr", 1e-3), h.get("eps", 1e-8)
+    m = st.setdefault("exp_avg", np.zeros_like(p))
+    v = st.setdefault("exp_avg_sq", np.zeros_like(p))
+    m[...] = b1 * m + (1 - b1) * g
+    v[...] = b2 * v + (1 - b2) * g * g
+    mhat, vhat = m / (1 - b1**t), v / (1 - b2**t)
+    p -= lr * mhat / (np.sqrt(vhat) + eps)
+
+
+def adadelta(p, g, st, h, t):
+    g = _g(p, g, h)
+    rho, eps, lr = h.get("rho", 0.9), h.get("eps", 1e-6), h.get("lr", 1.0)
+    s = st.setdefault("square_avg", np.zeros_like(p))
+    a = st.setdefault("acc_delta", np.zeros_like(p))
+    s[...] = rho * s + (1 - rho) * g * g
+    dx = np.sqrt(a + eps) / np.sqrt(s + eps) * g
+    a[...] = rho * a + (1 - rho) * dx * dx
+    p -= lr * dx
+
+
+def max_norm(W, c, axis=1):
+    """Rescale rows (axis=1) or columns (axis=0) whose L2 norm exceeds c to norm c.
+
+    Returns the rescaled float64 W and how many were rescaled."""
+    norms = np.sqrt((_f64(W) ** 2).sum(axis=axis, keepdims=True))
+    scale = np.where(norms > c, c / np.where(norms > 0, norms, 1.0), 1.0)
+    return _f64(W) * scale, int((norms > c).sum())
+
+
+# ----------------------------------------------------------------------------- test data
+def random_joint_p(n, rng, density=1.0):
+    """Random symmetric P with zero diagonal summing to 1 (float64)."""
+    P = rng.random((n, n))
+    if density < 1.0:
+        P *= rng.random((n, n)) < density
+    P = P + P.T
+    np.fill_diagonal(P, 0.0)
+    return P / P.sum()
+
+
+def dense_to_csr(P):
+    """(indptr int64, indices int64, values float32) of the non-zeros of P, rows in order."""
+    P = np.asarray(P, dtype=np.float32)
+    rows, cols = np.nonzero(P)
+    indptr = np.zeros(P.shape[0] + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    return np.cumsum(indptr), cols.astype(np.int64), P[rows, cols].astype(np.float32)
