@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+
 from latentforge.bench import get_suite
 
 
@@ -40,6 +41,7 @@ def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
     from pathlib import Path
 
     import pytest
+
     from latentforge._optable import OPS
 
     bench = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge import cli
 from latentforge.bench import SUITES, Suite, SuiteResult, _harness, get_suite, register_suite
 from latentforge.bench import gemm as bench_gemm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
 from latentforge import _C
 
 PERPLEXITY = 30.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import _C
 
 ROWS, COLS = 1024, 2048  # 2 Mi floats, 8 MiB per array

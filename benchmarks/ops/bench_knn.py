@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import _C
 
 CASES = {"n=4096 d=50 k=90": (4096, 50, 90), "n=2048 d=784 k=10": (2048, 784, 10)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import _C
 
 N = 1 << 21  # 2 Mi parameters (8 MiB per array)

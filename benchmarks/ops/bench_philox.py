@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import _C
 
 N = 1 << 22  # 4 Mi draws

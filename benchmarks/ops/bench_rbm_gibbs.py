@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import _C
 
 BATCH, VISIBLE, HIDDEN = 1000, 784, 500

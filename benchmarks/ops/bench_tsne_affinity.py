@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from _tsne_data import PERPLEXITY, K, problem
+
 from latentforge import _C
 
 N = 8192

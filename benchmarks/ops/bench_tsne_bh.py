@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _tsne_data import problem
+
 from latentforge import _C
 
 N_EXACT = 2048

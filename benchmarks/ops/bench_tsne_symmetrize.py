@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from _tsne_data import K, problem
+
 from latentforge import _C
 
 N = 8192

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge import functional as F
 from latentforge import losses as L
 from latentforge.tensor import Context, Function, Tensor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import reference as ref64
 from latentforge import losses as L
 from latentforge import nn

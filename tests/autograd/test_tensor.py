@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from latentforge.tensor import Tensor, default_dtype, get_default_dtype, is_grad_enabled, no_grad
 from latentforge.testing import F32_U, assert_close
 

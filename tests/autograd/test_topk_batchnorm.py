@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import reference as ref64
 from latentforge import functional as F
 from latentforge import nn

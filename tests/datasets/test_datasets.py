@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from latentforge import datasets
 from latentforge.testing import PUBLISHED_4DP_ATOL
 

@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 import pytest
+
 from latentforge import _emu
 
 DETERMINISTIC = [("forward", 0), ("reverse", 0), ("shuffled", 1), ("shuffled", 2), ("shuffled", 3)]

@@ -3,9 +3,10 @@ linear autoencoder, denoising, KL sparsity, reproducibility, MNIST smoke tests, 
 
 (Gradient correctness of the individual ops and losses is covered by tests/autograd.)"""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge import optim
 from latentforge.models import DNN, Autoencoder, StackedAutoencoder
 from latentforge.testing import F32_U, RTOL_F32, assert_close

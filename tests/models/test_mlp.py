@@ -1,8 +1,9 @@
 """MLPClassifier: scikit-learn conventions, training on real MNIST, history and plots."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge.models import MLPClassifier
 from latentforge.testing import PROB_SUM_ATOL, assert_close
 

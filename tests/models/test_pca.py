@@ -1,8 +1,11 @@
 """PCA against scikit-learn's, and the randomized solver against the exact one."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA as SkPCA
+
+import latentforge as lf
 from latentforge.testing import (
     COVARIANCE_EIGH_COS,
     COVARIANCE_EIGH_RTOL,
@@ -11,8 +14,6 @@ from latentforge.testing import (
     assert_close,
     assert_normwise_close,
 )
-from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA as SkPCA
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@ likelihood of a tiny RBM, reproducibility, bad input, MNIST smoke tests."""
 
 import itertools
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C
 from latentforge.models.rbm import DBN, RBM

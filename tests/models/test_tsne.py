@@ -1,12 +1,13 @@
 """lf.models.TSNE: quality on digits, exact vs Barnes-Hut, reproducibility, input checks."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+
+import latentforge as lf
 from latentforge._tsne import knn
 from latentforge.models import TSNE
 from latentforge.testing import TSNE_FIRST_KL_RTOL, TSNE_FIT_KL_RTOL
-from sklearn.datasets import load_digits
 
 
 def _agreement(Y, labels, k=10):

@@ -1,9 +1,10 @@
 """Native float32 activations (sigmoid/tanh/relu) and row softmax, forward and backward, on every
 ISA path, against float64 numpy references."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C
 from latentforge.testing import (
@@ -16,7 +17,7 @@ from latentforge.testing import (
     dot_atol,
 )
 
-NONE, SIGMOID, TANH, RELU = 0, 1, 2, 3
+NONE, SIGMOID, TANH, RELU = lf.Activation.__members__.values()
 ACTS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU}
 SIZES = [0, 1, 17, 100003]  # 100003 crosses many 4096-element chunks and the parallel threshold
 RTOL, ATOL = RTOL_ACT, ATOL_ACT
@@ -250,3 +251,33 @@ def test_tensor_float64_keeps_numpy():
     # numpy float64 1 / (1 + exp(-x)) vs the reference's two-branch form: a few float64
     # roundings each.
     assert_close(out.data, ref_forward(x, SIGMOID), rtol=16 * F64_U, atol=0)
+
+
+@pytest.mark.parametrize("act", list(lf.Activation.__members__.values()), ids=lambda a: a.name)
+def test_optimized_matches_naive_reference(isa, act):
+    """The SIMD kernels against the C++ reference beside them (double <cmath>, rounded once):
+    they differ by the vectorized approximation's error only; NaN, +-inf and 0 alike."""
+    rng = np.random.default_rng(71)
+    x = np.concatenate([rng.standard_normal(5000) * 8, [0.0, -0.0, np.inf, -np.inf, np.nan, 90.0,
+                                                        -90.0, 1e-30, -1e-30]]).astype(np.float32)
+    fast, naive = _C.activation_forward(x, act), _C.activation_forward(x, act, naive=True)
+    finite = np.isfinite(naive)
+    assert_close(fast[finite], naive[finite], rtol=RTOL, atol=ATOL, err_msg=f"{isa} {act.name}")
+    assert np.array_equal(fast[~finite], naive[~finite], equal_nan=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive64 = ref_forward(x, act).astype(np.float32)  # the obvious math, rounded once
+    # Both round the double result once; their libms may differ by an ulp of the double.
+    assert np.array_equal(np.isfinite(naive64), finite)
+    assert_close(naive[finite], naive64[finite], rtol=F32_U, atol=0.0, err_msg=act.name)
+
+
+def test_softmax_matches_naive_reference(isa):
+    rng = np.random.default_rng(72)
+    x = (rng.standard_normal((37, 129)) * 10).astype(np.float32)
+    x[3, 5] = np.nan
+    x[4] = -np.inf
+    fast, naive = _C.softmax_rows(x), _C.softmax_rows(x, naive=True)
+    ok = np.isfinite(naive)
+    assert np.array_equal(ok, np.isfinite(fast))
+    assert_close(fast[ok], naive[ok], rtol=RTOL, atol=ATOL, err_msg=isa)
+    assert np.isnan(naive[3]).all() and np.isnan(naive[4]).all()

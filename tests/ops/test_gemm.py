@@ -6,9 +6,10 @@ import itertools
 import sys
 import threading
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C
 from latentforge.testing import (
@@ -157,17 +158,17 @@ def test_blocked_matches_naive_over_the_blocking_grid(isa, trans):
     rng = np.random.default_rng(6)
     for M, N, K in GRID:
         A, B = _operands(rng, M, N, K, ta, tb)
-        fast = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, 0, False)
-        naive = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, 0, True)
+        fast = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, lf.Activation.none, False)
+        naive = _C.gemm(A, B, None, ta, tb, 1.0, 0.0, None, lf.Activation.none, True)
         assert fast.shape == naive.shape == (M, N)
         _, absprod = dot_reference(A, B, ta, tb)
         assert_dot_close(fast, naive, absprod, err_msg=f"{isa} {(M, N, K)} {trans}")
 
 
 EPILOGUE_SHAPES = [(1, 1, 1), (15, 33, 257), (29, 47, 65), (113, 65, 7), (0, 5, 3), (4, 3, 0)]
-# (alpha, beta, bias) x activation code (0 none, 1 sigmoid, 2 tanh, 3 relu)
+# (alpha, beta, bias) x every lf.Activation
 EPILOGUE = list(itertools.product([(1.0, 0.0, False), (1.0, 1.0, True), (-0.5, -2.0, True),
-                                   (-0.5, 0.0, False)], [0, 1, 2, 3]))
+                                   (-0.5, 0.0, False)], list(lf.Activation.__members__.values())))
 
 
 @pytest.mark.parametrize("trans", TRANS, ids=lambda t: f"ta{int(t[0])}tb{int(t[1])}")
@@ -305,7 +306,7 @@ def test_gil_released_during_kernel():
     try:
         go.set()  # the helper wakes and now waits for the GIL, which this thread holds
         for _ in range(200):
-            _C.gemm(A, A, None, False, False, 1.0, 0.0, None, 0, False)
+            _C.gemm(A, A, None, False, False, 1.0, 0.0, None, lf.Activation.none, False)
             if seen:
                 break
         state["after_kernels"] = True

@@ -11,9 +11,10 @@ each still spans several tiles (64x64 and 32x48) and K-slabs, with ragged edges.
 
 import functools
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge import _C, _emu
 from latentforge.testing import (
     ATOL_CUDA,
@@ -40,10 +41,10 @@ SHAPES = [
 ]
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 ACTIVATIONS = {
-    0: lambda x: x,
-    1: lambda x: 1 / (1 + np.exp(-x)),
-    2: np.tanh,
-    3: lambda x: np.maximum(x, 0),
+    lf.Activation.none: lambda x: x,
+    lf.Activation.sigmoid: lambda x: 1 / (1 + np.exp(-x)),
+    lf.Activation.tanh: np.tanh,
+    lf.Activation.relu: lambda x: np.maximum(x, 0),
 }
 
 
@@ -81,14 +82,14 @@ class TestEmulated:
         assert_dot_close(C, ref, absprod, err_msg=f"config {config} {shape} {trans}")
 
     @pytest.mark.parametrize("config", CONFIGS)
-    @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+    @pytest.mark.parametrize("activation", sorted(ACTIVATIONS, key=int), ids=lambda a: a.name)
     @pytest.mark.parametrize(
         "alpha,beta,with_bias", [(1.0, 0.0, True), (-0.75, 0.5, True), (0.5, -2.0, False)]
     )
     def test_epilogue(self, config, activation, alpha, beta, with_bias):
         M, N, K = 37, 45, 19
-        ta, tb = TRANS[activation]  # vary the layout too, at no extra cost
-        rng = np.random.default_rng(activation)
+        ta, tb = TRANS[int(activation)]  # vary the layout too, at no extra cost
+        rng = np.random.default_rng(int(activation))
         A, B = _operands(rng, M, N, K, ta, tb)
         C0 = rng.uniform(-1, 1, (M, N)).astype(np.float32)
         bias = rng.uniform(-1, 1, N).astype(np.float32) if with_bias else None

@@ -10,9 +10,10 @@ are separated by more than float32 rounding, exactly equal on integer data where
 exact); and for bitwise independence of the thread count.
 """
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C, _tsne, ops
 from latentforge.testing import DOT_FACTOR, F32_U, F64_U, assert_close

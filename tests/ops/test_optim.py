@@ -1,9 +1,10 @@
 """Fused optimizer steps against float64 numpy implementations of each update rule."""
 
-import latentforge as lf
-import latentforge.optim as optim
 import numpy as np
 import pytest
+
+import latentforge as lf
+import latentforge.optim as optim
 import reference as ref64
 from latentforge import _C
 from latentforge.testing import ATOL_F32, DOT_FACTOR, F32_U, RTOL_F32, assert_close

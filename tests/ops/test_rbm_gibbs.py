@@ -4,9 +4,10 @@ draws (``_C.bernoulli``) on the Philox stream (tested in test_philox.py), and th
 
 import math
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C
 from latentforge.testing import (
@@ -205,3 +206,18 @@ def test_bad_inputs():
         _C.philox4x32_10([0, 0, 0, 2**32], [0, 0])
     with pytest.raises(TypeError):
         _C.philox4x32_10(5, [0, 0])
+
+
+def test_sigmoid_bernoulli_matches_naive_reference(isa):
+    """The fused block kernel against the serial reference beside it (double sigmoid, one
+    uniform01 draw at a time): p within the vectorized sigmoid's error, and the same samples
+    wherever the draw is not within that error of p."""
+    rng = np.random.default_rng(73)
+    z = (rng.standard_normal(50_003) * 4).astype(np.float32)
+    p, s = _C.sigmoid_bernoulli(z, 11, 2, 5)
+    pn, sn = _C.sigmoid_bernoulli(z, 11, 2, 5, naive=True)
+    assert_close(p, pn, rtol=RTOL_ACT, atol=ATOL_ACT, err_msg=isa)
+    u = _C.uniform(z.shape, 11, 2, 5)
+    clear = np.abs(u - pn) > RTOL_ACT * pn + ATOL_ACT
+    assert clear.mean() > 0.99
+    assert np.array_equal(s[clear], sn[clear])

@@ -1,9 +1,10 @@
 """Native row-wise top-k (k-sparse) kernel ``_C.topk_rows`` / ``_C.topk_rows_backward`` against a
 numpy reference with the same tie rule (larger value first, then the lower column index)."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C
 
@@ -119,3 +120,18 @@ def test_bad_input():
         _C.topk_rows_backward(np.ones((3, 4), np.float32), mask.astype(bool))
     with pytest.raises(TypeError):
         _C.topk_rows_backward(np.ones((3, 4)), mask)
+
+
+@pytest.mark.parametrize("k", [1, 3, 40, 127, 128])
+def test_optimized_matches_naive_reference(k):
+    """Heap / nth_element selection against the full stable sort beside it, bit for bit, with
+    many ties (+0 and -0 tie, as in a float compare) and infinities."""
+    rng = np.random.default_rng(k)
+    x = rng.integers(-4, 5, size=(33, 128)).astype(np.float32)
+    x[0, :8] = [np.inf, -np.inf, 0.0, -0.0, np.inf, -0.0, 0.0, -np.inf]
+    y, m = _C.topk_rows(x, k)
+    yn, mn = _C.topk_rows(x, k, naive=True)
+    assert np.array_equal(m, mn)
+    assert np.array_equal(y.view(np.uint32), yn.view(np.uint32))
+    with pytest.raises(ValueError, match="NaN"):
+        _C.topk_rows(np.full((2, 3), np.nan, np.float32), 1, naive=True)

@@ -1,9 +1,10 @@
 """t-SNE input affinities: native perplexity calibration ``_C.tsne_perplexity`` and the Python
 ``_tsne.joint_probabilities`` against float64 references (``tests/reference``)."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C, _tsne
 from latentforge.testing import (

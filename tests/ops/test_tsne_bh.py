@@ -3,9 +3,10 @@
 float64 references of the formulas (``tests/reference``), and the formula against a
 finite-difference gradient of KL(P || Q)."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C, _tsne
 from latentforge.testing import (

@@ -2,9 +2,10 @@
 path): against the exact gradient, the per-point Barnes-Hut reference, the numpy gains step,
 and for bitwise independence of thread count, relabelling and call history."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 import reference as ref64
 from latentforge import _C, _tsne
 from latentforge.testing import (

@@ -50,15 +50,21 @@ def softplus(z):
 
 #: Activation by name (and by the native code: 0 none, 1 sigmoid, 2 tanh, 3 relu).
 ACTIVATIONS = {None: _f64, "sigmoid": sigmoid, "tanh": tanh, "relu": relu}
-_BY_CODE = {0: None, 1: "sigmoid", 2: "tanh", 3: "relu"}
+
+
+_BY_VALUE = {0: None, 1: "sigmoid", 2: "tanh", 3: "relu"}  # lf.Activation's values
 
 
 def _name(act):
-    return _BY_CODE.get(act, act) if isinstance(act, int) else act
+    """None / a name / an lf.Activation member (which has ``.name``) / its integer value."""
+    if isinstance(act, int):
+        return _BY_VALUE[act]
+    name = getattr(act, "name", act)
+    return None if name == "none" else name
 
 
 def activation(z, act):
-    """act(z) for act in None / "sigmoid" / "tanh" / "relu" (or the native codes 0-3)."""
+    """act(z) for act in None / "sigmoid" / "tanh" / "relu" (or an lf.Activation member)."""
     return ACTIVATIONS[_name(act)](z)
 
 

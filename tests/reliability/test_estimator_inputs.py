@@ -7,6 +7,7 @@ label per row, labels of one type and no NaN; the messages name the argument.
 
 import numpy as np
 import pytest
+
 from latentforge import losses, nn
 from latentforge.models import (
     DBN,

@@ -1,8 +1,9 @@
 """Bad input to GEMM and linear gives a clear TypeError/ValueError naming the argument."""
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge import _C
 
 F = np.float32

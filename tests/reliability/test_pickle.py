@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pickle
 
-import latentforge as lf
 import numpy as np
 import pytest
+
+import latentforge as lf
 from latentforge import _C
 
 

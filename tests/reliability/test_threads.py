@@ -4,8 +4,9 @@ after it; out-of-range counts are clear errors."""
 
 from __future__ import annotations
 
-import latentforge as lf
 import pytest
+
+import latentforge as lf
 
 threadpoolctl = pytest.importorskip("threadpoolctl")  # the "test" extra brings it
 
