@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace lf {
 
@@ -49,6 +50,26 @@ void parallel_for_rows(int64_t rows, int64_t cols, int num_threads, const F& f) 
 #pragma omp parallel for num_threads(num_threads) schedule(static)
 #endif
   for (int64_t r = 0; r < rows; ++r) f(r);
+}
+
+// The first row of a row-major rows x cols float matrix holding an element v with !ok(v), or -1
+// when there is none. Rows are scanned in parallel with one flag per row, so no exception has to
+// leave an OpenMP region (the caller throws, naming the row) and the answer -- the smallest bad
+// row -- does not depend on the thread count. The validation step of every kernel that rejects
+// non-finite input.
+template <class Ok>
+int64_t first_bad_row(const float* M, int64_t rows, int64_t cols, int num_threads, const Ok& ok) {
+  std::vector<uint8_t> bad(static_cast<size_t>(rows > 0 ? rows : 0), 0);
+  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
+    const float* m = M + r * cols;
+    bool good = true;
+    for (int64_t j = 0; j < cols; ++j) good &= static_cast<bool>(ok(m[j]));
+    bad[static_cast<size_t>(r)] = !good;
+  });
+  for (int64_t r = 0; r < rows; ++r) {
+    if (bad[static_cast<size_t>(r)]) return r;
+  }
+  return -1;
 }
 
 }  // namespace lf

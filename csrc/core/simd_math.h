@@ -15,6 +15,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/activation.h"
 
@@ -62,6 +63,18 @@ inline float tanh_approx(float x) {
 }
 
 inline float relu(float x) { return x < 0.0f ? 0.0f : x; }
+
+// Calls f(std::integral_constant<Activation, A>{}) for the run-time act, so each ISA's kernels
+// are written once as a template on A and dispatched by this one switch.
+template <class F>
+inline void with_activation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::sigmoid: return f(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::tanh: return f(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::relu: return f(std::integral_constant<Activation, Activation::relu>{});
+    default: return f(std::integral_constant<Activation, Activation::none>{});
+  }
+}
 
 template <Activation A>
 inline float activate(float x) {

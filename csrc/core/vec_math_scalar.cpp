@@ -23,12 +23,7 @@ void rows(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias) {
 
 void bias_activation_scalar(float* C, int64_t ldc, int64_t m, int64_t n, const float* bias,
                             Activation act) {
-  switch (act) {
-    case Activation::sigmoid: return rows<Activation::sigmoid>(C, ldc, m, n, bias);
-    case Activation::tanh: return rows<Activation::tanh>(C, ldc, m, n, bias);
-    case Activation::relu: return rows<Activation::relu>(C, ldc, m, n, bias);
-    default: return rows<Activation::none>(C, ldc, m, n, bias);
-  }
+  with_activation(act, [&](auto a) { rows<decltype(a)::value>(C, ldc, m, n, bias); });
 }
 
 void exp_inplace_scalar(float* x, int64_t n) {

@@ -30,17 +30,8 @@ void check_knn_args(const float* X, int64_t n, int64_t d, int64_t k, int num_thr
   LF_CHECK(k >= 1 && k <= n - 1, "knn: k must satisfy 1 <= k <= n - 1 = ", n - 1, ", got k=", k);
   // n * d and n * k fit in int64 (the binding checks the byte sizes too).
   LF_CHECK(n <= std::numeric_limits<int64_t>::max() / d, "knn: n * d overflows int64");
-  // Finite X, one flag per row (no exception may leave an OpenMP region).
-  std::vector<uint8_t> bad(static_cast<size_t>(n), 0);
-  parallel_for_rows(n, d, num_threads, [&](int64_t i) {
-    const float* x = X + i * d;
-    bool ok = true;
-    for (int64_t t = 0; t < d; ++t) ok &= std::isfinite(x[t]);
-    bad[static_cast<size_t>(i)] = !ok;
-  });
-  for (int64_t i = 0; i < n; ++i) {
-    LF_CHECK(!bad[static_cast<size_t>(i)], "knn: X contains NaN or Inf (first bad row ", i, ")");
-  }
+  const int64_t bad = first_bad_row(X, n, d, num_threads, [](float v) { return std::isfinite(v); });
+  LF_CHECK(bad < 0, "knn: X contains NaN or Inf (first bad row ", bad, ")");
 }
 
 // Bounded max-heap of the k best candidates of one query row. A candidate is the 64-bit key

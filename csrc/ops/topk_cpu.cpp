@@ -19,17 +19,8 @@ void topk_rows_cpu(float* y, uint8_t* mask, const float* x, int64_t rows, int64_
   LF_CHECK(k >= 1 && k <= cols, "topk_rows: k must be in [1, ", cols, "], got ", k);
   LF_CHECK(cols <= INT32_MAX, "topk_rows: cols must fit in int32, got ", cols);
 
-  // NaN check first (no exception may leave an OpenMP region): one flag per row.
-  std::vector<uint8_t> bad(static_cast<size_t>(rows), 0);
-  parallel_for_rows(rows, cols, num_threads, [&](int64_t r) {
-    const float* xr = x + r * cols;
-    bool nan = false;
-    for (int64_t j = 0; j < cols; ++j) nan |= xr[j] != xr[j];
-    bad[static_cast<size_t>(r)] = nan;
-  });
-  for (int64_t r = 0; r < rows; ++r) {
-    LF_CHECK(!bad[static_cast<size_t>(r)], "topk_rows: x contains NaN (row ", r, ")");
-  }
+  const int64_t bad = first_bad_row(x, rows, cols, num_threads, [](float v) { return v == v; });
+  LF_CHECK(bad < 0, "topk_rows: x contains NaN (row ", bad, ")");
 
   const size_t n = static_cast<size_t>(rows) * static_cast<size_t>(cols);
   if (k == cols) {

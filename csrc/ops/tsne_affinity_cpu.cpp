@@ -24,17 +24,9 @@ void tsne_perplexity_cpu(float* P, float* beta_out, const float* D, int64_t rows
   LF_CHECK(max_iter >= 1, "tsne_perplexity: max_iter must be >= 1, got ", max_iter);
   if (rows == 0) return;
 
-  // Finite check first (no exception may leave an OpenMP region): one flag per row.
-  std::vector<uint8_t> bad(static_cast<size_t>(rows), 0);
-  parallel_for_rows(rows, k, num_threads, [&](int64_t r) {
-    const float* dr = D + r * k;
-    bool ok = true;
-    for (int64_t j = 0; j < k; ++j) ok &= std::isfinite(dr[j]);
-    bad[static_cast<size_t>(r)] = !ok;
-  });
-  for (int64_t r = 0; r < rows; ++r) {
-    LF_CHECK(!bad[static_cast<size_t>(r)], "tsne_perplexity: D contains NaN or Inf (row ", r, ")");
-  }
+  const int64_t bad =
+      first_bad_row(D, rows, k, num_threads, [](float v) { return std::isfinite(v); });
+  LF_CHECK(bad < 0, "tsne_perplexity: D contains NaN or Inf (row ", bad, ")");
 
   const double target = std::log(perplexity);
   const double inf = std::numeric_limits<double>::infinity();

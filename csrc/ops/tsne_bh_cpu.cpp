@@ -79,18 +79,9 @@ void tsne_gradient_exact_cpu(float* grad, double* kl, const float* Y, const floa
                              double exaggeration, bool compute_kl, int num_threads) {
   const char* who = "tsne_gradient_exact";
   check_common(Y, n, exaggeration, who);
-  {
-    std::vector<uint8_t> bad(static_cast<size_t>(n), 0);
-    parallel_for_rows(n, n, num_threads, [&](int64_t i) {
-      const float* pr = P + i * n;
-      bool ok = true;
-      for (int64_t j = 0; j < n; ++j) ok &= std::isfinite(pr[j]) && pr[j] >= 0.0f;
-      bad[static_cast<size_t>(i)] = !ok;
-    });
-    for (int64_t i = 0; i < n; ++i) {
-      LF_CHECK(!bad[static_cast<size_t>(i)], who, ": P must be finite and >= 0 (row ", i, ")");
-    }
-  }
+  const int64_t bad =
+      first_bad_row(P, n, n, num_threads, [](float v) { return std::isfinite(v) && v >= 0.0f; });
+  LF_CHECK(bad < 0, who, ": P must be finite and >= 0 (row ", bad, ")");
   const auto N = static_cast<size_t>(n);
   PointSums sums(N);
   parallel_for_rows(n, n * 4, num_threads, [&](int64_t i) {
