@@ -13,7 +13,7 @@ from latentforge.testing import F32_U, RTOL_F32, assert_close
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def mnist(real_data):
     (X, y), (Xt, yt) = lf.datasets.load_mnist()
     return X[:2000], y[:2000], Xt[:1000], yt[:1000]
 

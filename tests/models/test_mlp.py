@@ -9,7 +9,7 @@ from latentforge.testing import PROB_SUM_ATOL, assert_close
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def mnist(real_data):
     (X, y), (Xt, yt) = lf.datasets.load_mnist()
     return X, y, Xt, yt
 

@@ -357,7 +357,7 @@ def test_gaussian_visible_units():
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def mnist(real_data):
     (X, y), (Xt, yt) = lf.datasets.load_mnist()
     return X[:5000], y[:5000], Xt[:1000], yt[:1000]
 

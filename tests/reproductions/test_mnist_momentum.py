@@ -9,7 +9,7 @@ import latentforge as lf
 from latentforge.bench.reproduce import steps_to_cost
 
 
-def test_momentum_needs_several_times_fewer_steps():
+def test_momentum_needs_several_times_fewer_steps(real_data):
     (X, y) = lf.datasets.load_mnist(return_test=False)
     X, y = X[:12000], y[:12000]
     with_momentum, _ = steps_to_cost(X, y, 0.9, target=0.3, max_epochs=10, seed=0)
