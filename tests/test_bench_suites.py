@@ -51,3 +51,22 @@ def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
     assert not missing, f"ops without a kernel benchmark: {missing}"
     stray = [p.name for p in bench.glob("*.py") if p.name.startswith(("bench_", "test_"))]
     assert not stray, f"would be collected as kernel benchmarks: {stray}"
+
+
+def test_tsne_suite_without_mnist_says_so_and_uses_digits(monkeypatch):
+    """A fresh machine has no MNIST: the suite must not end in a traceback but run on
+    scikit-learn's digits, saying so (and how to get MNIST) at the top of its table."""
+    from latentforge import datasets
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("no MNIST here")
+
+    monkeypatch.setattr(datasets, "load_mnist", missing)
+    out = io.StringIO()
+    res = get_suite("tsne").load()(smoke=True, out=out, progress=None, sizes=(300,))
+    text = out.getvalue()
+    assert text.startswith("MNIST not found") and "LATENTFORGE_DATA" in text
+    assert "scikit-learn digits" in text.splitlines()[0]
+    assert res.ok and res.meta["dataset"] == "scikit-learn digits"
+    lf_row = next(r for r in res if r["library"] == "latentforge")
+    assert lf_row["n"] == 300 and lf_row["knn_agreement"] > 0.8
