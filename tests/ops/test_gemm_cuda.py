@@ -180,6 +180,7 @@ class TestEmulated:
             self.gemm(A, B, C)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(_C.cuda_device_count() == 0, reason="no CUDA device")
 class TestDevice(TestEmulated):
     @pytest.fixture(autouse=True)
