@@ -54,6 +54,14 @@ def test_op_has_its_seven_places(name):
     assert re.search(rf"^\s*bind_{name}\(m\);", _read(CSRC / "bindings" / "module.cpp"), re.M)
     # The CPU file implements what the header declares (at least one function named for it).
     assert f'#include "ops/{name}.h"' in _read(cpu) or f"ops/{name}.h" in _read(cpu)
+    # The reference beside the optimized kernel (or the op that is its reference) exists.
+    for ref in op.reference.split():
+        if ref.startswith("op:"):
+            assert ref[3:] in OPS_BY_NAME, f"{name}: reference op {ref[3:]!r} is not in the table"
+        else:
+            assert re.search(rf"^\w[\w:<> ]* {ref}\(", _read(cpu), re.M), (
+                f"{name}: reference {ref} is not defined in {cpu.relative_to(ROOT)}"
+            )
     for cls in op.functions:
         fn = getattr(functional, cls, None)
         assert isinstance(fn, type) and issubclass(fn, Function), (

@@ -31,24 +31,35 @@ class Op:
 
     name: str
     summary: str
+    #: The reference the optimized kernel is tested against: C++ functions defined beside it in
+    #: ``<op>_cpu.cpp`` (bound with ``naive=True``), or ``"op:<name>"`` when another op's
+    #: kernels are the reference, or ``""`` when the kernel is itself the obvious per-element
+    #: or per-row formula (then the float64 oracle in ``tests/reference`` is the only one).
+    reference: str
     functions: tuple[str, ...] = ()  # Function classes in latentforge.functional
     cuda: bool = False  # has ops/<op>_cuda.cu + ops/<op>_cuda.cuh
 
 
 OPS: tuple[Op, ...] = (
-    Op("gemm", "C = act(alpha op(A) op(B) + beta C + bias), all transposes", ("MatMul", "Linear"),
-       cuda=True),
+    Op("gemm", "C = act(alpha op(A) op(B) + beta C + bias), all transposes",
+       "gemm_forward_naive", ("MatMul", "Linear"), cuda=True),
     Op("elementwise", "activations and row softmax, forward and backward",
+       "activation_forward_naive softmax_rows_naive",
        ("Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax")),
-    Op("optim", "fused optimizer updates and the max-norm constraint"),
-    Op("philox", "counter-based Philox 4x32-10 uniform draws"),
-    Op("rbm_gibbs", "fused sigmoid + Bernoulli Gibbs step, Bernoulli draws, RBM free energy"),
-    Op("topk", "row-wise top-k (k-sparse activations) and its backward", ("TopK",)),
-    Op("knn", "exact k nearest neighbours through the GEMM"),
-    Op("tsne_affinity", "per-point perplexity calibration of t-SNE affinities"),
-    Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n"),
-    Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)"),
-    Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD"),
+    Op("optim", "fused optimizer updates and the max-norm constraint", ""),
+    Op("philox", "counter-based Philox 4x32-10 uniform draws", "uniform_naive"),
+    Op("rbm_gibbs", "fused sigmoid + Bernoulli Gibbs step, Bernoulli draws, RBM free energy",
+       "sigmoid_bernoulli_naive"),
+    Op("topk", "row-wise top-k (k-sparse activations) and its backward", "topk_rows_naive",
+       ("TopK",)),
+    Op("knn", "exact k nearest neighbours through the GEMM", "knn_naive"),
+    Op("tsne_affinity", "per-point perplexity calibration of t-SNE affinities", ""),
+    Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n",
+       "tsne_symmetrize_naive"),
+    Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)",
+       "tsne_gradient_exact_cpu"),
+    Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
+       "op:tsne_bh"),
 )
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
