@@ -2,7 +2,7 @@
 t-SNE gradient with SIMD evaluation, and the fused optimiser step.
 
 Work model: 14 FLOP per evaluated interaction (``TsneBarnesHut.last_interactions``, counted in
-the kernel ``ops/tsne_kernel_<isa>.cpp``: dx, dy 2; 1 + dx^2 + dy^2 as two FMAs 4; the
+the kernel ``ops/tsne_grouped_kernel_<isa>.cpp``: dx, dy 2; 1 + dx^2 + dy^2 as two FMAs 4; the
 division 1; m q, m q^2 2; z 1; the two force FMAs 4); the tree build and the attraction over
 P's non-zeros are not counted. Traffic: Y and the CSR P in, the gradient out (the step
 reads and writes Y, update and gains, float64, instead).
