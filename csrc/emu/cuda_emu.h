@@ -255,11 +255,13 @@ class Launch {
     if (slot.launch_id.load(std::memory_order_acquire) == id_) return;
     std::lock_guard<std::mutex> lk(shared_mutex_);
     if (slot.launch_id.load(std::memory_order_relaxed) == id_) return;
-    shared_bytes_ += slot.bytes;
-    if (shared_bytes_ > kMaxStaticShared)
-      throw std::runtime_error("emulated CUDA: the kernel declares " +
-                               std::to_string(shared_bytes_) +
+    // Not counted when over the limit: in the concurrent schedule every thread that reaches the
+    // declaration before the launch aborts fails the same way, with the same total.
+    const size_t total = shared_bytes_ + slot.bytes;
+    if (total > kMaxStaticShared)
+      throw std::runtime_error("emulated CUDA: the kernel declares " + std::to_string(total) +
                                " bytes of static shared memory, more than the 48 KiB limit");
+    shared_bytes_ = total;
     std::memset(slot.data, kPoison, slot.bytes);
     shared_.push_back(&slot);
     slot.launch_id.store(id_, std::memory_order_release);
