@@ -30,6 +30,40 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
+    #: scikit-learn's estimator type: "classifier", "transformer" or None (set by subclasses).
+    _estimator_kind: str | None = None
+
+    def __sklearn_tags__(self):
+        """Estimator tags in scikit-learn's protocol (>= 1.6), which ``cross_val_score``,
+        ``GridSearchCV``, ``Pipeline`` and ``clone`` read. scikit-learn is imported only here,
+        when it asks: it is not a dependency of latentforge."""
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags, TransformerTags
+
+        kind = self._estimator_kind
+        return Tags(
+            estimator_type=kind,
+            target_tags=TargetTags(required=kind == "classifier"),
+            # transform returns float32 whatever the input (the compute type of the kernels)
+            transformer_tags=(TransformerTags(preserves_dtype=["float32"])
+                              if hasattr(self, "transform") else None),
+            classifier_tags=ClassifierTags() if kind == "classifier" else None,
+            input_tags=InputTags(allow_nan=False),
+        )
+
+    def __repr__(self) -> str:
+        """``Name(param=value, ...)`` with the parameters that differ from their defaults."""
+        sig = inspect.signature(type(self).__init__).parameters
+        shown = []
+        for name, value in self.get_params().items():
+            default = sig[name].default
+            try:
+                same = bool(value is default or value == default)
+            except Exception:  # arrays and other values without a plain ==
+                same = False
+            if not same:
+                shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
 
 # ---------------------------------------------------------------------- input validation
 #

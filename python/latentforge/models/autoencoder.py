@@ -161,6 +161,8 @@ class Autoencoder(ParamsMixin):
         input plus the sparsity penalty); "step_loss": every minibatch's objective.
     """
 
+    _estimator_kind = "transformer"
+
     def __init__(
         self,
         hidden: int | Sequence[int] = 256,

@@ -82,6 +82,8 @@ class MLPClassifier(ParamsMixin):
         Epochs run.
     """
 
+    _estimator_kind = "classifier"
+
     def __init__(
         self,
         hidden: Sequence[int] = (1000, 750, 500),

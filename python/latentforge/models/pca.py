@@ -96,6 +96,8 @@ class PCA(ParamsMixin):
         Mean variance of the discarded directions (probabilistic PCA), 0 when none are left.
     """
 
+    _estimator_kind = "transformer"
+
     def __init__(self, n_components: None | int | float = None, whiten: bool = False,
                  svd_solver: str = "auto", n_oversamples: int = 10, n_iter: int = 4,
                  random_state=None):

@@ -114,6 +114,8 @@ class RBM(ParamsMixin):
     with ``B`` the minibatch size and ``C`` the number of negative chains (``B`` for CD).
     """
 
+    _estimator_kind = "transformer"
+
     def __init__(
         self,
         n_hidden: int = 256,
@@ -456,6 +458,8 @@ class DBN(ParamsMixin):
     rbms_ : list of RBM
     n_features_in_ : int
     """
+
+    _estimator_kind = "transformer"
 
     def __init__(
         self,
