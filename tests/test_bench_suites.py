@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 
 from latentforge.bench import get_suite
 
@@ -52,20 +53,52 @@ def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
     assert not stray, f"would be collected as kernel benchmarks: {stray}"
 
 
-def test_tsne_suite_without_mnist_says_so_and_uses_digits(monkeypatch):
-    """A fresh machine has no MNIST: the suite must not end in a traceback but run on
-    scikit-learn's digits, saying so (and how to get MNIST) at the top of its table."""
+@pytest.mark.parametrize("suite", ["training", "rbm", "tsne"])
+def test_suite_without_mnist_says_so_and_uses_digits(monkeypatch, suite):
+    """A fresh machine has no MNIST and, here, no network: each suite that trains on images
+    tries the download once (when allowed), then runs on scikit-learn's digits scaled to
+    28x28 instead of ending in a traceback, saying so and how to get MNIST in one line at the
+    top of its table."""
     from latentforge import datasets
+    from latentforge.bench._harness import data
 
-    def missing(*args, **kwargs):
-        raise FileNotFoundError("no MNIST here")
+    calls = []
+
+    def missing(*args, download=False, **kwargs):
+        calls.append(download)
+        raise FileNotFoundError("MNIST files not found.\n  - x.gz: Name or service not known")
 
     monkeypatch.setattr(datasets, "load_mnist", missing)
+    monkeypatch.setattr(data, "_download_failed", None)
     out = io.StringIO()
-    res = get_suite("tsne").load()(smoke=True, out=out, progress=None, sizes=(300,))
-    text = out.getvalue()
-    assert text.startswith("MNIST not found") and "LATENTFORGE_DATA" in text
-    assert "scikit-learn digits" in text.splitlines()[0]
-    assert res.ok and res.meta["dataset"] == "scikit-learn digits"
-    lf_row = next(r for r in res if r["library"] == "latentforge")
-    assert lf_row["n"] == 300 and lf_row["knn_agreement"] > 0.8
+    kwargs = {"sizes": (300,)} if suite == "tsne" else {}
+    res = get_suite(suite).load()(smoke=True, out=out, progress=None, download=True, **kwargs)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("MNIST not found, its download failed (Name or service not known)")
+    assert "scikit-learn's 1,797 digits scaled to 28x28" in first and "LATENTFORGE_DATA" in first
+    assert calls == [False, True]  # looked on the machine, then tried the download once
+    assert res.ok, list(res)
+    if suite == "tsne":
+        assert res.meta["dataset"] == "scikit-learn digits (28x28)"
+        lf_row = next(r for r in res if r["library"] == "latentforge")
+        assert lf_row["n"] == 300 and lf_row["knn_agreement"] > 0.8
+    else:
+        assert res.meta["data"] == "scikit-learn digits (28x28)"
+    # a second suite of the same run does not try the download again
+    calls.clear()
+    assert data.load(download=True, progress=None).name == "scikit-learn digits (28x28)"
+    assert calls == [False]
+
+
+def test_bench_data_repeats_a_small_set_and_says_so():
+    from latentforge.bench._harness import data
+
+    d = data.load(download=False, progress=None)
+    if d.name == "MNIST":
+        X, y, note = d.train(1000)
+        assert note is None and X.shape == (1000, 784)
+    else:
+        X, y, note = d.train(5000)
+        assert X.shape == (5000, 784) and "repeated to 5,000 rows" in note
+        np.testing.assert_array_equal(X[len(d.X_train)], d.X_train[0])
+    assert X.dtype == np.float32 and 0 <= X.min() and X.max() <= 1

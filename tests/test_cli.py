@@ -317,8 +317,12 @@ def test_suite_registry_accepts_new_suites(monkeypatch, capsys):
     register_suite(Suite("fake", "a fake suite", "latentforge_fake_suite"))
     assert get_suite("fake").load() is fake_run
     assert cli.main(["bench", "--suite", "fake", "--full", "--repeats", "3"]) == 0
-    assert calls == [(True, 3, {"threads": None, "smoke": False})]
+    # --offline is given quietly to suites that take it (download=not offline)
+    assert calls == [(True, 3, {"threads": None, "smoke": False, "download": True})]
     assert "fake table" in capsys.readouterr().out
+    calls.clear()
+    assert cli.main(["bench", "--suite", "fake", "--offline"]) == 0
+    assert calls == [(False, None, {"threads": None, "smoke": False, "download": False})]
 
 
 @pytest.mark.skipif(not (REPO / "benchmarks" / "run_gemm.py").exists(), reason="source tree only")

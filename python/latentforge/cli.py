@@ -75,6 +75,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.stat is not None:
         options["stat"] = args.stat
 
+    # Quietly given to the suites that train on images (the others have no data to fetch).
+    quiet = {"download": not args.offline}
     all_ok = True
     report: dict[str, Any] = {"suites": {}}
     t0 = time.perf_counter()
@@ -90,6 +92,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 print(
                     f"[{suite.name}] note: suite ignores --{k.replace('_', '-')}", file=sys.stderr
                 )
+        kwargs.update({k: v for k, v in quiet.items() if accepts_any or k in params})
         if i:
             print()
         print(f"=== latentforge bench: {suite.name} ===", flush=True)
@@ -145,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stat", choices=("best", "median"), help="statistic shown in the tables (default best)"
     )
     p_bench.add_argument("--smoke", action="store_true", help="tiny sizes, a quick check")
+    p_bench.add_argument(
+        "--offline", action="store_true",
+        help="never download MNIST (default: fetch it into ~/.cache/latentforge, 11 MB, when "
+             "it is not on the machine; without it the suites use scikit-learn's digits)")
     p_bench.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p_bench.set_defaults(func=_cmd_bench)
     return parser

@@ -30,12 +30,14 @@ import gzip
 import hashlib
 import os
 import struct
+import sys
 import tempfile
 import threading
+import time
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -313,18 +315,62 @@ def _load_verified(dataset: str, stem: str, file: Path) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Download (not exercised by the test suite, which runs offline)
+# Download (tested against a local HTTP server)
 # --------------------------------------------------------------------------------------------
 
 
-def _download(dataset: str, stems: list[str], timeout: float = 60.0) -> None:
+class _Progress:
+    """A download progress line on ``stream``: redrawn in place (``\\r``) on a terminal, else
+    one line per quarter, so logs stay short. Sizes in MB, speed in MB/s."""
+
+    def __init__(self, stream: Any, label: str, total: int | None):
+        self.stream, self.label, self.total = stream, label, total
+        self.done = 0
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+        self.next_quarter = 0
+
+    def _line(self) -> str:
+        mb = self.done / 1e6
+        rate = mb / max(time.perf_counter() - self.t0, 1e-9)
+        if self.total:
+            pct = 100.0 * self.done / self.total
+            return (f"downloading {self.label}: {mb:.1f}/{self.total / 1e6:.1f} MB "
+                    f"({pct:3.0f}%), {rate:.1f} MB/s")
+        return f"downloading {self.label}: {mb:.1f} MB, {rate:.1f} MB/s"
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.stream is None:
+            return
+        if self.tty:
+            self.stream.write("\r" + self._line())
+            self.stream.flush()
+        elif self.total and 4 * self.done >= self.next_quarter * self.total:
+            self.stream.write(self._line() + "\n")
+            self.stream.flush()
+            self.next_quarter = 4 * self.done // self.total + 1
+
+    def close(self, status: str) -> None:
+        if self.stream is None:
+            return
+        if self.tty:
+            self.stream.write("\r" + self._line() + f" {status}\n")
+        else:
+            self.stream.write(f"downloading {self.label}: {status}\n")
+        self.stream.flush()
+
+
+def _download(dataset: str, stems: list[str], timeout: float = 60.0,
+              progress: Any = None) -> None:
     """Fetch ``stems`` (gzipped) into the cache, verifying each before an atomic rename.
 
-    Needs a network, so the test suite (offline) exercises only its failure path. Each file
-    is written to a temporary file in the target directory, its uncompressed SHA-256
-    checked, then renamed into place (``os.replace``), so an interrupted or corrupt
-    download never leaves a file under the final name. Mirrors are tried in order; raises
-    ``OSError`` listing every URL tried and its error when none works.
+    Each file is written to a temporary file in the target directory, its uncompressed
+    SHA-256 checked, then renamed into place (``os.replace``), so an interrupted or corrupt
+    download never leaves a file under the final name. Mirrors are tried in order (a mirror
+    serving a file that fails its hash is skipped like an unreachable one); raises
+    ``OSError`` listing every URL tried and its error when none works. ``progress``: a text
+    stream for a progress line per file (None: silent).
     """
     target = get_cache_dir() / dataset
     target.mkdir(parents=True, exist_ok=True)
@@ -335,15 +381,23 @@ def _download(dataset: str, stems: list[str], timeout: float = 60.0) -> None:
         for mirror in _MIRRORS[dataset]:
             url = mirror + stem + ".gz"
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=target)
+            bar = None
             try:
                 with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
-                    while chunk := r.read(1 << 20):
+                    length = r.headers.get("Content-Length")
+                    bar = _Progress(progress, f"{_TITLES[dataset]} {stem}.gz from {mirror}",
+                                    int(length) if length and length.isdigit() else None)
+                    while chunk := r.read(1 << 16):
                         out.write(chunk)
+                        bar.update(len(chunk))
                 actual = hashlib.sha256(_read_bytes(Path(tmp), gz=True)).hexdigest()
                 _check_digest(dataset, stem, Path(url), actual)
                 os.replace(tmp, target / (stem + ".gz"))
+                bar.close("done, SHA-256 verified")
                 break
             except (OSError, ValueError) as err:  # URLError is an OSError
+                if bar is not None:
+                    bar.close(f"failed ({err})")
                 errors.append(f"{url}: {err}")
             finally:
                 if os.path.exists(tmp):
@@ -360,7 +414,7 @@ def _download(dataset: str, stems: list[str], timeout: float = 60.0) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _load(dataset, path, return_test, flatten, download):
+def _load(dataset, path, return_test, flatten, download, progress=True):
     parts = ["train", "test"] if return_test else ["train"]
     stems = [_FILES[f"{part}_{kind}"] for part in parts for kind in ("images", "labels")]
     files, report = _locate(dataset, stems, path)
@@ -369,7 +423,8 @@ def _load(dataset, path, return_test, flatten, download):
         if not download:
             raise FileNotFoundError(message)
         try:
-            _download(dataset, stems)
+            _download(dataset, stems,
+                      progress=(sys.stderr if progress is True else (progress or None)))
         except OSError as err:
             raise FileNotFoundError(
                 f"{message}\ndownload=True was given but failed: {err}"
@@ -409,8 +464,11 @@ _LOADER_DOC = """Load {title}: {n_train:,} training and {n_test:,} test 28x28 gr
         Images as rows of 784 pixels, shape ``(n, 784)``; False gives ``(n, 28, 28)``.
     download : bool, default False
         When the files are found nowhere, fetch the gzipped files from {mirror}
-        (and mirrors) into the cache. Off by default: loading never touches the network
-        unless asked.
+        (and mirrors) into the cache, each file verified (SHA-256) before it is renamed into
+        place. Off by default: loading never touches the network unless asked.
+    progress : bool or text stream, default True
+        While downloading, a progress line per file (size, percentage, speed) on stderr
+        (True), on the given stream, or none (False).
 
     Returns
     -------
@@ -438,8 +496,9 @@ def load_mnist(
     return_test: bool = True,
     flatten: bool = True,
     download: bool = False,
+    progress: Any = True,
 ):
-    return _load("mnist", path, return_test, flatten, download)
+    return _load("mnist", path, return_test, flatten, download, progress)
 
 
 def load_fashion_mnist(
@@ -448,8 +507,9 @@ def load_fashion_mnist(
     return_test: bool = True,
     flatten: bool = True,
     download: bool = False,
+    progress: Any = True,
 ):
-    return _load("fashion-mnist", path, return_test, flatten, download)
+    return _load("fashion-mnist", path, return_test, flatten, download, progress)
 
 
 load_mnist.__doc__ = _LOADER_DOC.format(

@@ -10,9 +10,10 @@ Two workloads, both float32, minibatch 100, SGD with momentum 0.9:
 Each step is forward, backward and the optimizer update. latentforge and PyTorch run the same
 math with the same thread count, timed in alternating chunks of steps in one process
 (``_harness.interleave``, so a drifting machine affects both alike); the table reports the best
-chunk of each. Inputs are real MNIST images when ``lf.datasets.load_mnist`` finds them,
-otherwise uniform noise of the same shape (throughput does not depend on pixel values; the
-header says which).
+chunk of each. Inputs are real MNIST images when ``lf.datasets.load_mnist`` finds them (or
+downloads them, from ``latentforge bench``), otherwise scikit-learn's digits scaled to 28x28
+(``_harness.data``; throughput does not depend on pixel values; the table's first line says
+which).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._harness import data as bench_data
 from ._harness import (
     fmt,
     fmt_ratio,
@@ -38,17 +40,6 @@ SUITE = "training"
 BATCH = 100
 MLP_SIZES = (784, 1000, 750, 500, 10)
 AE_SIZES = (784, 1000, 500, 250, 30)
-
-
-def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    from latentforge import datasets
-
-    try:
-        X, y = datasets.load_mnist(return_test=False)
-        return X[:n], y[:n], "MNIST"
-    except FileNotFoundError:
-        rng = np.random.default_rng(seed)
-        return (rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "uniform noise")
 
 
 # ----------------------------------------------------------------------------- latentforge
@@ -176,11 +167,12 @@ def _chunk(step: Callable, batches: list[tuple[Any, Any]]) -> None:
 
 def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
         progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
-        steps: int | None = None, seed: int = 0, **_: Any):
+        steps: int | None = None, seed: int = 0, download: bool = False, **_: Any):
     """Run the suite, print the table to ``out`` and return a ``SuiteResult``.
 
     ``steps`` minibatches per timed chunk (default 50, 600 = one MNIST epoch with ``full``);
-    ``repeats`` chunks per library (default 3).
+    ``repeats`` chunks per library (default 3). ``download``: fetch MNIST when it is not on
+    the machine (otherwise a stand-in, said in the table's first line).
     """
     import latentforge as lf
     from latentforge.bench import SuiteResult
@@ -189,7 +181,7 @@ def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
     repeats = max(1, int(repeats or (2 if smoke else 3)))
     steps = int(steps or (3 if smoke else (600 if full else 50)))
     with thread_limits(threads, torch=True, progress=progress, tag=SUITE) as nthreads:
-        results, meta = _run(lf, repeats, steps, seed, nthreads, progress)
+        results, meta = _run(lf, repeats, steps, seed, nthreads, progress, download)
     headers = ["workload", "lf samples/s", "torch samples/s", "lf / torch"]
     rows = []
     for r in results:
@@ -199,7 +191,8 @@ def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
         t = r.get("torch_samples_per_s")
         rows.append([r["workload"], f"{r['lf_samples_per_s']:.0f}", fmt(t, ".0f", "n/a"),
                      fmt_ratio(r.get("ratio"), "n/a")])
-    lines = ["latentforge training benchmark (float32, batch 100, SGD momentum 0.9)",
+    lines = [*meta["notes"],
+             "latentforge training benchmark (float32, batch 100, SGD momentum 0.9)",
              f"  threads={nthreads} data={meta['data']} torch={meta['torch'] or 'not installed'}",
              f"  best of {repeats} chunks of {steps} steps per library, alternating in one process",
              "",
@@ -208,8 +201,10 @@ def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
     return SuiteResult(results, meta)
 
 
-def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any):
-    X, y, source = _data(steps * BATCH, seed)
+def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any,
+         download: bool):
+    data = bench_data.load(download=download, progress=progress, seed=seed)
+    X, y, repeated = data.train(steps * BATCH)
     lf_batches = [(X[i:i + BATCH], y[i:i + BATCH]) for i in range(0, steps * BATCH, BATCH)]
     try:
         import torch
@@ -221,7 +216,8 @@ def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any):
         torch, torch_version = None, None
 
     meta: dict[str, Any] = {"suite": SUITE, "batch": BATCH, "steps_per_chunk": steps,
-                            "chunks": repeats, "threads": nthreads, "data": source,
+                            "chunks": repeats, "threads": nthreads, "data": data.name,
+                            "notes": [n for n in (data.note, repeated) if n],
                             "torch": torch_version, "latentforge": lf.build_info(),
                             **machine_meta()}
     workloads = [("mlp 784-1000-750-500-10", _lf_mlp, _torch_mlp),
@@ -254,7 +250,8 @@ def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any):
 
 
 def main(argv=None) -> int:
-    p = suite_parser(__doc__.splitlines()[0], full_help="chunks of 600 steps (one MNIST epoch)")
+    p = suite_parser(__doc__.splitlines()[0], full_help="chunks of 600 steps (one MNIST epoch)",
+                     data=True)
     p.add_argument("--steps", type=int, default=None, help="minibatches per timed chunk")
     args = p.parse_args(argv)
     return suite_main(run, args, steps=args.steps)

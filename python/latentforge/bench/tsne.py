@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._harness import data as bench_data
 from ._harness import (
     fmt_ratio,
     format_table,
@@ -125,43 +126,24 @@ def _libraries() -> dict[str, Any]:
     return libs
 
 
-def _dataset(seed: int) -> tuple[np.ndarray, np.ndarray, str, str | None]:
-    """(X, y, name, note): all 70,000 MNIST digits when lf.datasets finds them; otherwise
-    scikit-learn's 1,797 8x8 digits (installed with the peers), or uniform noise without
-    scikit-learn, with a one-line note saying so and how to get MNIST."""
-    from latentforge import datasets
-
-    try:
-        (X, y), (Xt, yt) = datasets.load_mnist()
-        return np.concatenate([X, Xt]), np.concatenate([y, yt]), "MNIST", None
-    except FileNotFoundError:
-        pass
-    how = ("MNIST not found (set LATENTFORGE_DATA to a directory holding mnist/ with the IDX "
-           "files, see the README)")
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        X = rng.random((2000, 64), dtype=np.float32)
-        return X, np.zeros(len(X), np.int64), "uniform noise", f"{how}: using uniform noise"
-    d = load_digits()
-    X = (d.data / 16.0).astype(np.float32)
-    name = "scikit-learn digits"
-    return X, d.target.astype(np.int64), name, f"{how}: using {name} (1,797 8x8 images)"
-
-
 def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
         progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
-        sizes=None, seed: int = 0, plot_dir: str | None = None, **_: Any):
+        sizes=None, seed: int = 0, plot_dir: str | None = None, download: bool = False,
+        **_: Any):
     """Embed the first N MNIST images for N in ``sizes`` (default 2,000; with ``full``
     5,000, 20,000 and 70,000), each library once. ``plot_dir``: save latentforge's embedding
-    of each N there, coloured by digit (``tsne_mnist_<N>.png``, ``lf.viz.scatter``)."""
+    of each N there, coloured by digit (``tsne_mnist_<N>.png``, ``lf.viz.scatter``).
+    ``download``: fetch MNIST when it is not on the machine (otherwise a stand-in, said in the
+    table's first line)."""
     import latentforge as lf
     from latentforge import _tsne
     from latentforge.bench import SuiteResult
 
     out = sys.stdout if out is None else out
-    X_all, y_all, source, note = _dataset(seed)
+    data = bench_data.load(download=download, progress=progress, seed=seed)
+    X_all = np.concatenate([data.X_train, data.X_test])
+    y_all = np.concatenate([data.y_train, data.y_test])
+    source, note = data.name, data.note
     if sizes is None:
         sizes = (500,) if smoke else ((5000, 20000, 70000) if full else (2000,))
     # A smaller dataset than asked for: embed all of it once.
@@ -220,7 +202,7 @@ def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
 
 def main(argv=None) -> int:
     p = suite_parser(__doc__.splitlines()[0], full_help="N = 5,000, 20,000 and 70,000",
-                     repeats=False)
+                     repeats=False, data=True)
     p.add_argument("--sizes", type=int, nargs="*", default=None)
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="save latentforge's embedding of each N as DIR/tsne_mnist_<N>.png")
