@@ -5,9 +5,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <optional>
 #include <string>
 
 #include "bindings/array_check.h"
+#include "bindings/sigint.h"
 #include "core/parallel.h"
 #include "ops/gemm.h"
 
@@ -20,6 +22,12 @@ py::array gemm_binding(const py::array& A, const py::array& B, const py::object&
                        const py::object& bias_obj, int act, bool naive) {
   const auto g = lf::bind::gemm_operands(A, B, C_obj, trans_a, trans_b, beta, bias_obj, act);
   const int nt = lf::num_threads();
+  // Ctrl-C stops a large product between blocks (below ~1 ms of work the two sigaction calls
+  // are not worth it: the call ends before a person could notice).
+  std::optional<lf::bind::SigintScope> sigint;
+  if (static_cast<double>(g.M) * static_cast<double>(g.N) * static_cast<double>(g.K) >= 1 << 26) {
+    sigint.emplace();
+  }
   {
     py::gil_scoped_release release;
     if (naive) {
@@ -30,6 +38,7 @@ py::array gemm_binding(const py::array& A, const py::array& B, const py::object&
                            g.M, g.N, g.K, alpha, beta, g.bias, g.act, nt);
     }
   }
+  if (sigint) sigint->throw_if_interrupted();
   return g.C;
 }
 

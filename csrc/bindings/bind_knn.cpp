@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "bindings/array_check.h"
+#include "bindings/sigint.h"
 #include "core/parallel.h"
 #include "ops/knn.h"
 
@@ -47,10 +48,12 @@ py::tuple knn(const py::object& x_obj, int64_t k) {
   float* dp = dist.mutable_data();
   const float* xp = static_cast<const float*>(X.data());
   const int nt = lf::num_threads();
+  lf::bind::SigintScope sigint;  // seconds at n = 70,000: Ctrl-C stops it between blocks
   {
     py::gil_scoped_release release;
     lf::knn_cpu(ip, dp, xp, n, d, k, nt);
   }
+  sigint.throw_if_interrupted();
   return py::make_tuple(std::move(idx), std::move(dist));
 }
 

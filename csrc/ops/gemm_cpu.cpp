@@ -24,6 +24,7 @@
 
 #include "core/check.h"
 #include "core/cpu_features.h"
+#include "core/interrupt.h"
 #include "core/vec_math.h"
 #include "ops/gemm.h"
 #include "ops/gemm_kernels.h"
@@ -102,6 +103,7 @@ struct GemmPlan {
   bool private_b;   // each thread packs only its own B slivers: no barriers at all
   bool b_in_place;  // private_b and full-width slivers are read from B itself, unpacked
   int64_t b_stride;
+  InterruptPoll stop{};  // made on the calling thread: whether Ctrl-C may cut this call short
 };
 
 // Thread grid for nt threads. Short-and-wide outputs (few rows, many NR-column slivers) are split
@@ -156,6 +158,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
 #pragma omp for schedule(static)
 #endif
         for (int64_t s = 0; s < n_sl; ++s) {
+          if (p.stop()) continue;  // interrupted: skip the work, keep the barriers
           kt.pack_b(b_base + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
                     std::min(NR, nc - s * NR));
         }  // implicit barrier: the packed panel is complete
@@ -167,7 +170,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
         // pull every B sliver into L1 for a few rows of work.
         const int64_t n_mb = ceil_div(r1 - r0, kt.mc);
         const int64_t mb = ceil_div(ceil_div(r1 - r0, n_mb), MR) * MR;
-        for (int64_t ic = r0; ic < r1; ic += mb) {
+        for (int64_t ic = r0; ic < r1 && !p.stop(); ic += mb) {
           const int64_t mc = std::min(mb, r1 - ic);
           kt.pack_a(a_pack, p.A, p.lda, p.trans_a, ic, pc, mc, kc);
           for (int64_t s = s0; s < s1; ++s) {

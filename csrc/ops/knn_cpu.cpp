@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/cpu_features.h"
+#include "core/interrupt.h"
 #include "core/parallel.h"
 #include "ops/gemm.h"
 #include "ops/knn.h"
@@ -243,8 +244,11 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads, n_qb)));
   const ScanRowFn scan_row = scan_row_for(active_isa());
 
-  // Runs body(b, scratch) for b in [0, nb) over nt threads; Scratch is per thread.
-  auto parallel_blocks = [nt](int64_t nb, auto&& body) {
+  // Runs body(b, scratch) for b in [0, nb) over nt threads; Scratch is per thread. Once an
+  // interrupt is requested (core/interrupt.h) the remaining blocks are skipped: the caller
+  // discards the output.
+  const InterruptPoll stop;
+  auto parallel_blocks = [nt, &stop](int64_t nb, auto&& body) {
     using Scratch = typename std::remove_reference_t<decltype(body)>::Scratch;
 #ifdef LF_WITH_OPENMP
     if (nt > 1) {
@@ -254,14 +258,16 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
         Scratch scratch;
         // Dynamic: blocks cost the same in flops, but heap updates vary with the data.
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < nb; ++b) err.run([&] { body(b, scratch); });
+        for (int64_t b = 0; b < nb; ++b) {
+          if (!stop()) err.run([&] { body(b, scratch); });
+        }
       }
       err.rethrow();
       return;
     }
 #endif
     Scratch scratch;
-    for (int64_t b = 0; b < nb; ++b) body(b, scratch);
+    for (int64_t b = 0; b < nb && !stop(); ++b) body(b, scratch);
   };
 
   // X^T (d x n), so that a reference tile is a column range of a row-major K x N matrix: the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import numbers
 from typing import Any, Callable
@@ -9,12 +11,49 @@ from typing import Any, Callable
 import numpy as np
 
 
+def _restore_on_interrupt(method: Callable) -> Callable:
+    """Wrap a fitting method: on ``KeyboardInterrupt`` the estimator's state (every attribute
+    but its parameters, which fitting does not change) is put back as it was when the method
+    was called, then the interrupt propagates. The state is deep-copied first only when
+    there is one (a fitted estimator), so a first fit pays nothing."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any):
+        params = set(self.get_params(deep=False))
+        state = {k: v for k, v in vars(self).items() if k not in params}
+        saved = copy.deepcopy(state) if state else {}
+        try:
+            return method(self, *args, **kwargs)
+        except KeyboardInterrupt:
+            for k in [k for k in vars(self) if k not in params]:
+                delattr(self, k)
+            vars(self).update(saved)
+            raise
+
+    wrapper._restores_on_interrupt = True
+    return wrapper
+
+
 class ParamsMixin:
     """``get_params``/``set_params`` read from the ``__init__`` signature.
 
     Follows scikit-learn's convention: every ``__init__`` argument is stored, unchanged, as an
     attribute of the same name (so ``__init__`` only stores and ``fit`` validates).
+
+    Interrupts: every ``fit`` and ``fit_transform`` a subclass defines is wrapped
+    (:func:`_restore_on_interrupt`) so that Ctrl-C (``KeyboardInterrupt``) leaves the estimator
+    exactly as it was before the call -- unfitted (no fitted attribute) if it was, with its
+    previous fit otherwise -- and never half-fitted. ``partial_fit`` is not wrapped: it is one
+    minibatch step, called in a loop, and an interrupt leaves the state of the step before or
+    after it (copying the model at every call would cost more than the step).
     """
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "fit_transform"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_restores_on_interrupt", False):
+                setattr(cls, name, _restore_on_interrupt(method))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         params = inspect.signature(type(self).__init__).parameters.values()
