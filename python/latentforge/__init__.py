@@ -10,8 +10,9 @@ array([[4., 4.],
 
 from __future__ import annotations
 
-from . import datasets, functional, losses, models, nn, ops, optim, tensor, viz
+from . import datasets, functional, losses, models, nn, ops, optim, persist, tensor, viz
 from ._backend import Activation, build_info, get_num_threads, set_num_threads
+from .persist import load
 from .tensor import Tensor, no_grad
 
 __version__: str = build_info()["version"]
@@ -24,12 +25,14 @@ __all__ = [
     "datasets",
     "functional",
     "get_num_threads",
+    "load",
     "losses",
     "models",
     "nn",
     "no_grad",
     "ops",
     "optim",
+    "persist",
     "set_num_threads",
     "tensor",
     "viz",

@@ -4,8 +4,8 @@ Input rules (every op follows them):
 
 * float32 arrays with unit stride along their last axis are used in place (zero-copy); a
   transposed (Fortran-ordered) float32 matrix is used in place too, as a transposed operand.
-* Other floating inputs (float64, float16) and non-contiguous views are converted to a
-  C-contiguous float32 copy, once per call. float32 is the compute type.
+* Other floating inputs (float64, float16), non-contiguous views and unaligned arrays are
+  converted to a C-contiguous float32 copy, once per call. float32 is the compute type.
 * Integer, boolean, complex, object and string inputs raise ``TypeError``: converting them
   silently would hide mistakes. Cast them yourself (``x.astype(np.float32)``).
 """
@@ -45,6 +45,8 @@ def as_float32(x: Any, name: str, ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be {ndim}-D, got {x.ndim}-D array of shape {x.shape}")
     if x.dtype != np.float32:
         return np.ascontiguousarray(x, dtype=np.float32)
+    if not x.flags.aligned:  # e.g. a view into a byte buffer at an odd offset
+        return np.array(x, dtype=np.float32, order="C", copy=True)
     if x.ndim >= 1 and x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
         return np.ascontiguousarray(x)
     if x.ndim == 2 and x.shape[0] > 1 and (x.strides[0] <= 0 or x.strides[0] % x.itemsize):
@@ -66,6 +68,7 @@ def as_float32_matrix(x: Any, name: str) -> tuple[np.ndarray, bool]:
         raise ValueError(f"{name} must be 2-D, got {x.ndim}-D array of shape {x.shape}")
     if (
         x.dtype == np.float32
+        and x.flags.aligned
         and not x.flags.c_contiguous
         and x.shape[0] > 1
         and x.strides[0] == x.itemsize

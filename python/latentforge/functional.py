@@ -92,9 +92,14 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     if axis is None:
         return None
-    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    try:
+        axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    except TypeError:
+        raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
     out = []
     for a in axes:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
         a = int(a)
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
@@ -104,10 +109,20 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(sorted(out))
 
 
+def _broadcastable(a: np.ndarray, b: np.ndarray, op: str) -> None:
+    """ValueError naming the operation and both shapes unless they broadcast together."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: the shapes {a.shape} and {b.shape} of the operands do not "
+                         "broadcast together (numpy broadcasting rules)") from None
+
+
 # --------------------------------------------------------------------------- elementwise
 class Add(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _broadcastable(a, b, "add")
         ctx.shapes = (a.shape, b.shape)
         return a + b
 
@@ -120,6 +135,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _broadcastable(a, b, "subtract")
         ctx.shapes = (a.shape, b.shape)
         return a - b
 
@@ -132,6 +148,7 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _broadcastable(a, b, "multiply")
         # Save only the factor each needed gradient uses.
         ctx.save_for_backward(
             b if ctx.needs_input_grad[0] else None, a if ctx.needs_input_grad[1] else None
@@ -151,6 +168,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _broadcastable(a, b, "divide")
         out = a / b
         ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
         ctx.shapes = (a.shape, b.shape)
@@ -239,6 +257,12 @@ class Clip(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
+        for name, v in (("lo", lo), ("hi", hi)):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                     np.floating)):
+                raise TypeError(f"clip: {name} must be a real number, got {v!r}")
+            if np.isnan(v):
+                raise ValueError(f"clip: {name} must not be NaN")
         if lo > hi:
             raise ValueError(f"clip needs lo <= hi, got lo={lo}, hi={hi}")
         ctx.save_for_backward((a >= lo) & (a <= hi))
@@ -262,7 +286,10 @@ def _f32(*arrays: np.ndarray) -> bool:
 
 
 def _contig(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    """``a`` as the native kernels take it: C-contiguous and aligned (copied otherwise)."""
+    if a.flags.c_contiguous and a.flags.aligned:
+        return a
+    return np.array(a, order="C", copy=True)
 
 
 def _act_backward(g: np.ndarray, out: np.ndarray, code: Activation):
@@ -324,6 +351,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: Any = None, keepdims: bool = False):
         axes = _norm_axes(axis, a.ndim)
+        keepdims = _check_keepdims(keepdims)
         ctx.in_shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         return np.asarray(a.sum(axis=axes, keepdims=keepdims))
 
@@ -336,6 +364,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: Any = None, keepdims: bool = False):
         axes = _norm_axes(axis, a.ndim)
+        keepdims = _check_keepdims(keepdims)
         ctx.in_shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
         if n == 0:
@@ -347,6 +376,12 @@ class Mean(Function):
     def backward(ctx: Context, g: np.ndarray):
         g = _expand_reduced(g, ctx.in_shape, ctx.axes, ctx.keepdims)
         return (g * (1.0 / ctx.n),)
+
+
+def _check_keepdims(keepdims: Any) -> bool:
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"keepdims must be a bool, got {keepdims!r}")
+    return bool(keepdims)
 
 
 def _expand_reduced(g: np.ndarray, in_shape, axes, keepdims) -> np.ndarray:
@@ -361,8 +396,21 @@ def _expand_reduced(g: np.ndarray, in_shape, axes, keepdims) -> np.ndarray:
 class Reshape(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, shape: tuple) -> np.ndarray:
+        dims = shape if isinstance(shape, (tuple, list)) else (shape,)
+        if any(isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer))
+               for d in dims):
+            raise TypeError(f"reshape: shape must be ints (one may be -1), got {shape!r}")
+        known = [int(d) for d in dims if d != -1]
+        if any(d < 0 for d in known) or len(dims) - len(known) > 1:
+            raise ValueError(f"reshape: shape must be sizes >= 0 and at most one -1, got "
+                             f"{shape!r}")
+        n = int(np.prod(known, dtype=object)) if known else 1
+        if (len(known) == len(dims) and n != a.size) or (
+                len(known) < len(dims) and (n == 0 or a.size % n)):
+            raise ValueError(f"reshape: a tensor of shape {a.shape} ({a.size} elements) cannot "
+                             f"take the shape {shape!r}")
         ctx.in_shape = a.shape
-        return a.reshape(shape)
+        return a.reshape(tuple(int(d) for d in dims))
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -372,6 +420,10 @@ class Reshape(Function):
 class Transpose(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axes: tuple | None = None) -> np.ndarray:
+        if axes is not None and (not isinstance(axes, (tuple, list)) or any(
+                isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer))
+                for x in axes)):
+            raise TypeError(f"transpose: axes must be a tuple of ints, got {axes!r}")
         axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) for x in axes)
         if sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of {a.ndim} axes")
@@ -387,6 +439,8 @@ def _check_key(key: Any) -> Any:
     """Validate an index: slices, ints, None, Ellipsis, integer or boolean arrays."""
     if isinstance(key, tuple):
         return tuple(_check_key(k) for k in key)
+    if isinstance(key, int) and not isinstance(key, bool) and not -(2**63) <= key < 2**63:
+        raise IndexError(f"index {key} is out of bounds")
     if isinstance(key, Tensor):
         raise TypeError(
             "index with an integer numpy array, not a Tensor (Tensors hold float data)"
@@ -428,6 +482,24 @@ class GetItem(Function):
 
 
 # --------------------------------------------------------------------------- softmax family
+def _check_softmax_axis(a: np.ndarray, axis: Any, what: str) -> Any:
+    """``axis`` of a softmax over ``a``: None (all elements) or an int naming an axis, along
+    which ``a`` is not empty; TypeError/ValueError naming ``x`` or ``axis`` otherwise."""
+    if a.ndim == 0:
+        raise ValueError(f"{what}: x must have at least one dimension, got a 0-d tensor")
+    if axis is None:
+        if a.size == 0:
+            raise ValueError(f"{what}: x is empty (shape {a.shape})")
+        return None
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{what}: axis must be an int or None, got {axis!r}")
+    if not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"{what}: axis {axis} is out of range for x of shape {a.shape}")
+    if a.shape[axis] == 0:
+        raise ValueError(f"{what}: x has length 0 along axis {axis} (shape {a.shape})")
+    return int(axis)
+
+
 def _last_axis(a: np.ndarray, axis: Any) -> bool:
     """True when ``axis`` is an int naming the last axis of ``a`` (ndim >= 1)."""
     if a.ndim == 0 or not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
@@ -447,6 +519,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
+        axis = _check_softmax_axis(a, axis, "softmax")
         ctx.native = _f32(a) and _last_axis(a, axis)
         if ctx.native:
             out = _C.softmax_rows(_rows(a)).reshape(a.shape)
@@ -471,6 +544,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
+        axis = _check_softmax_axis(a, axis, "log_softmax")
         z = a - a.max(axis=axis, keepdims=True)
         out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
@@ -497,10 +571,11 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        _check_2d(a, "matmul operand A")
-        _check_2d(b, "matmul operand B")
+        _check_2d(a, "matmul: a")
+        _check_2d(b, "matmul: b")
         if a.shape[1] != b.shape[0]:
-            raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not align")
+            raise ValueError(f"matmul: a of shape {a.shape} and b of shape {b.shape} do not "
+                             "align (a.shape[1] must equal b.shape[0])")
         ctx.save_for_backward(
             b if ctx.needs_input_grad[0] else None, a if ctx.needs_input_grad[1] else None
         )
@@ -570,7 +645,7 @@ class Linear(Function):
                 f"{layout}) expects {k_w}"
             )
         if b is not None and b.shape != (n_out,):
-            raise ValueError(f"linear: bias must have shape ({n_out},), got {b.shape}")
+            raise ValueError(f"linear: b (the bias) must have shape ({n_out},), got {b.shape}")
         if _native():
             out = _ops.linear(x, W, b, activation, trans_w=trans_w)
         else:
@@ -623,9 +698,22 @@ def _apply_activation(z: np.ndarray, activation: str | None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- helpers on Tensors
+def _input(x: Any, name: str, optional: bool = False) -> Any:
+    """``x`` as a Tensor (an array-like becomes a constant one), the TypeError of a value that
+    cannot be one naming the argument ``name``; None stays None when ``optional``."""
+    if isinstance(x, Tensor) or (x is None and optional):
+        return x
+    if x is None:
+        raise TypeError(f"{name} must be a Tensor or an array, got None")
+    try:
+        return Tensor(x)
+    except TypeError as exc:
+        raise TypeError(f"{name}: {exc}") from None
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b`` for 2-D tensors (native float32 GEMM)."""
-    return MatMul.apply(a, b)
+    return MatMul.apply(_input(a, "a"), _input(b, "b"))
 
 
 def linear(
@@ -637,28 +725,29 @@ def linear(
     trans_w: bool = False,
 ) -> Tensor:
     """Fused ``activation(x @ W + b)``; with ``trans_w=True`` W is ``(out, in)``."""
+    x, W, b = _input(x, "x"), _input(W, "W"), _input(b, "b", optional=True)
     inputs = (x, W) if b is None else (x, W, b)
     return Linear.apply(*inputs, activation=activation, trans_w=trans_w)
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(_input(x, "x"))
 
 
 def tanh(x: Tensor) -> Tensor:
-    return Tanh.apply(x)
+    return Tanh.apply(_input(x, "x"))
 
 
 def relu(x: Tensor) -> Tensor:
-    return ReLU.apply(x)
+    return ReLU.apply(_input(x, "x"))
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return Softmax.apply(x, axis=axis)
+    return Softmax.apply(_input(x, "x"), axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return LogSoftmax.apply(x, axis=axis)
+    return LogSoftmax.apply(_input(x, "x"), axis=axis)
 
 
 # --------------------------------------------------------------------------- k-sparse (top-k)
@@ -687,7 +776,14 @@ def _topk_mask_numpy(x: np.ndarray, k: int) -> np.ndarray:
 def topk_mask(x: Any, k: int) -> np.ndarray:
     """Boolean numpy mask of the ``k`` largest entries of each row of a 2-D tensor/array
     (ties broken by the lower column index); not differentiable. NaN raises ValueError."""
-    a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    try:
+        a = x.data if isinstance(x, Tensor) else np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"x cannot be converted to an array: {exc}") from None
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"x must be a real (floating-point or integer) array, got dtype {a.dtype}")
+    if a.dtype.kind in "iu":
+        a = a.astype(np.float64)  # ranked as numbers (-x of an unsigned array wraps around)
     k = _check_k(a, k)
     if a.dtype == np.float32:
         return _C.topk_rows(_contig(a), k)[1].view(bool)
@@ -724,7 +820,7 @@ class TopK(Function):
 
 def ksparse(x: Tensor, k: int) -> Tensor:
     """Differentiable k-sparse activation of a 2-D tensor: see :class:`TopK`."""
-    return TopK.apply(x, k=k)
+    return TopK.apply(_input(x, "x"), k=k)
 
 
 # --------------------------------------------------------------------------- batch norm
@@ -752,17 +848,26 @@ class BatchNorm(Function):
         var: np.ndarray | None = None,
     ) -> np.ndarray:
         if x.ndim != 2:
-            raise ValueError(f"batch norm needs a 2-D (batch, features) input, got {x.shape}")
+            raise ValueError(f"batch_norm: x must be 2-D (batch, features), got shape {x.shape}")
         c = x.shape[1]
         for name, p in (("gamma", gamma), ("beta", beta)):
             if p is not None and p.shape != (c,):
-                raise ValueError(f"batch norm: {name} must have shape ({c},), got {p.shape}")
+                raise ValueError(f"batch_norm: {name} must have shape ({c},), got {p.shape}")
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                     np.floating)):
+            raise TypeError(f"batch_norm: eps must be a positive number, got {eps!r}")
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"batch_norm: eps must be a finite number > 0, got {eps!r}")
+        if (mean is None) != (var is None):
+            raise ValueError("batch_norm: pass both mean and var (evaluation), or neither")
+        if mean is not None:
+            mean, var = (_statistic(v, n, c) for v, n in ((mean, "mean"), (var, "var")))
         training = mean is None
         if training:
             if x.shape[0] < 2:
                 raise ValueError(
-                    f"batch norm in training mode needs more than 1 sample per feature, "
-                    f"got input of shape {x.shape}"
+                    f"batch_norm in training mode needs more than 1 sample per feature: x "
+                    f"must have at least 2 rows, got shape {x.shape}"
                 )
             mean = x.mean(axis=0)
             var = x.var(axis=0)
@@ -797,6 +902,19 @@ class BatchNorm(Function):
         return gx, ggamma, gbeta
 
 
+def _statistic(v: Any, name: str, c: int) -> np.ndarray:
+    """A running statistic of batch_norm: a real array of shape ``(c,)``."""
+    try:
+        arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"batch_norm: {name} cannot be converted to an array: {exc}") from None
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"batch_norm: {name} must be a real array, got dtype {arr.dtype}")
+    if arr.shape != (c,):
+        raise ValueError(f"batch_norm: {name} must have shape ({c},), got {arr.shape}")
+    return arr
+
+
 def batch_norm(
     x: Tensor,
     gamma: Tensor | None = None,
@@ -811,6 +929,8 @@ def batch_norm(
     ``gamma`` and ``beta`` go together (both or neither)."""
     if (gamma is None) != (beta is None):
         raise ValueError("batch_norm: pass both gamma and beta, or neither")
+    x = _input(x, "x")
+    gamma, beta = _input(gamma, "gamma", optional=True), _input(beta, "beta", optional=True)
     inputs = (x,) if gamma is None else (x, gamma, beta)
     return BatchNorm.apply(*inputs, eps=eps, mean=mean, var=var)
 

@@ -46,11 +46,24 @@ def _tensor(x: Any, name: str) -> Tensor:
     return Tensor(arr.astype(get_default_dtype(), copy=False))
 
 
-def _same_shape(a: Tensor, b: Tensor, what: str) -> None:
+def _same_shape(a: Tensor, b: Tensor, what: str, names: tuple = ("pred", "target")) -> None:
     if a.shape != b.shape:
         raise ValueError(
-            f"{what}: prediction shape {a.shape} != target shape {b.shape} (no broadcasting)"
+            f"{what}: {names[0]} of shape {a.shape} and {names[1]} of shape {b.shape} differ "
+            "(no broadcasting)"
         )
+
+
+def _number(v: Any, name: str, ok: Any, rule: str) -> float:
+    """``v`` as a float: TypeError unless a real number, ValueError unless ``ok(v)`` (which
+    ``rule`` describes); both name ``name``."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                            np.floating)):
+        raise TypeError(f"{name} must be a real number {rule}, got {v!r}")
+    f = float(v)
+    if not (np.isfinite(f) and ok(f)):
+        raise ValueError(f"{name} must be {rule}, got {v!r}")
+    return f
 
 
 def mse(pred: Tensor, target: Any) -> Tensor:
@@ -92,10 +105,9 @@ def binary_cross_entropy(probs: Tensor, target: Any, eps: float = 1e-7) -> Tenso
     """
     probs = _tensor(probs, "probs")
     target = _tensor(target, "target")
-    _same_shape(probs, target, "binary_cross_entropy")
-    if not 0.0 < eps < 0.5:
-        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
-    return BinaryCrossEntropy.apply(probs, target, eps=float(eps))
+    _same_shape(probs, target, "binary_cross_entropy", ("probs", "target"))
+    eps = _number(eps, "eps", lambda f: 0.0 < f < 0.5, "in (0, 0.5)")
+    return BinaryCrossEntropy.apply(probs, target, eps=eps)
 
 
 class BinaryCrossEntropyWithLogits(Function):
@@ -121,7 +133,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any) -> Tensor:
     computed without forming the sigmoid (finite for any logit)."""
     logits = _tensor(logits, "logits")
     target = _tensor(target, "target")
-    _same_shape(logits, target, "binary_cross_entropy_with_logits")
+    _same_shape(logits, target, "binary_cross_entropy_with_logits", ("logits", "target"))
     return BinaryCrossEntropyWithLogits.apply(logits, target)
 
 
@@ -179,10 +191,14 @@ def _param_list(params: Any) -> list[Tensor]:
         params = params.parameters()
     if isinstance(params, Tensor):
         params = [params]
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"params must be a Module, a Tensor or an iterable of Tensors, got "
+                        f"{type(params).__name__}")
     params = list(params)
-    for p in params:
+    for i, p in enumerate(params):
         if not isinstance(p, Tensor):
-            raise TypeError(f"penalties take Tensors/Parameters, got {type(p).__name__}")
+            raise TypeError(f"params must hold Tensors/Parameters, got {type(p).__name__} at "
+                            f"position {i}")
     return params
 
 
@@ -217,11 +233,12 @@ def kl_sparsity(hidden_activations: Tensor, rho: float, beta: float = 1.0,
         KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))
     """
     h = _tensor(hidden_activations, "hidden_activations")
-    if h.ndim != 2:
-        raise ValueError(f"hidden_activations must be (batch, units), got shape {h.shape}")
-    rho = float(rho)
-    if not 0.0 < rho < 1.0:
-        raise ValueError(f"rho must be in (0, 1), got {rho}")
+    if h.ndim != 2 or h.shape[0] == 0:
+        raise ValueError(f"hidden_activations must be (batch, units) with batch > 0, got shape "
+                         f"{h.shape}")
+    rho = _number(rho, "rho", lambda f: 0.0 < f < 1.0, "in (0, 1)")
+    beta = _number(beta, "beta", lambda f: f >= 0.0, ">= 0 (a penalty weight)")
+    eps = _number(eps, "eps", lambda f: 0.0 < f < 0.5, "in (0, 0.5)")
     rho_hat = h.mean(axis=0).clip(eps, 1.0 - eps)
     const = rho * np.log(rho) + (1.0 - rho) * np.log(1.0 - rho)
     cross = rho_hat.log() * rho + (1.0 - rho_hat).log() * (1.0 - rho)

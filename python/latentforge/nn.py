@@ -23,6 +23,7 @@ import numpy as np
 from . import _C
 from . import functional as F
 from ._backend import check_random_state
+from .functional import _input
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -44,6 +45,8 @@ def _positive_int(v: Any, name: str) -> int:
         raise TypeError(f"{name} must be a positive int, got {v!r}")
     if v < 1:
         raise ValueError(f"{name} must be a positive int, got {v}")
+    if v > np.iinfo(np.intp).max // 8:
+        raise ValueError(f"{name} = {v} is more than an array can hold")
     return int(v)
 
 
@@ -160,7 +163,11 @@ class Module:
         for name, value in state.items():
             if name not in params:
                 continue
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            try:
+                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"load_state_dict: {name} cannot be converted to an array: "
+                                f"{exc}") from None
             if arr.dtype.kind != "f":
                 raise TypeError(f"load_state_dict: {name} has non-float dtype {arr.dtype}")
             p = params[name]
@@ -228,6 +235,9 @@ class Linear(Module):
         super().__init__()
         in_features = _positive_int(in_features, "in_features")
         out_features = _positive_int(out_features, "out_features")
+        if in_features * out_features > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"in_features * out_features = {in_features} * {out_features} "
+                             "weights are more than an array can hold")
         if activation not in (None, "sigmoid", "tanh", "relu"):
             raise ValueError(
                 f"activation must be one of None, 'sigmoid', 'tanh', 'relu'; got {activation!r}"
@@ -266,8 +276,7 @@ class Linear(Module):
         return self._tied_to is not None
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = _input(x, "x")
         # Own weight is (out, in): x @ W.T. Tied weight is the other's (in, out): x @ W.
         return F.linear(x, self.weight, self.bias, self.activation, trans_w=not self.tied)
 
@@ -343,8 +352,7 @@ class Dropout(Module):
         self.offset = 0
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = _input(x, "x")
         if not self.training or self.p == 0.0:
             return x
         u = _C.uniform(tuple(x.shape), self.seed, self.STREAM, self.offset)
@@ -365,7 +373,8 @@ class Sequential(Module):
         super().__init__()
         for m in modules:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(m).__name__}")
+                raise TypeError(f"Sequential: modules must be Module instances, got "
+                                f"{type(m).__name__}")
         self.layers = list(modules)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
@@ -444,11 +453,10 @@ class BatchNorm1d(Module):
         return self.bias
 
     def forward(self, x: Tensor) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = _input(x, "x")
         if x.ndim != 2 or x.shape[1] != self.num_features:
             raise ValueError(
-                f"BatchNorm1d({self.num_features}) expects input of shape (N, "
+                f"BatchNorm1d({self.num_features}) expects x of shape (N, "
                 f"{self.num_features}), got {x.shape}"
             )
         affine = (self.weight, self.bias) if self.affine else (None, None)

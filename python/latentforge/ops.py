@@ -40,10 +40,14 @@ def _check_scalar(v: float, name: str) -> float:
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}") from None
     if not np.isfinite(f):
         raise ValueError(f"{name} must be finite, got {f}")
+    if abs(f) > float(np.finfo(np.float32).max):
+        # The kernels compute in float32: such a factor would become infinity there.
+        raise ValueError(f"{name} must be within the float32 range (|{name}| <= 3.4e38), got {f}")
     return f
 
 
-def _matmul(A, B, C, trans_a, trans_b, alpha, beta, bias, act, names=("A", "B")) -> np.ndarray:
+def _matmul(A, B, C, trans_a, trans_b, alpha, beta, bias, act,
+            names=("A", "B", "bias")) -> np.ndarray:
     a, flip_a = as_float32_matrix(A, names[0])
     b, flip_b = as_float32_matrix(B, names[1])
     ta, tb = bool(trans_a) ^ flip_a, bool(trans_b) ^ flip_b
@@ -59,9 +63,9 @@ def _matmul(A, B, C, trans_a, trans_b, alpha, beta, bias, act, names=("A", "B"))
     if M * N * 4 >= 2**63:
         raise ValueError(f"output of shape ({M}, {N}) overflows a 64-bit size")
     if bias is not None:
-        bias = as_float32(bias, "bias", ndim=1)
+        bias = as_float32(bias, names[2], ndim=1)
         if bias.shape[0] != N:
-            raise ValueError(f"bias must have shape ({N},), got {bias.shape}")
+            raise ValueError(f"{names[2]} must have shape ({N},), got {bias.shape}")
         bias = np.ascontiguousarray(bias)
     if C is not None:
         _check_output(C, (M, N), a, b, *(() if bias is None else (bias,)))
@@ -122,4 +126,4 @@ def linear(X, W, b=None, activation: str | None = None, *, trans_w: bool = False
     ndarray of float32, shape ``(batch, out_features)``.
     """
     act = _activation(activation)
-    return _matmul(X, W, None, False, trans_w, 1.0, 0.0, b, act, names=("X", "W"))
+    return _matmul(X, W, None, False, trans_w, 1.0, 0.0, b, act, names=("X", "W", "b (the bias)"))

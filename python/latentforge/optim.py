@@ -79,6 +79,9 @@ def _real(value: Any, name: str) -> float:
     f = float(value)
     if not math.isfinite(f):
         raise ValueError(f"{name} must be finite, got {f}")
+    if abs(f) > float(np.finfo(np.float32).max):
+        # The update kernels compute in float32, where it would be infinite.
+        raise ValueError(f"{name} must be within the float32 range (|{name}| <= 3.4e38), got {f}")
     return f
 
 
@@ -124,6 +127,9 @@ def _check_data(data: Any, i: int) -> np.ndarray:
         raise ValueError(f"parameter {i}: .data must be C-contiguous (it is updated in place)")
     if not data.flags.writeable:
         raise ValueError(f"parameter {i}: .data must be writable")
+    if not data.flags.aligned:
+        raise ValueError(f"parameter {i}: .data must be aligned to 4 bytes (it is updated in "
+                         "place)")
     return data
 
 
@@ -139,6 +145,8 @@ def _check_grad(grad: Any, data: np.ndarray, i: int) -> np.ndarray:
         )
     if not grad.flags.c_contiguous:
         raise ValueError(f"parameter {i}: .grad must be C-contiguous")
+    if not grad.flags.aligned:
+        raise ValueError(f"parameter {i}: .grad must be aligned to 4 bytes")
     if np.may_share_memory(grad, data):
         raise ValueError(f"parameter {i}: .grad must not share memory with .data")
     return grad
@@ -503,7 +511,7 @@ class Adam(Optimizer):
         betas = h["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        out["betas"] = (_unit(betas[0], "beta1"), _unit(betas[1], "beta2"))
+        out["betas"] = (_unit(betas[0], "betas[0] (beta1)"), _unit(betas[1], "betas[1] (beta2)"))
         out["eps"] = _nonneg(h["eps"], "eps")
         return out
 

@@ -11,8 +11,9 @@ array([[2., 2., 2.],
 Design
 ------
 * A :class:`Tensor` wraps a float32 numpy array (``.data``). float64 input is converted once,
-  when the tensor is made; integer and boolean arrays are rejected with ``TypeError`` (integer
-  arrays are *index* arrays: use them as ``x[idx]``, an embedding lookup).
+  when the tensor is made (and so is a view that repeats its elements, ``np.broadcast_to``);
+  integer and boolean arrays are rejected with ``TypeError`` (integer arrays are *index*
+  arrays: use them as ``x[idx]``, an embedding lookup).
 * Every op is a :class:`Function` subclass (see :mod:`latentforge.functional`) with static
   ``forward(ctx, *arrays, **params)`` and ``backward(ctx, grad_out)``. ``Function.apply``
   runs the forward on the arrays and, when grad mode is on and an input requires grad, records
@@ -128,10 +129,16 @@ def _as_data(data: Any) -> np.ndarray:
     if arr.dtype.kind != "f":
         raise TypeError(
             f"Tensor data must be floating point (float32 is the compute type), got dtype "
-            f"{arr.dtype}; integer arrays are index arrays: use them as x[idx]"
+            f"{arr.dtype}; integer arrays are index arrays: use them as t[idx] (an embedding "
+            "lookup), or cast them"
         )
     if arr.dtype != _state.dtype:
         arr = arr.astype(_state.dtype)  # the one conversion (e.g. float64 -> float32)
+    elif any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
+        # A view repeating its elements (np.broadcast_to): read-only and aliased, so it could
+        # not be updated in place, and its size may be far beyond memory. Materialized here,
+        # once (an impossible size fails now with MemoryError, not deep inside an op).
+        arr = np.array(arr, copy=True)
     return arr
 
 
@@ -297,7 +304,10 @@ class Tensor:
                 )
             g = np.ones(self.shape, dtype=self.data.dtype)
         else:
-            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            try:
+                g = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"grad cannot be converted to an array: {exc}") from None
             if g.dtype.kind != "f":
                 raise TypeError(f"grad must be floating point, got dtype {g.dtype}")
             if g.shape != self.shape:

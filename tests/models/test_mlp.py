@@ -30,6 +30,25 @@ def test_fit_returns_self_and_learns_mnist(mnist):
     np.testing.assert_array_equal(clf.predict(Xt[:50]), proba.argmax(axis=1))
 
 
+def test_defaults_learn_small_data_sets():
+    # With its default parameters the classifier reached only 0.87-0.89 test accuracy on
+    # scikit-learn's digits: 10 epochs of 13 minibatches (1,212 training samples after the
+    # validation split) were 130 updates. An epoch now makes passes until it has
+    # min_updates_per_epoch (50) updates -- 4 passes here, one on MNIST-sized data -- and the
+    # same defaults reach 0.963 on average over seeds 0-11 (0.942-0.976; 0.973 for this one;
+    # sklearn's default MLPClassifier: 0.976). X is scaled to [0, 1]; unscaled 0..16 pixels
+    # do even better (0.973-0.982 over 11 seeds).
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.model_selection import train_test_split
+
+    X, y = datasets.load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.25, stratify=y,
+                                          random_state=0)
+    clf = MLPClassifier(random_state=0).fit(Xtr, ytr)
+    assert clf.passes_per_epoch_ == 4
+    assert clf.score(Xte, yte) >= 0.95
+
+
 def test_string_labels_and_reproducibility():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 5)).astype(np.float32)
@@ -85,12 +104,16 @@ def test_bad_input_and_params():
     Xn[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         MLPClassifier().fit(Xn, y)
-    with pytest.raises(TypeError, match="X must be a floating-point"):
-        MLPClassifier().fit(X.astype(np.int64), y)
+    with pytest.raises(TypeError, match="X must be a numeric"):
+        MLPClassifier().fit(np.full(X.shape, "a"), y)
+    # Integers are converted to float32 once, as float64 is (scikit-learn accepts them too).
+    a = MLPClassifier(hidden=(4,), max_epochs=1, random_state=0).fit(X.astype(np.int64), y)
+    b = MLPClassifier(hidden=(4,), max_epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X.astype(np.int64)), b.predict_proba(X))
     with pytest.raises(AttributeError, match="not fitted"):
         MLPClassifier().predict(X)
     clf = MLPClassifier(hidden=(4,), max_epochs=1, validation_fraction=0).fit(X, y)
-    with pytest.raises(ValueError, match="2 features, the model was fitted with 3"):
+    with pytest.raises(ValueError, match="2 features, but MLPClassifier is expecting 3 features"):
         clf.predict(X[:, :2])
 
 

@@ -113,7 +113,7 @@ def test_bad_input(digits):
     with pytest.raises(AttributeError, match="not fitted"):
         lf.models.PCA(2).transform(digits)
     p = lf.models.PCA(2).fit(digits)
-    with pytest.raises(ValueError, match="X has 10 features, the model was fitted with 64"):
+    with pytest.raises(ValueError, match="X has 10 features, but PCA is expecting 64 features"):
         p.transform(digits[:, :10])
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         p.inverse_transform(np.zeros((3, 3)))

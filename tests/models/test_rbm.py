@@ -300,8 +300,12 @@ def test_seed_reproducibility_bitwise_and_thread_independent(threads):
 
 def test_bad_input_rejected():
     X = _binary_data(20, 6)
-    with pytest.raises(TypeError, match="floating"):
-        RBM(n_hidden=3).fit(X.astype(np.int64))
+    with pytest.raises(TypeError, match="numeric"):
+        RBM(n_hidden=3).fit(np.full(X.shape, "a"))
+    # Binary data as integers is converted to float32 once, as float64 is.
+    a = RBM(n_hidden=3, n_iter=1, random_state=0).fit(X.astype(np.int64))
+    b = RBM(n_hidden=3, n_iter=1, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.components_, b.components_)
     with pytest.raises(ValueError, match="2-D"):
         RBM(n_hidden=3).fit(X[0])
     bad = X.copy()

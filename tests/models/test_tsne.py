@@ -127,6 +127,24 @@ def test_duplicates_end_up_together(digits):
     assert np.median(d_dup) < 0.1 * spread
 
 
+def test_one_dimensional_embedding(digits):
+    # n_components=1 runs the 2-D kernels with every point on a line: the second coordinate
+    # stays exactly 0, and the 1-D layout keeps neighbours together (agreement over 0.9 on
+    # digits; about 0.1 for a random order).
+    X, y = digits
+    for method in ("barnes_hut", "exact"):
+        tsne = TSNE(n_components=1, perplexity=10, max_iter=300, method=method, random_state=0)
+        Y = tsne.fit_transform(X[:400])
+        assert Y.shape == (400, 1) and Y.dtype == np.float32 and np.isfinite(Y).all()
+        assert _agreement(Y, y[:400]) > 0.9, method
+        assert np.isfinite(tsne.kl_divergence_)
+    # One feature and init="pca": one principal axis, the second coordinate starts at 0.
+    Y = TSNE(perplexity=5, max_iter=250, random_state=0).fit_transform(X[:100, 20:21] + 0.0)
+    assert Y.shape == (100, 2) and np.isfinite(Y).all()
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_components\) = \(100, 1\)"):
+        TSNE(n_components=1, perplexity=5, init=np.zeros((100, 2))).fit(X[:100])
+
+
 def test_params_roundtrip():
     m = TSNE(perplexity=5.0, method="exact")
     p = m.get_params()

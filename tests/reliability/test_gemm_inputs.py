@@ -112,11 +112,11 @@ def test_linear_bad_input():
     X, W = ones(5, 3), ones(3, 4)
     with pytest.raises(ValueError, match=r"activation must be one of"):
         lf.ops.linear(X, W, None, "softplus")
-    with pytest.raises(ValueError, match=r"bias must have shape \(4,\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"b \(the bias\) must have shape \(4,\), got \(3,\)"):
         lf.ops.linear(X, W, ones(3))
-    with pytest.raises(ValueError, match=r"bias must be 1-D"):
+    with pytest.raises(ValueError, match=r"b \(the bias\) must be 1-D"):
         lf.ops.linear(X, W, ones(1, 4))
-    with pytest.raises(TypeError, match=r"bias must be a floating-point"):
+    with pytest.raises(TypeError, match=r"b \(the bias\) must be a floating-point"):
         lf.ops.linear(X, W, np.ones(4, np.int64))
     with pytest.raises(ValueError,
                        match=r"op\(X\) has shape \(5, 3\) and op\(W\) has shape \(4, 3\)"):

@@ -6,9 +6,72 @@ import copy
 import functools
 import inspect
 import numbers
+import os
+import sys
+import warnings
 from typing import Any, Callable
 
 import numpy as np
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator method that needs a fitted model was called before ``fit``.
+
+    A ValueError and an AttributeError, as scikit-learn's ``NotFittedError`` (so ``hasattr`` on
+    a fitted-only property is False). When scikit-learn is already imported in the process,
+    the error raised is also an instance of ``sklearn.exceptions.NotFittedError`` (see
+    :func:`_sklearn_compatible`)."""
+
+
+class DataConversionWarning(UserWarning):
+    """Input converted to the form the estimator needs (as scikit-learn's warning of that name,
+    e.g. a column-vector ``y`` of shape (n, 1) ravelled to (n,)). When scikit-learn is already
+    imported, the warning issued is also scikit-learn's (see :func:`_sklearn_compatible`)."""
+
+
+#: Our exception / warning classes that have a twin of the same name in sklearn.exceptions.
+_SKLEARN_TWINS = {"NotFittedError": NotFittedError,
+                  "DataConversionWarning": DataConversionWarning}
+
+
+@functools.cache
+def _sklearn_twin(name: str) -> type:
+    """``Sklearn<name>``: a subclass of our class ``name`` and of ``sklearn.exceptions.<name>``
+    (imports scikit-learn)."""
+    import sklearn.exceptions
+
+    ours = _SKLEARN_TWINS[name]
+    return type(f"Sklearn{name}", (ours, getattr(sklearn.exceptions, name)),
+                {"__module__": __name__, "__doc__": ours.__doc__})
+
+
+def _sklearn_compatible(cls: type) -> type:
+    """The class to raise or warn with instead of ``cls`` (:class:`NotFittedError`,
+    :class:`DataConversionWarning`): when scikit-learn is loaded, ``cls``'s subclass that is
+    also scikit-learn's class of that name, so that ``except sklearn.exceptions.NotFittedError``,
+    scikit-learn's warning filters and its estimator checks see it. scikit-learn is never
+    imported for this: where it is not loaded, no code can expect its classes."""
+    if "sklearn.exceptions" in sys.modules:
+        return _sklearn_twin(cls.__name__)
+    return cls
+
+
+def __getattr__(name: str):
+    # Unpickling a SklearnNotFittedError (e.g. sent back by a joblib worker) finds its class here.
+    if name.startswith("Sklearn") and name[len("Sklearn"):] in _SKLEARN_TWINS:
+        return _sklearn_twin(name[len("Sklearn"):])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class ComplexDataError(TypeError, ValueError):
+    """Complex input: a TypeError (the dtype is wrong) that is also the ValueError
+    scikit-learn raises for it, so code written for either catches it."""
+
+
+class UnavailableMethodError(AttributeError, ValueError):
+    """A method that the estimator's parameters do not define (e.g. the pseudo-likelihood of
+    an RBM with Gaussian visible units): raised on attribute access, so ``hasattr`` is False
+    (scikit-learn's ``available_if`` convention); also a ValueError, as a refused call is."""
 
 
 def _restore_on_interrupt(method: Callable) -> Callable:
@@ -69,8 +132,19 @@ class ParamsMixin:
             setattr(self, name, value)
         return self
 
+    def save(self, path) -> None:
+        """Save this estimator -- class, parameters and fitted state -- to the file ``path``
+        (str or path-like), atomically and with checksums; ``latentforge.load(path)`` returns
+        an equivalent estimator. The format and its guarantees: :mod:`latentforge.persist`."""
+        from ..persist import save
+
+        save(self, path)
+
     #: scikit-learn's estimator type: "classifier", "transformer" or None (set by subclasses).
     _estimator_kind: str | None = None
+    #: Input dtypes that ``transform`` returns unchanged (float32, the compute type of the
+    #: kernels, by default: every other input comes out as float32).
+    _preserves_dtype: tuple[str, ...] = ("float32",)
 
     def __sklearn_tags__(self):
         """Estimator tags in scikit-learn's protocol (>= 1.6), which ``cross_val_score``,
@@ -82,19 +156,19 @@ class ParamsMixin:
         return Tags(
             estimator_type=kind,
             target_tags=TargetTags(required=kind == "classifier"),
-            # transform returns float32 whatever the input (the compute type of the kernels)
-            transformer_tags=(TransformerTags(preserves_dtype=["float32"])
+            transformer_tags=(TransformerTags(preserves_dtype=list(self._preserves_dtype))
                               if hasattr(self, "transform") else None),
             classifier_tags=ClassifierTags() if kind == "classifier" else None,
             input_tags=InputTags(allow_nan=False),
         )
 
     def __repr__(self) -> str:
-        """``Name(param=value, ...)`` with the parameters that differ from their defaults."""
+        """``Name(param=value, ...)`` with the parameters that differ from their defaults
+        (every parameter passed through ``**kwargs``, which has no default, is shown)."""
         sig = inspect.signature(type(self).__init__).parameters
         shown = []
-        for name, value in self.get_params().items():
-            default = sig[name].default
+        for name, value in self.get_params(deep=False).items():
+            default = sig[name].default if name in sig else inspect.Parameter.empty
             try:
                 same = bool(value is default or value == default)
             except Exception:  # arrays and other values without a plain ==
@@ -102,6 +176,15 @@ class ParamsMixin:
             if not same:
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class TransformMixin:
+    """``fit_transform``, as scikit-learn's ``TransformerMixin``: ``fit(X)``, then
+    ``transform(X)``."""
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        """Fit on ``X`` (``y`` is ignored) and return ``transform(X)``."""
+        return self.fit(X, y).transform(X)
 
 
 # ---------------------------------------------------------------------- input validation
@@ -114,6 +197,9 @@ class ParamsMixin:
 def _as_ndarray(x: Any, name: str) -> np.ndarray:
     if x is None:
         raise TypeError(f"{name} must be an array-like, got None")
+    if type(x).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a scipy sparse {type(x).__name__}: sparse input is not "
+                        f"supported; pass a dense array, e.g. {name}.toarray()")
     if isinstance(x, np.ndarray):
         return x
     try:
@@ -123,12 +209,13 @@ def _as_ndarray(x: Any, name: str) -> np.ndarray:
 
 
 def _object_to_float(x: np.ndarray, name: str) -> np.ndarray:
-    """An object array of numbers as float64 (TypeError naming ``name`` otherwise)."""
-    for v in x.flat:
-        if not isinstance(v, (numbers.Real, np.bool_)):
-            raise TypeError(f"{name} must contain numbers only, got an element {v!r} of type "
-                            f"{type(v).__name__}")
-    return x.astype(np.float64)
+    """An object array of numbers as float64, converted by numpy as scikit-learn does (so a
+    numeric string such as "1.5" is read as a number); TypeError naming ``name`` and the
+    element numpy could not convert otherwise."""
+    try:
+        return x.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must contain numbers only: {exc}") from None
 
 
 def check_array(X: Any, name: str = "X", *, integer: bool = False,
@@ -137,8 +224,10 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
 
     ``X`` must be 2-D (n_samples, n_features) with at least ``min_samples`` rows, at least one
     column, a real numeric dtype and only finite values. Floating dtypes are always accepted;
-    integer and boolean ones only with ``integer=True`` (otherwise TypeError: the float32
-    estimators do not cast silently). Object arrays of numbers are converted to float64 first.
+    integer and boolean ones only with ``integer=True`` (otherwise TypeError), which the
+    estimators pass: like float64, integers are converted once to the float32 compute type.
+    Object arrays of numbers are converted to float64 first. Complex input raises
+    :class:`ComplexDataError` (a TypeError that is also a ValueError, as in scikit-learn).
     ``dtype=np.float32`` returns the float32 array the native kernels use (zero-copy when
     possible, see :func:`latentforge._backend.as_float32`), after checking that no value
     overflows float32; ``dtype=None`` returns the validated array as is.
@@ -154,24 +243,28 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
     kind = X.dtype.kind
     if kind not in "fiub":
         what = "a numeric (floating-point or integer)" if integer else "a floating-point"
+        if kind == "c":
+            raise ComplexDataError(f"{name} must be {what} array, got dtype {X.dtype} "
+                                   "(Complex data not supported)")
         raise TypeError(f"{name} must be {what} array, got dtype {X.dtype}")
     if kind in "iub" and not integer:
         raise TypeError(f"{name} must be a floating-point array (float32 is used for compute), "
                         f"got dtype {X.dtype}; cast it, e.g. {name}.astype(np.float32)")
     if X.ndim != 2:
-        hint = (f"; use {name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
-                "for a single sample") if X.ndim == 1 else ""
+        hint = (f". Reshape your data with {name}.reshape(-1, 1) if it has a single feature "
+                f"or {name}.reshape(1, -1) if it is a single sample") if X.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array "
                          f"of shape {X.shape}{hint}")
     n, d = X.shape
     if n == 0:
-        raise ValueError(f"{name} has no rows (shape {X.shape}); at least {max(min_samples, 1)} "
-                         "needed")
+        raise ValueError(f"{name} has no rows: 0 sample(s) (shape={X.shape}) while a minimum "
+                         f"of {max(min_samples, 1)} is required.")
     if n < min_samples:
         raise ValueError(f"{name} has {n} sample{'s' if n > 1 else ''}; at least {min_samples} "
                          "are needed")
     if d == 0:
-        raise ValueError(f"{name} has no features (shape {X.shape}); at least 1 is needed")
+        raise ValueError(f"{name} has no features: 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
     if kind == "f":
         finite = np.isfinite(X)
         if not finite.all():
@@ -192,26 +285,30 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
 
 
 def check_is_fitted(model: Any, attr: str) -> None:
-    """AttributeError unless ``model`` has the fitted attribute ``attr``."""
+    """:class:`NotFittedError` (an AttributeError and a ValueError) unless ``model`` has the
+    fitted attribute ``attr``."""
     if not hasattr(model, attr):
-        raise AttributeError(f"this {type(model).__name__} is not fitted yet; call fit first")
+        raise _sklearn_compatible(NotFittedError)(
+            f"this {type(model).__name__} is not fitted yet; call fit first")
 
 
 def check_n_features(model: Any, X: np.ndarray, name: str = "X") -> None:
-    """ValueError unless ``X`` has the ``n_features_in_`` columns ``model`` was fitted with."""
+    """ValueError unless ``X`` has the ``n_features_in_`` columns ``model`` was fitted with
+    (worded as scikit-learn's message)."""
     if X.shape[1] != model.n_features_in_:
-        raise ValueError(f"{name} has {X.shape[1]} features, the model was fitted with "
-                         f"{model.n_features_in_}")
+        raise ValueError(f"{name} has {X.shape[1]} features, but {type(model).__name__} is "
+                         f"expecting {model.n_features_in_} features as input")
 
 
 def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
     """:func:`check_array` to float32 for a model's ``fit`` (``fitted=False``) or, once
     ``model`` is fitted (it has ``fitted_attr``), its other methods: then ``X`` must also have
-    ``n_features_in_`` columns. Raises AttributeError when ``fitted`` is asked of an unfitted
-    model, ValueError/TypeError on bad input."""
+    ``n_features_in_`` columns. Raises :class:`NotFittedError` (an AttributeError) when
+    ``fitted`` is asked of an unfitted model, ValueError/TypeError on bad input. Integer
+    input is accepted (converted to float32)."""
     if fitted:
         check_is_fitted(model, fitted_attr)
-    X = check_array(X, name)
+    X = check_array(X, name, integer=True)
     if fitted:
         check_n_features(model, X, name)
     return X
@@ -236,7 +333,8 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
     NaN or infinity. Object arrays and lists are converted to a string or numeric array.
     Raises ValueError (None, shape, NaN) or TypeError (label types), naming ``name``."""
     if y is None:
-        raise ValueError(f"{name} is required: {n_samples} labels, one per row of X (got None)")
+        raise ValueError(f"{name} is required: this estimator requires y to be passed, but the "
+                         f"target y is None ({n_samples} labels are needed, one per row of X)")
     if isinstance(y, np.ndarray) and y.dtype.kind != "O":
         arr = y
     else:
@@ -273,11 +371,46 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
     return arr
 
 
+def _caller_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the function calling this one that points at
+    the first caller outside the latentforge package (the user's line, whatever wrappers and
+    helpers lie between)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def check_X_y(X: Any, y: Any, *, integer: bool = False, dtype: type | None = np.float32,
               min_samples: int = 1):
-    """:func:`check_array` on ``X`` and :func:`check_labels` on ``y`` (one label per row)."""
+    """:func:`check_array` on ``X`` and :func:`check_labels` on the class labels ``y`` (one
+    per row), for a classifier's ``fit``. As in scikit-learn, a column vector ``y`` of shape
+    (n_samples, 1) is ravelled with a :class:`DataConversionWarning`, and float labels that are
+    not all whole numbers raise ValueError ("Unknown label type: continuous"): those are
+    regression targets, and every distinct value would otherwise become a class."""
     X = check_array(X, "X", integer=integer, dtype=dtype, min_samples=min_samples)
-    return X, check_labels(y, X.shape[0])
+    if y is not None and not isinstance(y, (str, bytes)):
+        col = y if isinstance(y, np.ndarray) else None
+        if col is None and hasattr(y, "__len__"):
+            try:
+                col = np.asarray(y, dtype=object)
+            except (TypeError, ValueError):
+                col = None
+        if col is not None and col.ndim == 2 and col.shape == (X.shape[0], 1):
+            warnings.warn("A column-vector y was passed when a 1d array was expected: y of "
+                          f"shape {col.shape} is used as shape ({X.shape[0]},); use "
+                          "y.ravel() to silence this warning",
+                          _sklearn_compatible(DataConversionWarning),
+                          stacklevel=_caller_stacklevel())
+            y = col[:, 0]
+    y = check_labels(y, X.shape[0])
+    if y.dtype.kind == "f" and not np.array_equal(y, np.floor(y)):
+        frac = y[y != np.floor(y)][0]
+        raise ValueError(f"Unknown label type: continuous. y holds non-integer values (e.g. "
+                         f"{float(frac)!r}): a classifier needs class labels, not regression "
+                         "targets")
+    return X, y
 
 
 def check_labels_like(y: np.ndarray, classes: np.ndarray, name: str = "y") -> None:

@@ -39,6 +39,7 @@ from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 from ._base import (
     ParamsMixin,
+    TransformMixin,
     check_array,
     check_input,
     check_is_fitted,
@@ -87,7 +88,7 @@ class KSparse(nn.Module):
 # ---------------------------------------------------------------------- Autoencoder
 
 
-class Autoencoder(ParamsMixin):
+class Autoencoder(TransformMixin, ParamsMixin):
     """Autoencoder trained by minibatch backpropagation: plain, tied, denoising, sparse (KL),
     k-sparse, optionally deep with batch normalisation.
 
@@ -354,8 +355,7 @@ class Autoencoder(ParamsMixin):
         return rng
 
     def _network(self) -> nn.Sequential:
-        if "network_" not in vars(self):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+        check_is_fitted(self, "network_")
         return self.network_
 
     @property
@@ -368,8 +368,6 @@ class Autoencoder(ParamsMixin):
 
     @property
     def components_(self) -> np.ndarray:
-        if not hasattr(self, "network_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet; call fit first")
         return self.encoder_[0].weight.data
 
     def _make_optimizer(self, params):
@@ -474,7 +472,7 @@ class Autoencoder(ParamsMixin):
         """Decode codes ``Z`` (n_samples, n_components_) to the input space (sigmoid outputs
         for ``loss="bce"``)."""
         check_is_fitted(self, "network_")
-        Z = check_array(Z, "Z")
+        Z = check_array(Z, "Z", integer=True)
         if Z.shape[1] != self.n_components_:
             raise ValueError(f"Z has {Z.shape[1]} columns, the code has {self.n_components_}")
         out = self._output(np.ascontiguousarray(Z))
@@ -504,7 +502,7 @@ class Autoencoder(ParamsMixin):
 # ---------------------------------------------------------------------- stacking
 
 
-class StackedAutoencoder:
+class StackedAutoencoder(TransformMixin, ParamsMixin):
     """Greedy layer-wise stack of one-layer :class:`Autoencoder` s (Bengio et al. 2007;
     Vincent et al. 2010 with corruption).
 
@@ -537,11 +535,19 @@ class StackedAutoencoder:
         self.hidden = hidden
         self.random_state = random_state
         self.verbose = verbose
-        self.autoencoder_params = dict(autoencoder_kwargs)
+        # Private, so that scikit-learn sees only parameters among the public attributes.
+        self._autoencoder_params = dict(autoencoder_kwargs)
+
+    _estimator_kind = "transformer"
+
+    @property
+    def autoencoder_params(self) -> dict[str, Any]:
+        """The :class:`Autoencoder` parameters given as keyword arguments (a live dict)."""
+        return self._autoencoder_params
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"hidden": self.hidden, "random_state": self.random_state,
-                "verbose": self.verbose, **self.autoencoder_params}
+                "verbose": self.verbose, **self._autoencoder_params}
 
     def set_params(self, **params) -> StackedAutoencoder:
         ae_names = set(Autoencoder().get_params()) - {"hidden", "random_state", "verbose"}
@@ -549,17 +555,18 @@ class StackedAutoencoder:
             if k in ("hidden", "random_state", "verbose"):
                 setattr(self, k, v)
             elif k in ae_names:
-                self.autoencoder_params[k] = v
+                self._autoencoder_params[k] = v
             else:
                 raise ValueError(f"invalid parameter {k!r} for StackedAutoencoder")
         return self
+
 
     def _layer_params(self) -> list[dict[str, Any]]:
         hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
         if not hidden or not all(_is_posint(h) for h in hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
                              f"{self.hidden!r}")
-        kw = dict(self.autoencoder_params)
+        kw = dict(self._autoencoder_params)
         bad = {"hidden", "random_state"} & set(kw)
         if bad:
             raise ValueError(f"do not pass {sorted(bad)} to StackedAutoencoder's autoencoder "
@@ -590,14 +597,12 @@ class StackedAutoencoder:
 
     def transform(self, X) -> np.ndarray:
         """Top-layer codes (each layer's code feeds the next)."""
-        if not hasattr(self, "autoencoders_"):
-            raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
+        check_is_fitted(self, "autoencoders_")
         return transform_stack(self.autoencoders_, X)
 
     def encoder_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(weight (out, in), bias (out,))`` of each layer's encoder (copies), bottom up."""
-        if not hasattr(self, "autoencoders_"):
-            raise AttributeError("this StackedAutoencoder is not fitted yet; call fit first")
+        check_is_fitted(self, "autoencoders_")
         out = []
         for ae in self.autoencoders_:
             lin = ae.encoder_[0]
@@ -608,7 +613,7 @@ class StackedAutoencoder:
 # ---------------------------------------------------------------------- DNN
 
 
-class DNN:
+class DNN(ParamsMixin):
     """Deep feed-forward classifier (sigmoid hidden layers, softmax output), optionally
     pretrained greedily before supervised fine-tuning of the whole stack.
 
@@ -649,12 +654,20 @@ class DNN:
         self.pretrain_params = pretrain_params
         self.random_state = random_state
         self.verbose = verbose
-        self.mlp_params = dict(mlp_kwargs)
+        # Private, so that scikit-learn sees only parameters among the public attributes.
+        self._mlp_params = dict(mlp_kwargs)
+
+    _estimator_kind = "classifier"
+
+    @property
+    def mlp_params(self) -> dict[str, Any]:
+        """The :class:`MLPClassifier` parameters given as keyword arguments (a live dict)."""
+        return self._mlp_params
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"hidden": self.hidden, "pretrain": self.pretrain,
                 "pretrain_params": self.pretrain_params, "random_state": self.random_state,
-                "verbose": self.verbose, **self.mlp_params}
+                "verbose": self.verbose, **self._mlp_params}
 
     def set_params(self, **params) -> DNN:
         own = ("hidden", "pretrain", "pretrain_params", "random_state", "verbose")
@@ -663,10 +676,11 @@ class DNN:
             if k in own:
                 setattr(self, k, v)
             elif k in mlp_names:
-                self.mlp_params[k] = v
+                self._mlp_params[k] = v
             else:
                 raise ValueError(f"invalid parameter {k!r} for DNN")
         return self
+
 
     def _check(self) -> tuple[int, ...]:
         if self.pretrain not in ("ae", "rbm", None):
@@ -675,10 +689,10 @@ class DNN:
         if not hidden or not all(_is_posint(h) for h in hidden):
             raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
                              f"{self.hidden!r}")
-        bad = {"hidden", "activation", "random_state", "verbose"} & set(self.mlp_params)
+        bad = {"hidden", "activation", "random_state", "verbose"} & set(self._mlp_params)
         if bad:
             raise ValueError(f"DNN sets {sorted(bad)} itself; do not pass them as MLP parameters")
-        unknown = set(self.mlp_params) - set(MLPClassifier().get_params())
+        unknown = set(self._mlp_params) - set(MLPClassifier().get_params())
         if unknown:
             raise ValueError(f"unknown MLPClassifier parameters {sorted(unknown)}")
         if self.pretrain_params is not None and self.pretrain is None:
@@ -697,10 +711,10 @@ class DNN:
         """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""
         hidden = self._check()
         # Bad X or y fail here, before the (long) pretraining, not after it.
-        X, y = check_X_y(X, y, min_samples=2)
+        X, y = check_X_y(X, y, integer=True, min_samples=2)
         rng = check_random_state(self.random_state)
         pre_seed, clf_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
-        common = dict(self.mlp_params, hidden=hidden, activation="sigmoid",
+        common = dict(self._mlp_params, hidden=hidden, activation="sigmoid",
                       random_state=clf_seed, verbose=self.verbose)
         if self.pretrain is None:
             self.pretrainer_ = None
@@ -723,8 +737,7 @@ class DNN:
         return self
 
     def _fitted(self) -> MLPClassifier:
-        if not hasattr(self, "classifier_"):
-            raise AttributeError("this DNN is not fitted yet; call fit first")
+        check_is_fitted(self, "classifier_")
         return self.classifier_
 
     @property

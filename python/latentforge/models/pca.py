@@ -97,6 +97,7 @@ class PCA(ParamsMixin):
     """
 
     _estimator_kind = "transformer"
+    _preserves_dtype = ("float64", "float32")  # transform returns float32 or float64 as given
 
     def __init__(self, n_components: None | int | float = None, whiten: bool = False,
                  svd_solver: str = "auto", n_oversamples: int = 10, n_iter: int = 4,

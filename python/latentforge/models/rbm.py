@@ -31,7 +31,15 @@ import numpy as np
 
 from .. import _C, nn, ops
 from .._backend import check_random_state
-from ._base import ParamsMixin, check_input, fit_stack, transform_stack
+from ._base import (
+    ParamsMixin,
+    TransformMixin,
+    UnavailableMethodError,
+    check_input,
+    check_is_fitted,
+    fit_stack,
+    transform_stack,
+)
 from .mlp import MLPClassifier
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -50,7 +58,7 @@ def _sigmoid_np(x: np.ndarray) -> np.ndarray:
     return np.float32(0.5) * (np.tanh(np.float32(0.5) * x) + np.float32(1.0))
 
 
-class RBM(ParamsMixin):
+class RBM(TransformMixin, ParamsMixin):
     """Restricted Boltzmann machine trained by contrastive divergence (CD-k) or persistent
     contrastive divergence (PCD), with scikit-learn conventions.
 
@@ -377,15 +385,25 @@ class RBM(ParamsMixin):
         quad = 0.5 * np.square(v - self.intercept_visible_, dtype=np.float64).sum(axis=1)
         return (_C.rbm_free_energy(v, zero, Z) + quad).astype(np.float32)
 
-    def score_samples(self, X) -> np.ndarray:
-        """Pseudo-log-likelihood of each row, as scikit-learn's ``BernoulliRBM`` defines it:
-        flip one random bit ``i`` of each row (``v_i -> 1 - v_i``) and return
-        ``n_visible * log sigmoid(F(v_flipped) - F(v))``.
+    @property
+    def score_samples(self):
+        """``score_samples(X)``: pseudo-log-likelihood of each row, as scikit-learn's
+        ``BernoulliRBM`` defines it: flip one random bit ``i`` of each row
+        (``v_i -> 1 - v_i``) and return ``n_visible * log sigmoid(F(v_flipped) - F(v))``.
 
         The flipped bits come from a dedicated stream read from offset 0, so the result is a
-        deterministic function of the model and ``X``."""
+        deterministic function of the model and ``X``.
+
+        Defined for Bernoulli visible units only: with ``visible="gaussian"`` the method does
+        not exist (``hasattr(rbm, "score_samples")`` is False, as with scikit-learn's
+        ``available_if``) and reaching it raises :class:`UnavailableMethodError`, also a
+        ValueError."""
         if self.visible != "bernoulli":
-            raise ValueError("score_samples (pseudo-likelihood) needs visible='bernoulli'")
+            raise UnavailableMethodError(
+                "score_samples (pseudo-likelihood) needs visible='bernoulli'")
+        return self._score_samples
+
+    def _score_samples(self, X) -> np.ndarray:
         v = self._check_X(X)
         n, d = v.shape
         u = _C.uniform((n,), self._seed, _STREAM_SCORE, 0)
@@ -437,7 +455,7 @@ class PretrainedMLPClassifier(MLPClassifier):
         return net
 
 
-class DBN(ParamsMixin):
+class DBN(TransformMixin, ParamsMixin):
     """Deep belief network: a stack of :class:`RBM` trained greedily, layer by layer.
 
     Parameters
@@ -514,8 +532,7 @@ class DBN(ParamsMixin):
 
     def transform(self, X) -> np.ndarray:
         """Top-layer hidden probabilities (each layer's probabilities feed the next)."""
-        if not hasattr(self, "rbms_"):
-            raise AttributeError("this DBN is not fitted yet; call fit first")
+        check_is_fitted(self, "rbms_")
         return transform_stack(self.rbms_, X)
 
     def to_classifier(self, n_classes: int, **mlp_kwargs) -> PretrainedMLPClassifier:
@@ -527,8 +544,7 @@ class DBN(ParamsMixin):
         parameters (``optimizer``, ``learning_rate``, ``max_epochs``, ...) except ``hidden``
         and ``activation``, which the DBN fixes. ``dropout`` is allowed.
         """
-        if not hasattr(self, "rbms_"):
-            raise AttributeError("this DBN is not fitted yet; call fit first")
+        check_is_fitted(self, "rbms_")
         if (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
                 or n_classes < 2):
             raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")

@@ -23,6 +23,13 @@ _LOG_EVERY = 50
 MAX_INIT_MAGNITUDE = 1e4
 
 
+def _pad2(Y: np.ndarray) -> np.ndarray:
+    """``Y`` (n, 1 or 2) as n x 2, a zero second column added to a single one."""
+    if Y.shape[1] == 2:
+        return Y
+    return np.concatenate([Y, np.zeros((Y.shape[0], 2 - Y.shape[1]), Y.dtype)], axis=1)
+
+
 def _gains_step(Y, update, gains, grad, momentum, learning_rate) -> bool:
     """The optimiser step of ``_C.TsneBarnesHut.step`` in numpy (in place; False and nothing
     changed when ``grad`` is not finite): gains ``+0.2`` where the gradient and the previous
@@ -44,9 +51,12 @@ class TSNE(ParamsMixin):
 
     Parameters
     ----------
-    n_components : int
-        Dimension of the embedding. Only 2 is supported (the native gradient kernels are 2-D
-        quadtree / pairwise kernels); any other value raises ``ValueError``.
+    n_components : {2, 1}
+        Dimension of the embedding. The native gradient kernels are 2-D (quadtree / pairwise);
+        a 1-D embedding (as scikit-learn's TSNE offers) is computed by them with every point
+        on a line: the second coordinate starts at 0 and stays exactly 0, since every
+        difference, hence every force, along it is 0, and the Student-t kernel of 1-D
+        distances is the same formula. Any other value raises ``ValueError``.
     perplexity : float
         Effective number of neighbours of the Gaussian input affinities. Needs
         ``n_samples > 3 * perplexity`` (the ``3 * perplexity`` nearest neighbours of every
@@ -68,10 +78,12 @@ class TSNE(ParamsMixin):
         whose centre of mass is at distance ``d`` from a point is summarised when ``s / d <
         theta``, as in scikit-learn and openTSNE (the same theta means at least the same
         accuracy; see Notes). 0 is exact but ``O(n^2)``.
-    init : {"pca", "random"} or ndarray (n_samples, 2)
-        "pca": the first two principal components of X scaled so that the first coordinate has
-        standard deviation 1e-4; "random": N(0, 1e-4^2) draws from ``random_state``; an array
-        (real, shape ``(n_samples, 2)``) is used as given -- it is not rescaled -- but must be
+    init : {"pca", "random"} or ndarray (n_samples, n_components)
+        "pca": the first ``n_components`` principal components of X scaled so that the first
+        coordinate has standard deviation 1e-4 (X with a single feature has one: the second
+        coordinate is then 0, and stays 0); "random": N(0, 1e-4^2) draws from
+        ``random_state``; an array (real, shape ``(n_samples, n_components)``) is used as
+        given -- it is not rescaled -- but must be
         finite with every coordinate within ``MAX_INIT_MAGNITUDE`` = 1e4 of 0, otherwise
         ``fit`` raises ``ValueError``: the t-SNE gradient of a point shrinks like 1 / its
         distances, so an embedding spread over more than ~1e3 units hardly moves in
@@ -98,7 +110,7 @@ class TSNE(ParamsMixin):
 
     Attributes
     ----------
-    embedding_ : ndarray float32 (n_samples, 2)
+    embedding_ : ndarray float32 (n_samples, n_components)
     kl_divergence_ : float
         KL(P || Q) of the final embedding, for the un-exaggerated P of the chosen method. With
         ``method="exact"`` Q is normalised by the exact Z; with "barnes_hut" by the Barnes-Hut
@@ -172,7 +184,7 @@ class TSNE(ParamsMixin):
         return self
 
     def fit_transform(self, X, y=None) -> np.ndarray:
-        """Embed ``X`` and return ``embedding_`` (n_samples, 2)."""
+        """Embed ``X`` and return ``embedding_`` (n_samples, n_components)."""
         self._fit(X)
         return self.embedding_
 
@@ -180,10 +192,12 @@ class TSNE(ParamsMixin):
 
     def _check_params(self, n: int):
         nc = self.n_components
-        if isinstance(nc, (bool, np.bool_)) or not isinstance(nc, numbers.Integral) or nc != 2:
+        if isinstance(nc, (bool, np.bool_)) or not isinstance(nc, numbers.Integral) \
+                or nc not in (1, 2):
             raise ValueError(
                 f"n_components={nc!r} is not supported: latentforge's t-SNE kernels only "
-                "compute 2-D embeddings (n_components=2)"
+                "compute 2-D embeddings (n_components=2), and 1-D ones on a line "
+                "(n_components=1)"
             )
         if self.method not in ("barnes_hut", "exact"):
             raise ValueError(f"method must be 'barnes_hut' or 'exact', got {self.method!r}")
@@ -194,7 +208,7 @@ class TSNE(ParamsMixin):
             need = int(np.ceil(3 * perp)) + 1
             raise ValueError(
                 f"perplexity {perp:g} needs n - 1 >= 3 * perplexity neighbours, i.e. at least "
-                f"{need} samples, got n = {n}; lower the perplexity"
+                f"{need} samples, got n_samples = {n}; lower the perplexity"
             )
         ee = float(self.early_exaggeration)
         if not (np.isfinite(ee) and ee >= 1):
@@ -224,24 +238,27 @@ class TSNE(ParamsMixin):
         return perp, ee, int(mi), theta, lr
 
     def _initial(self, X: np.ndarray) -> np.ndarray:
-        n = X.shape[0]
+        """The initial layout, always as n x 2 float64 for the 2-D kernels: the columns beyond
+        ``n_components`` (or beyond the principal components X has) are 0."""
+        n, nc = X.shape[0], int(self.n_components)
         init = self.init
         if isinstance(init, str):
             if init == "pca":
                 rng = check_random_state(self.random_state)
-                Y = PCA(n_components=2, random_state=rng).fit_transform(X).astype(np.float64)
+                k = min(nc, X.shape[1])
+                Y = PCA(n_components=k, random_state=rng).fit_transform(X).astype(np.float64)
                 std = Y[:, 0].std()
-                return Y / std * 1e-4 if std > 0 else Y
+                return _pad2(Y / std * 1e-4 if std > 0 else Y)
             if init == "random":
                 rng = check_random_state(self.random_state)
-                return rng.standard_normal((n, 2)) * 1e-4
+                return _pad2(rng.standard_normal((n, nc)) * 1e-4)
             raise ValueError(f"init must be 'pca', 'random' or an array, got {init!r}")
         Y = np.asarray(init)
         if Y.dtype.kind not in "fiu":
             raise TypeError(f"init array must be real, got dtype {Y.dtype}")
-        if Y.shape != (n, 2):
-            raise ValueError(f"init array must have shape (n_samples, 2) = ({n}, 2), "
-                             f"got {Y.shape}")
+        if Y.shape != (n, nc):
+            raise ValueError(f"init array must have shape (n_samples, n_components) = ({n}, "
+                             f"{nc}), got {Y.shape}")
         if not np.isfinite(Y).all():
             raise ValueError("init array contains NaN or infinity")
         Y = Y.astype(np.float64)  # a copy: the caller's array is not modified
@@ -254,7 +271,7 @@ class TSNE(ParamsMixin):
                 "~1e19; centre and rescale it, e.g. init / init[:, 0].std() * 1e-4 (as "
                 "init='pca' does)"
             )
-        return Y
+        return _pad2(Y)
 
     # ------------------------------------------------------------------ fitting
 
@@ -348,7 +365,7 @@ class TSNE(ParamsMixin):
                 bar.close()
         Y32 = np.ascontiguousarray(Y, dtype=np.float32)
         _, kl = gradient(Y32, 1.0)
-        self.embedding_ = Y32
+        self.embedding_ = np.ascontiguousarray(Y32[:, :int(self.n_components)])
         self.kl_divergence_ = float(kl)
         self.kl_history_ = np.asarray(history, dtype=np.float64)
         self.kl_iterations_ = np.asarray(history_iters, dtype=np.int64)
