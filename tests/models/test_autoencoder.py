@@ -306,7 +306,7 @@ def test_bad_input_and_parameters_are_rejected():
     ae = Autoencoder(hidden=3, n_epochs=1, random_state=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         ae.transform(X[:, :5])
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="Z has 4 features, but Autoencoder is expecting 3"):
         ae.inverse_transform(np.zeros((2, 4), np.float32))
     with pytest.raises(ValueError, match="invalid parameter"):
         ae.set_params(n_iter=3)

@@ -219,7 +219,8 @@ def _object_to_float(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def check_array(X: Any, name: str = "X", *, integer: bool = False,
-                dtype: type | None = np.float32, min_samples: int = 1) -> np.ndarray:
+                dtype: type | None = np.float32, min_samples: int = 1,
+                model: Any = None, n_features: int | None = None) -> np.ndarray:
     """Validate a 2-D data matrix, as scikit-learn's ``check_array``; returns the array.
 
     ``X`` must be 2-D (n_samples, n_features) with at least ``min_samples`` rows, at least one
@@ -231,6 +232,10 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
     ``dtype=np.float32`` returns the float32 array the native kernels use (zero-copy when
     possible, see :func:`latentforge._backend.as_float32`), after checking that no value
     overflows float32; ``dtype=None`` returns the validated array as is.
+
+    With ``model`` (a fitted estimator), ``X`` must have ``n_features`` columns (by default
+    the model's ``n_features_in_``); this is checked before the values are scanned, so that a
+    wrong-width input is refused without reading it.
 
     Raises TypeError (dtype) or ValueError (shape, rows, features, NaN/infinity), naming
     ``name`` in the message.
@@ -265,6 +270,8 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
     if d == 0:
         raise ValueError(f"{name} has no features: 0 feature(s) (shape={X.shape}) while a "
                          "minimum of 1 is required.")
+    if model is not None:
+        check_n_features(model, X, name, n_features)
     if kind == "f":
         finite = np.isfinite(X)
         if not finite.all():
@@ -292,12 +299,14 @@ def check_is_fitted(model: Any, attr: str) -> None:
             f"this {type(model).__name__} is not fitted yet; call fit first")
 
 
-def check_n_features(model: Any, X: np.ndarray, name: str = "X") -> None:
-    """ValueError unless ``X`` has the ``n_features_in_`` columns ``model`` was fitted with
-    (worded as scikit-learn's message)."""
-    if X.shape[1] != model.n_features_in_:
+def check_n_features(model: Any, X: np.ndarray, name: str = "X",
+                     n_features: int | None = None) -> None:
+    """ValueError unless ``X`` has ``n_features`` columns (by default the ``n_features_in_``
+    ``model`` was fitted with), worded as scikit-learn's message."""
+    want = model.n_features_in_ if n_features is None else n_features
+    if X.shape[1] != want:
         raise ValueError(f"{name} has {X.shape[1]} features, but {type(model).__name__} is "
-                         f"expecting {model.n_features_in_} features as input")
+                         f"expecting {want} features as input")
 
 
 def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
@@ -308,10 +317,7 @@ def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.
     input is accepted (converted to float32)."""
     if fitted:
         check_is_fitted(model, fitted_attr)
-    X = check_array(X, name, integer=True)
-    if fitted:
-        check_n_features(model, X, name)
-    return X
+    return check_array(X, name, integer=True, model=model if fitted else None)
 
 
 def _label_kind(v: Any) -> str:
@@ -461,6 +467,16 @@ def transform_stack(layers, X):
     for layer in layers:
         H = layer.transform(H)
     return H
+
+
+def minibatches(n: int, batch_size: int, min_rows: int = 1) -> list[slice]:
+    """Slices cutting ``n`` (shuffled) rows into minibatches of ``batch_size`` rows; a last
+    batch of fewer than ``min_rows`` rows is merged into the one before it (batch
+    normalisation needs two rows to have a variance)."""
+    cuts = list(range(0, n, batch_size)) + [n]
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < min_rows:
+        del cuts[-2]
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int,

@@ -46,11 +46,20 @@ from ._base import (
     check_X_y,
     fit_stack,
     minibatch_step,
+    minibatches,
     progress_bar,
     transform_stack,
 )
+from ._params import (
+    InvalidParameterError,
+    choice_param,
+    dict_param,
+    int_param,
+    real_param,
+    sizes_param,
+)
 from .mlp import _OPTIMIZERS, MLPClassifier
-from .rbm import DBN, PretrainedMLPClassifier
+from .rbm import DBN, PretrainedMLPClassifier, rbm_layer_params
 
 __all__ = ["Autoencoder", "StackedAutoencoder", "DNN"]
 
@@ -210,16 +219,7 @@ class Autoencoder(TransformMixin, ParamsMixin):
     # ------------------------------------------------------------------ validation
 
     def _sizes(self) -> tuple[int, ...]:
-        h = self.hidden
-        if _is_posint(h):
-            return (int(h),)
-        if isinstance(h, (str, bytes)) or not hasattr(h, "__iter__"):
-            raise ValueError(f"hidden must be a positive int or a sequence of them, got {h!r}")
-        sizes = tuple(h)
-        if not sizes or not all(_is_posint(s) for s in sizes):
-            raise ValueError(f"hidden must be a positive int or a non-empty sequence of "
-                             f"positive ints, got {h!r}")
-        return tuple(int(s) for s in sizes)
+        return sizes_param(self.hidden, "hidden")
 
     @property
     def _deep(self) -> bool:
@@ -242,8 +242,10 @@ class Autoencoder(TransformMixin, ParamsMixin):
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of 'sigmoid', 'tanh', 'relu', 'linear' or "
                              f"None, got {self.activation!r}")
-        if not isinstance(self.tied, (bool, np.bool_)):
-            raise TypeError(f"tied must be a bool, got {self.tied!r}")
+        for name in ("tied", "batchnorm"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InvalidParameterError(f"{name} must be a bool, got "
+                                            f"{getattr(self, name)!r}")
         if self.loss not in ("bce", "mse"):
             raise ValueError(f"loss must be 'bce' or 'mse', got {self.loss!r}")
         if self.output_activation not in ("auto", "sigmoid", "linear"):
@@ -287,18 +289,13 @@ class Autoencoder(TransformMixin, ParamsMixin):
             else:
                 raise ValueError(f"sparsity must be None, ('kl', rho, beta) or ('topk', k), "
                                  f"got {s!r}")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)},"
-                             f" got {self.optimizer!r}")
-        if not _is_real(self.learning_rate) or self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0, got "
-                             f"{self.learning_rate!r}")
-        if not _is_real(self.weight_decay) or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not _is_posint(self.batch_size):
-            raise ValueError(f"batch_size must be a positive int, got {self.batch_size!r}")
-        if not _is_posint(self.n_epochs):
-            raise ValueError(f"n_epochs must be a positive int, got {self.n_epochs!r}")
+        choice_param(self.optimizer, "optimizer", sorted(_OPTIMIZERS))
+        real_param(self.learning_rate, "learning_rate", low=0, low_open=True)
+        real_param(self.weight_decay, "weight_decay", low=0)
+        if self.momentum is not None:
+            real_param(self.momentum, "momentum", low=0, high=1, high_open=True)
+        int_param(self.batch_size, "batch_size")
+        int_param(self.n_epochs, "n_epochs")
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
         X = check_input(self, X, name, fitted, "network_")
@@ -415,19 +412,22 @@ class Autoencoder(TransformMixin, ParamsMixin):
         Re-initialises the model."""
         self._validate_params()
         X = self._check_X(X, fitted=False)
+        if self.batchnorm and (X.shape[0] < 2 or self.batch_size < 2):
+            raise ValueError(f"batchnorm=True needs minibatches of 2 rows or more (a variance): "
+                             f"got batch_size={self.batch_size} and {X.shape[0]} sample(s)")
         rng = self._initialize(X.shape[1])
         opt = self._make_optimizer(self.network_.parameters())
         self.history_: dict[str, list[float]] = {"loss": [], "step_loss": []}
-        bs = int(self.batch_size)
         n = X.shape[0]
-        n_batches = -(-n // bs)
+        batches = minibatches(n, int(self.batch_size), 2 if self.batchnorm else 1)
+        n_batches = len(batches)
         self.network_.train()
         for epoch in range(int(self.n_epochs)):
             perm = rng.permutation(n)
             total, t0 = 0.0, time.perf_counter()
             bar = progress_bar(self.verbose, n_batches, f"epoch {epoch + 1}/{self.n_epochs}")
-            for b in range(n_batches):
-                idx = perm[b * bs:(b + 1) * bs]
+            for b, rows in enumerate(batches):
+                idx = perm[rows]
                 clean = X[idx]
                 value = minibatch_step(
                     lambda clean=clean: self._loss(self._corrupt(clean, rng), clean), opt, epoch,
@@ -472,9 +472,7 @@ class Autoencoder(TransformMixin, ParamsMixin):
         """Decode codes ``Z`` (n_samples, n_components_) to the input space (sigmoid outputs
         for ``loss="bce"``)."""
         check_is_fitted(self, "network_")
-        Z = check_array(Z, "Z", integer=True)
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(f"Z has {Z.shape[1]} columns, the code has {self.n_components_}")
+        Z = check_array(Z, "Z", integer=True, model=self, n_features=self.n_components_)
         out = self._output(np.ascontiguousarray(Z))
         if self.loss == "bce":
             out = F._sigmoid(out)
@@ -562,10 +560,7 @@ class StackedAutoencoder(TransformMixin, ParamsMixin):
 
 
     def _layer_params(self) -> list[dict[str, Any]]:
-        hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
-        if not hidden or not all(_is_posint(h) for h in hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
-                             f"{self.hidden!r}")
+        hidden = sizes_param(self.hidden, "hidden")
         kw = dict(self._autoencoder_params)
         bad = {"hidden", "random_state"} & set(kw)
         if bad:
@@ -685,10 +680,7 @@ class DNN(ParamsMixin):
     def _check(self) -> tuple[int, ...]:
         if self.pretrain not in ("ae", "rbm", None):
             raise ValueError(f"pretrain must be 'ae', 'rbm' or None, got {self.pretrain!r}")
-        hidden = tuple(self.hidden) if not _is_posint(self.hidden) else (self.hidden,)
-        if not hidden or not all(_is_posint(h) for h in hidden):
-            raise ValueError(f"hidden must be a non-empty sequence of positive ints, got "
-                             f"{self.hidden!r}")
+        hidden = sizes_param(self.hidden, "hidden")
         bad = {"hidden", "activation", "random_state", "verbose"} & set(self._mlp_params)
         if bad:
             raise ValueError(f"DNN sets {sorted(bad)} itself; do not pass them as MLP parameters")
@@ -697,15 +689,18 @@ class DNN(ParamsMixin):
             raise ValueError(f"unknown MLPClassifier parameters {sorted(unknown)}")
         if self.pretrain_params is not None and self.pretrain is None:
             raise ValueError("pretrain_params given but pretrain is None")
+        if self.pretrain == "rbm":
+            rbm_layer_params(self.pretrain_params, hidden, "pretrain_params", self.verbose)
         if self.pretrain == "ae" and self.pretrain_params is not None:
-            p = dict(self.pretrain_params)
+            p = dict_param(self.pretrain_params, "pretrain_params",
+                           allowed=Autoencoder().get_params(), forbidden=("hidden", "random_state"))
             if p.get("activation", "sigmoid") != "sigmoid":
                 raise ValueError("DNN fine-tunes sigmoid layers: pretrain_params['activation'] "
                                  "must be 'sigmoid'")
             if p.get("batchnorm", False):
                 raise ValueError("batchnorm is not supported for DNN pretraining (the "
                                  "classifier has no batch normalisation)")
-        return tuple(int(h) for h in hidden)
+        return hidden
 
     def fit(self, X, y) -> DNN:
         """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""

@@ -20,8 +20,10 @@ from ._base import (
     check_labels_like,
     check_X_y,
     minibatch_step,
+    minibatches,
     progress_bar,
 )
+from ._params import choice_param, int_param, real_param, sizes_param
 
 _OPTIMIZERS = {
     "sgd": optim.SGD,
@@ -140,58 +142,25 @@ class MLPClassifier(ParamsMixin):
     # ------------------------------------------------------------------ building blocks
 
     def _hidden_sizes(self) -> tuple:
-        """``hidden`` as a tuple of ints (an int is one layer); ValueError naming it."""
-        h = self.hidden
-        if isinstance(h, (int, np.integer)) and not isinstance(h, (bool, np.bool_)):
-            h = (h,)
-        if isinstance(h, (str, bytes)) or not hasattr(h, "__iter__"):
-            raise ValueError(f"hidden must be a positive int or a sequence of positive ints, "
-                             f"got {self.hidden!r}")
-        h = tuple(h)
-        if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1
-               for v in h):
-            raise ValueError(f"hidden must be a positive int or a sequence of positive ints, "
-                             f"got {self.hidden!r}")
-        return tuple(int(v) for v in h)
+        """``hidden`` as a tuple of ints (an int is one layer); an error naming it."""
+        return sizes_param(self.hidden, "hidden", empty_ok=True)
 
     def _validate_params(self) -> None:
-        if self.activation not in ("sigmoid", "tanh", "relu"):
-            raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got "
-                             f"{self.activation!r}")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
+        choice_param(self.activation, "activation", ("sigmoid", "tanh", "relu"))
+        choice_param(self.optimizer, "optimizer", sorted(_OPTIMIZERS))
         self._hidden_sizes()
         for name in ("batch_size", "max_epochs", "min_updates_per_epoch"):
-            v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        p = self.patience
-        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, np.integer)) or p < 0:
-            raise ValueError(f"patience must be an int >= 0, got {p!r}")
-
-        def real(name, v):
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                                     np.floating)):
-                raise TypeError(f"{name} must be a real number, got {v!r}")
-            if not np.isfinite(v):
-                raise ValueError(f"{name} must be finite, got {v!r}")
-            return float(v)
-
-        if not real("learning_rate", self.learning_rate) > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        for name in ("weight_decay", "l1"):
-            if real(name, getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.momentum is not None and not 0.0 <= real("momentum", self.momentum) < 1.0:
-            raise ValueError(f"momentum must be None or in [0, 1), got {self.momentum!r}")
-        if self.max_norm is not None and not real("max_norm", self.max_norm) > 0:
-            raise ValueError(f"max_norm must be None or > 0, got {self.max_norm!r}")
-        if not 0.0 <= real("validation_fraction", self.validation_fraction) < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got "
-                             f"{self.validation_fraction}")
-        if not 0.0 <= real("dropout", self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            int_param(getattr(self, name), name)
+        int_param(self.patience, "patience", low=0)
+        real_param(self.learning_rate, "learning_rate", low=0, low_open=True)
+        real_param(self.weight_decay, "weight_decay", low=0)
+        real_param(self.l1, "l1", low=0)
+        if self.momentum is not None:
+            real_param(self.momentum, "momentum", low=0, high=1, high_open=True)
+        if self.max_norm is not None:
+            real_param(self.max_norm, "max_norm", low=0, low_open=True)
+        real_param(self.validation_fraction, "validation_fraction", low=0, high=1, high_open=True)
+        real_param(self.dropout, "dropout", low=0, high=1, high_open=True)
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
         layers: list[Any] = []
@@ -242,8 +211,8 @@ class MLPClassifier(ParamsMixin):
             self.history_["val_loss"] = []
             self.history_["val_accuracy"] = []
         best, best_state, bad_epochs = np.inf, None, 0
-        bs = int(self.batch_size)
-        n_batches = -(-X_tr.shape[0] // bs)
+        batches = minibatches(X_tr.shape[0], int(self.batch_size))
+        n_batches = len(batches)
         # A small data set makes several passes an epoch (see min_updates_per_epoch).
         passes = -(-int(self.min_updates_per_epoch) // n_batches)
         self.passes_per_epoch_ = passes
@@ -255,8 +224,8 @@ class MLPClassifier(ParamsMixin):
                                f"epoch {epoch + 1}/{self.max_epochs}")
             for p in range(passes):
                 perm = rng.permutation(X_tr.shape[0])
-                for b in range(n_batches):
-                    idx = perm[b * bs:(b + 1) * bs]
+                for b, rows in enumerate(batches):
+                    idx = perm[rows]
                     # Overflow in a diverging run is reported below as one clear error.
                     value = minibatch_step(
                         lambda idx=idx: losses.softmax_cross_entropy(

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import ops
 from .._backend import check_random_state
-from ._base import ParamsMixin, check_array, check_is_fitted, check_n_features
+from ._base import ParamsMixin, check_array, check_is_fitted
+from ._params import choice_param, int_param
 
 #: Elements of a float64 row block in :func:`_centred_float32` (bounds its temporary, 32 MiB).
 _BLOCK_ELEMENTS = 1 << 22
@@ -78,8 +79,10 @@ class PCA(ParamsMixin):
         integer input dtype) and scale it by a power of two so that its entries lie in
         [-1, 1] before the single rounding to float32: the results do not depend on the scale
         of the data (no underflow at 1e-25, no overflow at 1e25).
-    n_oversamples, n_iter : int
-        Randomized solver settings.
+    n_oversamples : int >= 1
+        Randomized solver: extra random directions beyond ``n_components``.
+    n_iter : int >= 0
+        Randomized solver: power iterations (0: none, the plain range finder).
     random_state : None, int or numpy Generator
         Seeds the randomized solver.
 
@@ -116,10 +119,8 @@ class PCA(ParamsMixin):
         fitted, ``n_features_in_`` columns."""
         if fitted:
             check_is_fitted(self, "components_")
-        X = check_array(X, "X", integer=True, dtype=None, min_samples=1 if fitted else 2)
-        if fitted:
-            check_n_features(self, X)
-        return X
+        return check_array(X, "X", integer=True, dtype=None, min_samples=1 if fitted else 2,
+                           model=self if fitted else None)
 
     def _n_keep(self, n: int, d: int) -> int | float:
         k = self.n_components
@@ -150,11 +151,16 @@ class PCA(ParamsMixin):
         return self.transform(X)
 
     def _fit(self, X) -> None:
+        # Every parameter is checked on every fit, whichever solver runs.
+        choice_param(self.svd_solver, "svd_solver",
+                     ("auto", "full", "covariance_eigh", "randomized"))
+        int_param(self.n_oversamples, "n_oversamples")
+        int_param(self.n_iter, "n_iter", low=0)
+        check_random_state(self.random_state)
+        if not isinstance(self.whiten, (bool, np.bool_)):
+            raise TypeError(f"whiten must be a bool, got {self.whiten!r}")
         X = self._check_X(X, fitted=False)
         n, d = X.shape
-        if self.svd_solver not in ("auto", "full", "covariance_eigh", "randomized"):
-            raise ValueError(f"svd_solver must be 'auto', 'full', 'covariance_eigh' or "
-                             f"'randomized', got {self.svd_solver!r}")
         keep = self._n_keep(n, d)
         solver = self.svd_solver
         if solver == "auto":
@@ -267,9 +273,8 @@ class PCA(ParamsMixin):
         """Map projections ``Z`` (n, n_components_) back to the input space. ``Z`` is checked
         as ``X`` is by ``transform`` (numeric, 2-D, finite)."""
         self._check_fitted()
-        Z = check_array(Z, "Z", integer=True, dtype=None)
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(f"Z must have shape (n, {self.n_components_}), got {Z.shape}")
+        Z = check_array(Z, "Z", integer=True, dtype=None, model=self,
+                        n_features=self.n_components_)
         Z = Z.astype(np.float64)
         if self.whiten:
             Z = Z * self._whiten_std()

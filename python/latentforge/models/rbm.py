@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,14 @@ from ._base import (
     fit_stack,
     transform_stack,
 )
+from ._params import (
+    InvalidParameterError,
+    choice_param,
+    dict_param,
+    int_param,
+    real_param,
+    sizes_param,
+)
 from .mlp import MLPClassifier
 
 __all__ = ["RBM", "DBN", "PretrainedMLPClassifier"]
@@ -52,6 +60,10 @@ _STREAM_GIBBS_H = 4     # RBM.gibbs(): hidden samples
 _STREAM_GIBBS_V = 5     # RBM.gibbs(): visible samples
 _STREAM_SCORE = 6       # score_samples(): which bit to flip (always from offset 0)
 _STREAM_GAUSS_2 = 7     # second uniform of the Box-Muller pairs (Gaussian visible units)
+
+
+_DIVERGED = ("RBM training diverged (non-finite weights or reconstruction); lower "
+             "learning_rate or weight_decay")
 
 
 def _sigmoid_np(x: np.ndarray) -> np.ndarray:
@@ -157,25 +169,12 @@ class RBM(TransformMixin, ParamsMixin):
         return f"RBM(n_hidden={self.n_hidden}, k={self.k}, persistent={self.persistent})"
 
     def _validate_params(self) -> None:
-        def _posint(name):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-
         for name in ("n_hidden", "n_iter", "batch_size", "k"):
-            _posint(name)
-        for name in ("learning_rate", "weight_decay", "momentum"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
-                raise TypeError(f"{name} must be a real number, got {v!r}")
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if self.visible not in ("bernoulli", "gaussian"):
-            raise ValueError(f"visible must be 'bernoulli' or 'gaussian', got {self.visible!r}")
+            int_param(getattr(self, name), name)
+        real_param(self.learning_rate, "learning_rate", low=0, low_open=True)
+        real_param(self.weight_decay, "weight_decay", low=0)
+        real_param(self.momentum, "momentum", low=0, high=1, high_open=True)
+        choice_param(self.visible, "visible", ("bernoulli", "gaussian"))
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
         X = check_input(self, X, name, fitted, "components_")
@@ -306,18 +305,24 @@ class RBM(TransformMixin, ParamsMixin):
         diff *= diff
         err = float(diff.sum(dtype=np.float64))
         if not np.isfinite(err) or not np.all(np.isfinite(self.intercept_visible_)):
-            raise FloatingPointError("RBM training diverged; lower learning_rate")
+            raise FloatingPointError(_DIVERGED)
         return err
 
     def _epoch(self, X: np.ndarray, order: np.ndarray | None) -> float:
         bs = int(self.batch_size)
         total = 0.0
-        for start in range(0, X.shape[0], bs):
-            if order is None:
-                batch = X[start:start + bs]
-            else:
-                batch = X[order[start:start + bs]]
-            total += self._update(np.ascontiguousarray(batch))
+        # Overflow in a diverging run is reported as one FloatingPointError, not as warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, X.shape[0], bs):
+                if order is None:
+                    batch = X[start:start + bs]
+                else:
+                    batch = X[order[start:start + bs]]
+                total += self._update(np.ascontiguousarray(batch))
+        # The per-batch check sees the weights only through the next reconstruction: check the
+        # weights of the last update too (one pass over W per epoch).
+        if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()):
+            raise FloatingPointError(_DIVERGED)
         return total / X.size
 
     def fit(self, X, y=None) -> RBM:
@@ -455,6 +460,33 @@ class PretrainedMLPClassifier(MLPClassifier):
         return net
 
 
+def rbm_layer_params(params: Any, hidden: tuple[int, ...], name: str,
+                     verbose: Any) -> list[dict[str, Any]]:
+    """The keyword arguments of each RBM of a stack with layer sizes ``hidden``, from
+    ``params`` (the parameter called ``name``): None, one dict of :class:`RBM` parameters for
+    every layer, or a list/tuple of one dict per layer. ``n_hidden`` and ``random_state`` are set
+    by the stack; layers above the first see probabilities, so they get Bernoulli units."""
+    allowed = RBM().get_params()
+    forbidden = ("n_hidden", "random_state")
+    if params is None or isinstance(params, Mapping):
+        per = [dict_param(params, name, allowed=allowed, forbidden=forbidden) for _ in hidden]
+    elif isinstance(params, (list, tuple)):
+        if len(params) != len(hidden):
+            raise InvalidParameterError(f"{name} has {len(params)} dicts for {len(hidden)} "
+                                        "layers")
+        per = [dict_param(q, f"{name}[{i}]", allowed=allowed, forbidden=forbidden,
+                          none_ok=False) for i, q in enumerate(params)]
+    else:
+        raise InvalidParameterError(f"{name} must be None, a dict of RBM parameters or a list "
+                                    f"of one dict per layer, got {params!r}")
+    for i, q in enumerate(per):
+        q["n_hidden"] = int(hidden[i])
+        if i > 0:
+            q["visible"] = "bernoulli"
+        q.setdefault("verbose", verbose)
+    return per
+
+
 class DBN(TransformMixin, ParamsMixin):
     """Deep belief network: a stack of :class:`RBM` trained greedily, layer by layer.
 
@@ -493,31 +525,8 @@ class DBN(TransformMixin, ParamsMixin):
 
 
     def _layer_params(self) -> list[dict[str, Any]]:
-        hidden = tuple(self.hidden)
-        if not hidden or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
-                             for h in hidden):
-            raise ValueError(
-                f"hidden must be a non-empty sequence of positive ints, got {self.hidden!r}"
-            )
-        p = self.rbm_params
-        if p is None:
-            per = [{} for _ in hidden]
-        elif isinstance(p, dict):
-            per = [dict(p) for _ in hidden]
-        else:
-            per = [dict(q) for q in p]
-            if len(per) != len(hidden):
-                raise ValueError(f"rbm_params has {len(per)} dicts for {len(hidden)} layers")
-        for q in per:
-            bad = {"n_hidden", "random_state"} & set(q)
-            if bad:
-                raise ValueError(f"rbm_params must not set {sorted(bad)} (the DBN sets them)")
-        for i, q in enumerate(per):
-            q["n_hidden"] = int(hidden[i])
-            if i > 0:
-                q["visible"] = "bernoulli"
-            q.setdefault("verbose", self.verbose)
-        return per
+        hidden = sizes_param(self.hidden, "hidden", int_ok=False)
+        return rbm_layer_params(self.rbm_params, hidden, "rbm_params", self.verbose)
 
     def fit(self, X, y=None) -> DBN:
         """Greedy layer-wise training: an RBM on ``X``, the next on its hidden probabilities,

@@ -10,8 +10,9 @@ import time
 import numpy as np
 
 from .. import _C, _backend, _tsne
-from .._backend import check_random_state
+from .._backend import _MAX_THREADS, check_random_state
 from ._base import ParamsMixin, check_array, progress_bar
+from ._params import int_param, real_param
 from .pca import PCA
 
 #: Length of the early-exaggeration phase (iterations), as in scikit-learn and openTSNE.
@@ -21,6 +22,11 @@ _MIN_GAIN = 0.01
 _LOG_EVERY = 50
 #: Largest ``|coordinate|`` accepted in an ``init`` array (see ``TSNE``'s ``init``).
 MAX_INIT_MAGNITUDE = 1e4
+#: Largest ``|coordinate|`` an embedding may reach during the optimisation: beyond it float32
+#: coordinates are coarser than the distances between neighbours (spacing 0.06 at 1e6), the
+#: fit has diverged (a learning rate far too large), and it stops with FloatingPointError.
+#: Embeddings of well-run fits span tens to hundreds of units.
+MAX_EMBEDDING_MAGNITUDE = 1e6
 
 
 def _pad2(Y: np.ndarray) -> np.ndarray:
@@ -201,40 +207,30 @@ class TSNE(ParamsMixin):
             )
         if self.method not in ("barnes_hut", "exact"):
             raise ValueError(f"method must be 'barnes_hut' or 'exact', got {self.method!r}")
-        perp = float(self.perplexity)
-        if not (np.isfinite(perp) and perp > 0):
-            raise ValueError(f"perplexity must be a finite number > 0, got {self.perplexity!r}")
+        perp = real_param(self.perplexity, "perplexity", low=0, low_open=True)
         if n - 1 < 3 * perp:
             need = int(np.ceil(3 * perp)) + 1
             raise ValueError(
                 f"perplexity {perp:g} needs n - 1 >= 3 * perplexity neighbours, i.e. at least "
                 f"{need} samples, got n_samples = {n}; lower the perplexity"
             )
-        ee = float(self.early_exaggeration)
-        if not (np.isfinite(ee) and ee >= 1):
-            raise ValueError(f"early_exaggeration must be >= 1, got {self.early_exaggeration!r}")
+        ee = real_param(self.early_exaggeration, "early_exaggeration", low=1)
         mi = self.max_iter
         if isinstance(mi, (bool, np.bool_)) or not isinstance(mi, numbers.Integral) \
                 or mi < EXAGGERATION_ITER:
             raise ValueError(f"max_iter must be an int >= {EXAGGERATION_ITER} (the "
                              f"early-exaggeration phase), got {mi!r}")
-        theta = float(self.theta)
-        if not (np.isfinite(theta) and theta >= 0):
-            raise ValueError(f"theta must be >= 0, got {self.theta!r}")
+        theta = real_param(self.theta, "theta", low=0)
         lr = self.learning_rate
         if isinstance(lr, str):
             if lr != "auto":
                 raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
             lr = (max(n / ee / 4.0, 50.0), max(n / 4.0, 50.0))
         else:
-            lr = float(lr)
-            if not (np.isfinite(lr) and lr > 0):
-                raise ValueError(f"learning_rate must be 'auto' or a number > 0, got {lr!r}")
+            lr = real_param(lr, "learning_rate", low=0, low_open=True)
             lr = (lr, lr)
         if self.n_jobs is not None:
-            if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral) \
-                    or self.n_jobs < 1:
-                raise ValueError(f"n_jobs must be None or an int >= 1, got {self.n_jobs!r}")
+            int_param(self.n_jobs, "n_jobs", high=_MAX_THREADS)
         return perp, ee, int(mi), theta, lr
 
     def _initial(self, X: np.ndarray) -> np.ndarray:
@@ -348,9 +344,14 @@ class TSNE(ParamsMixin):
                 if want_kl:
                     history.append(kl)
                     history_iters.append(it)
-                if not (finite and (np.isfinite(kl) or not want_kl)):
+                spread = float(np.abs(Y).max(initial=0.0))
+                # A KL below 0 (impossible in exact arithmetic) is float32 arithmetic broken by
+                # the scale of the embedding.
+                if (not (finite and (np.isfinite(kl) or not want_kl))
+                        or spread > MAX_EMBEDDING_MAGNITUDE or (want_kl and kl < -1e-3)):
                     raise FloatingPointError(
-                        f"t-SNE diverged at iteration {it + 1} (KL {kl}); lower learning_rate"
+                        f"t-SNE diverged at iteration {it + 1} (KL {kl}, coordinates up to "
+                        f"{spread:.3g}); lower learning_rate"
                     )
                 if bar is not None:
                     bar.update(1)
