@@ -25,6 +25,14 @@ PRELUDE = textwrap.dedent("""
 
     def ready():
         print("ready", flush=True)
+
+    def attempt(work):
+        # Run work(); print whether it finished or was interrupted.
+        try:
+            work()
+            print("finished")
+        except KeyboardInterrupt:
+            print("interrupted")
 """)
 FITTED = textwrap.dedent("""
     def fitted_attrs(m):
@@ -61,12 +69,7 @@ def test_long_knn_stops_within_a_second_and_the_next_call_is_right():
         X = np.random.default_rng(0).random((70000, 50), dtype=np.float32)
         small = X[:300].copy()
         ready()
-        t0 = time.perf_counter()
-        try:
-            _C.knn(X, 90)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted")
+        attempt(lambda: _C.knn(X, 90))
         # the flag is cleared: a later call runs to the end and is right
         idx, _ = _C.knn(small, 5)
         ref, _ = _C.knn_naive(small, 5)
@@ -80,11 +83,7 @@ def test_large_gemm_stops_within_a_second():
     lines, latency = interrupt("""
         A = np.random.default_rng(0).random((6000, 6000), dtype=np.float32)
         ready()
-        try:
-            lf.ops.gemm(A, A)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted")
+        attempt(lambda: lf.ops.gemm(A, A))
         B = A[:64, :64].copy()
         ok = np.allclose(lf.ops.gemm(B, B), B.astype(np.float64) @ B, rtol=1e-4)
         print("next-call-right" if ok else "next-call-WRONG")
@@ -132,8 +131,6 @@ def test_a_kernel_on_another_thread_is_not_cut_short():
     assert lines == ["main-interrupted", "worker-right"]
 
 
-
-
 def test_interrupted_first_fit_leaves_the_model_unfitted():
     lines, latency = interrupt("""
         rng = np.random.default_rng(0)
@@ -141,11 +138,7 @@ def test_interrupted_first_fit_leaves_the_model_unfitted():
         y = rng.integers(0, 10, len(X))
         clf = lf.models.MLPClassifier(hidden=(256,), max_epochs=10000, early_stopping=False)
         ready()
-        try:
-            clf.fit(X, y)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted")
+        attempt(lambda: clf.fit(X, y))
         print("fitted:" + ",".join(fitted_attrs(clf)))
         try:
             clf.predict(X[:5])
@@ -167,11 +160,7 @@ def test_interrupted_refit_keeps_the_previous_fit():
         before, attrs = clf.predict_proba(X[:50]), fitted_attrs(clf)
         clf.set_params(hidden=(256,), max_epochs=10000, early_stopping=False)
         ready()
-        try:
-            clf.fit(X, y)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted")
+        attempt(lambda: clf.fit(X, y))
         clf.set_params(hidden=(32,), max_epochs=2, early_stopping=True)
         same = np.array_equal(clf.predict_proba(X[:50]), before) and fitted_attrs(clf) == attrs
         print("previous-fit-kept" if same else "previous-fit-LOST")
@@ -185,11 +174,7 @@ def test_interrupted_tsne_leaves_no_fitted_attribute():
         X = np.random.default_rng(0).random((5000, 20), dtype=np.float32)
         tsne = lf.models.TSNE(max_iter=100000, random_state=0)
         ready()
-        try:
-            tsne.fit(X)
-            print("finished")
-        except KeyboardInterrupt:
-            print("interrupted")
+        attempt(lambda: tsne.fit(X))
         print("fitted:" + ",".join(fitted_attrs(tsne)))
     """, delay=2.0)
     assert lines == ["interrupted", "fitted:"]
