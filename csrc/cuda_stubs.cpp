@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/cuda_runtime.h"
+#include "ops/batch_norm.h"
 #include "ops/gemm.h"
 
 namespace lf {
@@ -37,6 +38,41 @@ void gemm_forward_cuda_config(float*, int64_t, const float*, int64_t, bool, cons
 void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
                          int64_t, int64_t, int64_t, float, float, const float*, Activation, int) {
   built_without_cuda("gemm_cuda_from_host");
+}
+
+void batch_norm_forward_train_cuda(float*, float*, float*, float*, float*, const float*,
+                                   const float*, const float*, int64_t, int64_t, int64_t, double,
+                                   double, int, void*) {
+  built_without_cuda("batch_norm_forward_train_cuda");
+}
+
+void batch_norm_backward_cuda(float*, float*, float*, const float*, const float*, const float*,
+                              const float*, const float*, int64_t, int64_t, int64_t, bool, int,
+                              void*) {
+  built_without_cuda("batch_norm_backward_cuda");
+}
+
+void batch_norm_forward_eval_cuda(float*, const float*, const float*, const float*, const float*,
+                                  const float*, int64_t, int64_t, int64_t, double, int, void*) {
+  built_without_cuda("batch_norm_forward_eval_cuda");
+}
+
+void batch_norm_forward_train_cuda_from_host(float*, float*, float*, float*, float*, const float*,
+                                             const float*, const float*, int64_t, int64_t, int64_t,
+                                             double, double, int) {
+  built_without_cuda("batch_norm_forward_train_cuda_from_host");
+}
+
+void batch_norm_backward_cuda_from_host(float*, float*, float*, const float*, const float*,
+                                        const float*, const float*, const float*, int64_t, int64_t,
+                                        int64_t, bool, int) {
+  built_without_cuda("batch_norm_backward_cuda_from_host");
+}
+
+void batch_norm_forward_eval_cuda_from_host(float*, const float*, const float*, const float*,
+                                            const float*, const float*, int64_t, int64_t, int64_t,
+                                            double, int) {
+  built_without_cuda("batch_norm_forward_eval_cuda_from_host");
 }
 
 }  // namespace lf

@@ -12,6 +12,7 @@ void bind_optim(py::module_& m);
 void bind_philox(py::module_& m);
 void bind_rbm_gibbs(py::module_& m);
 void bind_topk(py::module_& m);
+void bind_batch_norm(py::module_& m);
 void bind_knn(py::module_& m);
 void bind_tsne_affinity(py::module_& m);
 void bind_tsne_symmetrize(py::module_& m);
@@ -27,6 +28,7 @@ PYBIND11_MODULE(_C, m) {
   bind_philox(m);
   bind_rbm_gibbs(m);
   bind_topk(m);
+  bind_batch_norm(m);
   bind_knn(m);
   bind_tsne_affinity(m);
   bind_tsne_symmetrize(m);

@@ -12,8 +12,12 @@
 #include <cstdint>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/batch_norm_args.h"
+#include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/gemm_cuda_emu.h"
 #include "emu/schedule.h"
@@ -85,6 +89,80 @@ py::array gemm_cuda(const py::array& A, const py::array& B, const py::object& C_
   return g.C;
 }
 
+int batch_norm_config(int config) {
+  const int configs = lf::batch_norm_cuda_emulated_num_configs();
+  if (config < 0 || config >= configs) {
+    throw py::value_error("config must be in [0, " + std::to_string(configs) + "), got " +
+                          std::to_string(config));
+  }
+  return config;
+}
+
+py::tuple batch_norm_forward_train_cuda(const py::object& x, const py::object& gamma,
+                                        const py::object& beta, const py::object& running_mean,
+                                        const py::object& running_var, double momentum, double eps,
+                                        int config, const std::string& schedule, uint64_t seed) {
+  config = batch_norm_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto a =
+      lf::bind::batch_norm_train_args(x, gamma, beta, running_mean, running_var, momentum, eps);
+  auto y = lf::bind::empty_like<float>(a.x.a);
+  py::array_t<float> mean(static_cast<py::ssize_t>(a.x.C)), invstd(static_cast<py::ssize_t>(a.x.C));
+  float *yp = y.mutable_data(), *mp = mean.mutable_data(), *ip = invstd.mutable_data();
+  const float* xp = lf::bind::cptr<float>(a.x.a);
+  {
+    py::gil_scoped_release release;
+    lf::batch_norm_forward_train_cuda_emulated(yp, mp, ip, a.running_mean, a.running_var, xp,
+                                               a.gamma, a.beta, a.x.N, a.x.C, a.x.HW, a.momentum,
+                                               a.eps, config, s);
+  }
+  return py::make_tuple(std::move(y), std::move(mean), std::move(invstd));
+}
+
+py::tuple batch_norm_backward_cuda(const py::object& dy, const py::object& x,
+                                   const py::object& mean, const py::object& invstd,
+                                   const py::object& gamma, bool training, int config,
+                                   const std::string& schedule, uint64_t seed) {
+  config = batch_norm_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto a = lf::bind::batch_norm_backward_args(dy, x, mean, invstd, gamma, training);
+  auto dx = lf::bind::empty_like<float>(a.x.a);
+  py::array_t<float> dgamma(static_cast<py::ssize_t>(a.x.C)),
+      dbeta(static_cast<py::ssize_t>(a.x.C));
+  float *dxp = dx.mutable_data(), *gp = dgamma.mutable_data(), *bp = dbeta.mutable_data();
+  const float* dyp = lf::bind::cptr<float>(a.dy);
+  const float* xp = lf::bind::cptr<float>(a.x.a);
+  {
+    py::gil_scoped_release release;
+    lf::batch_norm_backward_cuda_emulated(dxp, gp, bp, dyp, xp, a.mean, a.invstd, a.gamma, a.x.N,
+                                          a.x.C, a.x.HW, training, config, s);
+  }
+  return py::make_tuple(std::move(dx), std::move(dgamma), std::move(dbeta));
+}
+
+py::array batch_norm_forward_eval_cuda(const py::object& x_obj, const py::object& gamma,
+                                       const py::object& beta, const py::object& mean,
+                                       const py::object& var, double eps, int config,
+                                       const std::string& schedule, uint64_t seed) {
+  config = batch_norm_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto x = lf::bind::batch_norm_input(x_obj, "x");
+  std::vector<py::array> keep;
+  const float* g = lf::bind::batch_norm_vector(gamma, "gamma", x.C, keep, true);
+  const float* b = lf::bind::batch_norm_vector(beta, "beta", x.C, keep, true);
+  const float* m = lf::bind::batch_norm_vector(mean, "mean", x.C, keep, false);
+  const float* v = lf::bind::batch_norm_vector(var, "var", x.C, keep, false);
+  eps = lf::bind::batch_norm_eps(eps);
+  auto y = lf::bind::empty_like<float>(x.a);
+  float* yp = y.mutable_data();
+  const float* xp = lf::bind::cptr<float>(x.a);
+  {
+    py::gil_scoped_release release;
+    lf::batch_norm_forward_eval_cuda_emulated(yp, xp, g, b, m, v, x.N, x.C, x.HW, eps, config, s);
+  }
+  return y;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -105,6 +183,23 @@ PYBIND11_MODULE(_emu, m) {
         "(allocated when None).");
   m.def("gemm_cuda_num_configs", &lf::gemm_cuda_emulated_num_configs,
         "Number of launch configurations of the emulated CUDA GEMM kernel.");
+
+  m.def("batch_norm_forward_train_cuda", &batch_norm_forward_train_cuda, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),
+        py::arg("momentum"), py::arg("eps"), py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("seed") = 0,
+        "The CUDA training batch-norm kernel (ops/batch_norm_cuda.cuh) run by the emulator; same "
+        "contract and checks as _C.batch_norm_forward_train. Returns (y, mean, invstd).");
+  m.def("batch_norm_backward_cuda", &batch_norm_backward_cuda, py::arg("dy"), py::arg("x"),
+        py::arg("mean"), py::arg("invstd"), py::arg("gamma"), py::arg("training"),
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA batch-norm backward kernel run by the emulator. Returns (dx, dgamma, dbeta).");
+  m.def("batch_norm_forward_eval_cuda", &batch_norm_forward_eval_cuda, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::arg("mean"), py::arg("var"), py::arg("eps"),
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA evaluation batch-norm kernel run by the emulator.");
+  m.def("batch_norm_cuda_num_configs", &lf::batch_norm_cuda_emulated_num_configs,
+        "Number of launch configurations (block sizes) of the emulated batch-norm kernels.");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

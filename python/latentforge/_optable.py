@@ -52,6 +52,10 @@ OPS: tuple[Op, ...] = (
        "sigmoid_bernoulli_naive"),
     Op("topk", "row-wise top-k (k-sparse activations) and its backward", "topk_rows_naive",
        ("TopK",)),
+    Op("batch_norm", "batch normalisation per channel of (N, C) and (N, C, H, W): training "
+       "forward with the running update, backward, evaluation",
+       "batch_norm_forward_train_naive batch_norm_backward_naive", ("BatchNorm", "BatchNorm2d"),
+       cuda=True),
     Op("knn", "exact k nearest neighbours through the GEMM", "knn_naive"),
     Op("tsne_affinity", "per-point perplexity calibration of t-SNE affinities", ""),
     Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n",

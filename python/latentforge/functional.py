@@ -824,6 +824,165 @@ def ksparse(x: Tensor, k: int) -> Tensor:
 
 
 # --------------------------------------------------------------------------- batch norm
+def _check_eps(eps: Any, who: str) -> float:
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
+                                                                 np.floating)):
+        raise TypeError(f"{who}: eps must be a positive number, got {eps!r}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"{who}: eps must be a finite number > 0, got {eps!r}")
+    return float(eps)
+
+
+def _check_momentum(momentum: Any, who: str) -> float:
+    if isinstance(momentum, (bool, np.bool_)) or not isinstance(
+        momentum, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{who}: momentum must be a number in [0, 1], got {momentum!r}")
+    if not 0.0 <= float(momentum) <= 1.0:
+        raise ValueError(f"{who}: momentum must be in [0, 1], got {momentum!r}")
+    return float(momentum)
+
+
+def _running(v: Any, name: str, c: int, who: str) -> np.ndarray | None:
+    """A running statistic updated in place: a writable float ndarray of shape ``(c,)``."""
+    if v is None:
+        return None
+    arr = v.data if isinstance(v, Tensor) else v
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{who}: {name} must be a numpy array or a Tensor (updated in place), "
+                        f"got {type(v).__name__}")
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{who}: {name} must be a floating-point array, got dtype {arr.dtype}")
+    if arr.shape != (c,):
+        raise ValueError(f"{who}: {name} must have shape ({c},), got {arr.shape}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{who}: {name} must be writable (it is updated in place)")
+    return arr
+
+
+def _native_f32(a: np.ndarray | None) -> np.ndarray | None:
+    """``a`` as float32, C-contiguous and aligned (a copy only when needed); None stays None."""
+    return None if a is None else _contig(np.asarray(a, dtype=np.float32))
+
+
+def _bn_forward(ctx: Context, x, gamma, beta, eps, mean, var, running_mean, running_var,
+                momentum, who: str) -> np.ndarray:
+    """Batch norm over every axis but 1 of a 2-D or 4-D ``x``; see :class:`BatchNorm`."""
+    c = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if p is not None and p.shape != (c,):
+            raise ValueError(f"{who}: {name} must have shape ({c},), got {p.shape}")
+    eps = _check_eps(eps, who)
+    if (mean is None) != (var is None):
+        raise ValueError(f"{who}: pass both mean and var (evaluation), or neither")
+    if mean is not None:
+        mean, var = (_statistic(v, n, c) for v, n in ((mean, "mean"), (var, "var")))
+    training = mean is None
+    running = (_running(running_mean, "running_mean", c, who),
+               _running(running_var, "running_var", c, who))
+    if not training and (running[0] is not None or running[1] is not None):
+        raise ValueError(f"{who}: running statistics are updated in training only")
+    momentum = _check_momentum(momentum, who)
+    count = x.size // c if c else 0
+    if training and count < 2:
+        if x.ndim == 2:
+            raise ValueError(
+                f"batch_norm in training mode needs more than 1 sample per feature: x "
+                f"must have at least 2 rows, got shape {x.shape}"
+            )
+        raise ValueError(f"{who}: expected more than 1 value per channel when training, got x "
+                         f"of shape {x.shape}")
+    ctx.training, ctx.has_affine = training, gamma is not None
+    if x.dtype == np.float32:
+        return _bn_forward_native(ctx, x, gamma, beta, eps, mean, var, running, momentum)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    shp = (1, c) + (1,) * (x.ndim - 2)
+    if training:
+        bmean = x.mean(axis=axes)
+        bvar = x.var(axis=axes)
+        _update_running(running, momentum, bmean, bvar, count)
+        mean, var = bmean, bvar
+    dt = x.dtype
+    mean = np.asarray(mean, dtype=dt)
+    invstd = (1.0 / np.sqrt(np.asarray(var, dtype=dt) + dt.type(eps))).astype(dt, copy=False)
+    xhat = (x - mean.reshape(shp)) * invstd.reshape(shp)
+    out = xhat if gamma is None else xhat * gamma.reshape(shp)
+    if beta is not None:
+        out = out + beta.reshape(shp)
+    ctx.native = False
+    ctx.save_for_backward(xhat, invstd, gamma)
+    return out.astype(dt, copy=False)
+
+
+def _update_running(running, momentum: float, bmean, bvar, count: int) -> None:
+    """PyTorch's update: ``r = (1 - m) r + m stat``, the unbiased variance for running_var."""
+    rm, rv = running
+    if rm is not None:
+        rm[...] = (1.0 - momentum) * rm + momentum * bmean
+    if rv is not None:
+        rv[...] = (1.0 - momentum) * rv + momentum * (bvar * (count / (count - 1)))
+
+
+def _bn_forward_native(ctx, x, gamma, beta, eps, mean, var, running, momentum) -> np.ndarray:
+    x, gamma, beta = _contig(x), _native_f32(gamma), _native_f32(beta)
+    ctx.native = True
+    if not ctx.training:
+        mean, var = _native_f32(mean), _native_f32(var)
+        out = _C.batch_norm_forward_eval(x, gamma, beta, mean, var, eps)
+        ctx.save_for_backward(x, mean, _C.batch_norm_invstd(var, eps), gamma)
+        return out
+    # The kernel updates float32 running statistics in place. Others (another dtype, or not
+    # contiguous) get the batch statistics from it (momentum 1 on zeroed float32 buffers: the
+    # mean and the unbiased variance) and are updated here with the same rule.
+    direct = all(r is None or (r.dtype == np.float32 and r.flags.c_contiguous and r.flags.aligned)
+                 for r in running)
+    if direct:
+        out, bmean, invstd = _C.batch_norm_forward_train(x, gamma, beta, running[0], running[1],
+                                                         momentum, eps)
+    else:
+        stats = [None if r is None else np.zeros(x.shape[1], np.float32) for r in running]
+        out, bmean, invstd = _C.batch_norm_forward_train(x, gamma, beta, stats[0], stats[1],
+                                                         1.0, eps)
+        for r, st in zip(running, stats):
+            if r is not None:
+                r[...] = (1.0 - momentum) * r + momentum * st
+    ctx.save_for_backward(x, bmean, invstd, gamma)
+    return out
+
+
+def _bn_backward(ctx: Context, g: np.ndarray):
+    if ctx.native:
+        x, mean, invstd, gamma = ctx.saved_tensors
+        fn = _C.batch_norm_backward_train if ctx.training else _C.batch_norm_backward_eval
+        gx, ggamma, gbeta = fn(_native_f32(g), x, mean, invstd, gamma)
+        if not ctx.needs_input_grad[0]:
+            gx = None
+    else:
+        xhat, invstd, gamma = ctx.saved_tensors
+        c = xhat.shape[1]
+        axes = (0,) if xhat.ndim == 2 else (0, 2, 3)
+        shp = (1, c) + (1,) * (xhat.ndim - 2)
+        invstd = invstd.reshape(shp)
+        dxhat = g if gamma is None else g * gamma.reshape(shp)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            if ctx.training:
+                n = xhat.size // c
+                gx = (invstd / n) * (
+                    n * dxhat
+                    - dxhat.sum(axis=axes, keepdims=True)
+                    - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
+                )
+            else:
+                gx = dxhat * invstd
+        ggamma = (g * xhat).sum(axis=axes) if ctx.has_affine else None
+        gbeta = g.sum(axis=axes) if ctx.has_affine else None
+    if not ctx.has_affine:
+        return (gx,)
+    return (gx, ggamma if ctx.needs_input_grad[1] else None,
+            gbeta if ctx.needs_input_grad[2] else None)
+
+
 class BatchNorm(Function):
     """Batch normalisation over axis 0 of an ``(N, C)`` input; inputs ``(x)`` or
     ``(x, gamma, beta)``.
@@ -833,7 +992,15 @@ class BatchNorm(Function):
     ``dx = invstd / N * (N * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))`` with
     ``dxhat = g * gamma``. Evaluation (``mean``/``var`` given, e.g. running statistics): the
     statistics are constants, so ``dx = g * gamma * invstd``. In both modes
-    ``dgamma = sum(g * xhat)`` and ``dbeta = sum(g)`` over the batch. Numpy, any float dtype.
+    ``dgamma = sum(g * xhat)`` and ``dbeta = sum(g)`` over the batch.
+
+    In training, ``running_mean`` / ``running_var`` (writable float arrays of shape ``(C,)``,
+    optional) are updated in place as PyTorch does: ``r = (1 - momentum) * r + momentum * stat``
+    with the *unbiased* batch variance ``var * n / (n - 1)`` for ``running_var``.
+
+    float32 input runs on the native kernels (``_C.batch_norm_forward_train`` / ``_eval`` and
+    their backward passes: fused, numerically careful for large means, bitwise independent of
+    the thread count); float64 (gradcheck) uses numpy, the reference.
     """
 
     @staticmethod
@@ -846,60 +1013,46 @@ class BatchNorm(Function):
         eps: float = 1e-5,
         mean: np.ndarray | None = None,
         var: np.ndarray | None = None,
+        running_mean: np.ndarray | None = None,
+        running_var: np.ndarray | None = None,
+        momentum: float = 0.1,
     ) -> np.ndarray:
         if x.ndim != 2:
             raise ValueError(f"batch_norm: x must be 2-D (batch, features), got shape {x.shape}")
-        c = x.shape[1]
-        for name, p in (("gamma", gamma), ("beta", beta)):
-            if p is not None and p.shape != (c,):
-                raise ValueError(f"batch_norm: {name} must have shape ({c},), got {p.shape}")
-        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer,
-                                                                     np.floating)):
-            raise TypeError(f"batch_norm: eps must be a positive number, got {eps!r}")
-        if not (np.isfinite(eps) and eps > 0):
-            raise ValueError(f"batch_norm: eps must be a finite number > 0, got {eps!r}")
-        if (mean is None) != (var is None):
-            raise ValueError("batch_norm: pass both mean and var (evaluation), or neither")
-        if mean is not None:
-            mean, var = (_statistic(v, n, c) for v, n in ((mean, "mean"), (var, "var")))
-        training = mean is None
-        if training:
-            if x.shape[0] < 2:
-                raise ValueError(
-                    f"batch_norm in training mode needs more than 1 sample per feature: x "
-                    f"must have at least 2 rows, got shape {x.shape}"
-                )
-            mean = x.mean(axis=0)
-            var = x.var(axis=0)
-        dt = x.dtype
-        mean = np.asarray(mean, dtype=dt)
-        invstd = (1.0 / np.sqrt(np.asarray(var, dtype=dt) + dt.type(eps))).astype(dt, copy=False)
-        xhat = (x - mean) * invstd
-        out = xhat if gamma is None else xhat * gamma
-        if beta is not None:
-            out = out + beta
-        ctx.save_for_backward(xhat, invstd, gamma)
-        ctx.training, ctx.has_affine = training, gamma is not None
-        return out.astype(dt, copy=False)
+        return _bn_forward(ctx, x, gamma, beta, eps, mean, var, running_mean, running_var,
+                           momentum, "batch_norm")
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        xhat, invstd, gamma = ctx.saved_tensors
-        dxhat = g if gamma is None else g * gamma
-        gx = None
-        if ctx.needs_input_grad[0]:
-            if ctx.training:
-                n = xhat.shape[0]
-                gx = (invstd / n) * (
-                    n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)
-                )
-            else:
-                gx = dxhat * invstd
-        if not ctx.has_affine:
-            return (gx,)
-        ggamma = (g * xhat).sum(axis=0) if ctx.needs_input_grad[1] else None
-        gbeta = g.sum(axis=0) if ctx.needs_input_grad[2] else None
-        return gx, ggamma, gbeta
+        return _bn_backward(ctx, g)
+
+
+class BatchNorm2d(Function):
+    """:class:`BatchNorm` of an ``(N, C, H, W)`` input, per channel over N, H and W (the same
+    keyword arguments; ``n = N * H * W`` values per channel)."""
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        x: np.ndarray,
+        gamma: np.ndarray | None = None,
+        beta: np.ndarray | None = None,
+        *,
+        eps: float = 1e-5,
+        mean: np.ndarray | None = None,
+        var: np.ndarray | None = None,
+        running_mean: np.ndarray | None = None,
+        running_var: np.ndarray | None = None,
+        momentum: float = 0.1,
+    ) -> np.ndarray:
+        if x.ndim != 4:
+            raise ValueError(f"batch_norm2d: x must be 4-D (N, C, H, W), got shape {x.shape}")
+        return _bn_forward(ctx, x, gamma, beta, eps, mean, var, running_mean, running_var,
+                           momentum, "batch_norm2d")
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return _bn_backward(ctx, g)
 
 
 def _statistic(v: Any, name: str, c: int) -> np.ndarray:
@@ -935,4 +1088,38 @@ def batch_norm(
     return BatchNorm.apply(*inputs, eps=eps, mean=mean, var=var)
 
 
-__all__ += ["BatchNorm", "TopK", "batch_norm", "ksparse", "topk_mask"]
+def batch_norm2d(
+    x: Tensor,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
+    *,
+    running_mean: Any = None,
+    running_var: Any = None,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation of an ``(N, C, H, W)`` tensor per channel (see :class:`BatchNorm2d`).
+
+    ``training=True``: batch statistics; ``running_mean`` / ``running_var`` (numpy arrays or
+    Tensors of shape ``(C,)``, optional) are updated in place with ``momentum`` (PyTorch's rule,
+    unbiased variance). ``training=False``: normalise with ``running_mean`` / ``running_var``
+    (both required), which are left unchanged. ``gamma`` and ``beta`` go together."""
+    if (gamma is None) != (beta is None):
+        raise ValueError("batch_norm2d: pass both gamma and beta, or neither")
+    if not isinstance(training, (bool, np.bool_)):
+        raise TypeError(f"batch_norm2d: training must be a bool, got {training!r}")
+    x = _input(x, "x")
+    gamma, beta = _input(gamma, "gamma", optional=True), _input(beta, "beta", optional=True)
+    inputs = (x,) if gamma is None else (x, gamma, beta)
+    if training:
+        return BatchNorm2d.apply(*inputs, eps=eps, running_mean=running_mean,
+                                 running_var=running_var, momentum=momentum)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm2d: training=False needs running_mean and running_var")
+    _check_momentum(momentum, "batch_norm2d")
+    return BatchNorm2d.apply(*inputs, eps=eps, mean=running_mean, var=running_var)
+
+
+__all__ += ["BatchNorm", "BatchNorm2d", "TopK", "batch_norm", "batch_norm2d", "ksparse",
+            "topk_mask"]

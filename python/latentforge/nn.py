@@ -412,8 +412,9 @@ class BatchNorm1d(Module):
     ``running_mean`` (zeros) and ``running_var`` (ones) are non-trainable
     :class:`Parameter` objects (``requires_grad=False``), so :meth:`Module.state_dict` and
     :meth:`Module.load_state_dict` include them, also inside a :class:`Sequential`. They never
-    get a ``.grad``, so optimizers skip them. Forward and backward are one
-    :class:`latentforge.functional.BatchNorm` op (numpy; float32 and float64).
+    get a ``.grad``, so optimizers skip them. Forward (with the running update) and backward
+    are one :class:`latentforge.functional.BatchNorm` op: native fused kernels for float32,
+    numpy for float64.
     """
 
     def __init__(
@@ -464,13 +465,16 @@ class BatchNorm1d(Module):
             return F.batch_norm(
                 x, *affine, eps=self.eps, mean=self.running_mean.data, var=self.running_var.data
             )
-        out = F.batch_norm(x, *affine, eps=self.eps)  # validates N >= 2
-        data = x.data
-        m = self.momentum
-        rm, rv = self.running_mean.data, self.running_var.data
-        rm[...] = (1.0 - m) * rm + m * data.mean(axis=0)
-        rv[...] = (1.0 - m) * rv + m * data.var(axis=0, ddof=1)
-        return out
+        # One op: batch statistics, and the running estimates updated in place (by the native
+        # kernel for float32); validates N >= 2 before anything is updated.
+        inputs = (x, *affine) if self.affine else (x,)
+        return F.BatchNorm.apply(
+            *inputs,
+            eps=self.eps,
+            running_mean=self.running_mean.data,
+            running_var=self.running_var.data,
+            momentum=self.momentum,
+        )
 
     def extra_repr(self) -> str:
         return (

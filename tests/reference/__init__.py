@@ -15,6 +15,7 @@ __all__ = [
     "tanh", "relu", "softplus", "softmax", "softmax_backward", "log_softmax", "gemm",
     "topk_mask", "sq_distances", "knn", "entropy", "perplexity_calibration", "joint_p_dense",
     "tsne_kl", "tsne_gradient", "rbm_free_energy", "rbm_free_energy_gaussian", "batchnorm_train",
+    "batch_norm_train", "batch_norm_backward", "batch_norm_eval",
     "sgd", "adagrad", "rmsprop", "adam", "adadelta", "max_norm", "random_joint_p",
     "dense_to_csr",
 ]
@@ -244,6 +245,59 @@ def batchnorm_train(x, gamma, beta, eps):
     mean = x.mean(axis=0)
     var = x.var(axis=0)
     return (x - mean) / np.sqrt(var + eps) * _f64(gamma) + _f64(beta)
+
+
+def _bn_axes(x):
+    """The reduction axes of batch norm (every axis but 1) and the per-channel broadcast shape."""
+    return (0,) + tuple(range(2, x.ndim)), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batch_norm_train(x, gamma, beta, eps):
+    """Training batch norm of a 2-D (N, C) or 4-D (N, C, H, W) x per channel: returns
+    (y, mean, invstd, unbiased variance), all float64. gamma / beta None mean 1 / 0."""
+    x = _f64(x)
+    axes, shp = _bn_axes(x)
+    n = x.size // x.shape[1]
+    mean = x.sum(axis=axes) / n
+    var = ((x - mean.reshape(shp)) ** 2).sum(axis=axes) / n
+    invstd = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean.reshape(shp)) * invstd.reshape(shp)
+    g = 1.0 if gamma is None else _f64(gamma).reshape(shp)
+    b = 0.0 if beta is None else _f64(beta).reshape(shp)
+    return xhat * g + b, mean, invstd, var * n / (n - 1)
+
+
+def batch_norm_backward(dy, x, gamma, invstd, mean=None):
+    """Backward of batch norm given invstd: training (mean None: the batch mean of x, and
+    dx = invstd / n (n dxhat - sum dxhat - xhat sum(dxhat xhat))) or evaluation (the given mean
+    and invstd are constants: dx = dy gamma invstd). Returns (dx, dgamma, dbeta) in float64."""
+    dy, x = _f64(dy), _f64(x)
+    axes, shp = _bn_axes(x)
+    n = x.size // x.shape[1]
+    training = mean is None
+    mu = x.sum(axis=axes) / n if training else _f64(mean)
+    xhat = (x - mu.reshape(shp)) * _f64(invstd).reshape(shp)
+    g = np.ones(x.shape[1]) if gamma is None else _f64(gamma)
+    dxhat = dy * g.reshape(shp)
+    if training:
+        dx = (_f64(invstd).reshape(shp) / n) * (
+            n * dxhat
+            - dxhat.sum(axis=axes, keepdims=True)
+            - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True)
+        )
+    else:
+        dx = dxhat * _f64(invstd).reshape(shp)
+    return dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes)
+
+
+def batch_norm_eval(x, gamma, beta, mean, var, eps):
+    """(x - mean) / sqrt(var + eps) * gamma + beta per channel (axis 1), float64."""
+    x = _f64(x)
+    _, shp = _bn_axes(x)
+    y = (x - _f64(mean).reshape(shp)) / np.sqrt(_f64(var).reshape(shp) + eps)
+    g = 1.0 if gamma is None else _f64(gamma).reshape(shp)
+    b = 0.0 if beta is None else _f64(beta).reshape(shp)
+    return y * g + b
 
 
 # ----------------------------------------------------------------------------- optimizers
