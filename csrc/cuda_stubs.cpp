@@ -6,6 +6,7 @@
 
 #include "core/cuda_runtime.h"
 #include "ops/gemm.h"
+#include "ops/pool2d.h"
 
 namespace lf {
 namespace {
@@ -37,6 +38,35 @@ void gemm_forward_cuda_config(float*, int64_t, const float*, int64_t, bool, cons
 void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
                          int64_t, int64_t, int64_t, float, float, const float*, Activation, int) {
   built_without_cuda("gemm_cuda_from_host");
+}
+
+void pool2d_forward_cuda(float*, int32_t*, const float*, const Pool2dShape&, PoolMode, void*) {
+  built_without_cuda("pool2d_forward_cuda");
+}
+
+void pool2d_backward_cuda(float*, const float*, const int32_t*, const float*, const float*,
+                          const Pool2dShape&, PoolMode, void*) {
+  built_without_cuda("pool2d_backward_cuda");
+}
+
+void pool2d_forward_cuda_config(float*, int32_t*, const float*, const Pool2dShape&, PoolMode, int,
+                                void*) {
+  built_without_cuda("pool2d_forward_cuda");
+}
+
+void pool2d_backward_cuda_config(float*, const float*, const int32_t*, const float*, const float*,
+                                 const Pool2dShape&, PoolMode, int, void*) {
+  built_without_cuda("pool2d_backward_cuda");
+}
+
+void pool2d_forward_cuda_from_host(float*, int32_t*, const float*, const Pool2dShape&, PoolMode,
+                                   int) {
+  built_without_cuda("pool2d_forward_cuda_from_host");
+}
+
+void pool2d_backward_cuda_from_host(float*, const float*, const int32_t*, const float*,
+                                    const float*, const Pool2dShape&, PoolMode, int) {
+  built_without_cuda("pool2d_backward_cuda_from_host");
 }
 
 }  // namespace lf
