@@ -7,6 +7,7 @@
 #include "core/cuda_runtime.h"
 #include "ops/batch_norm.h"
 #include "ops/gemm.h"
+#include "ops/pool2d.h"
 
 namespace lf {
 namespace {
@@ -73,6 +74,33 @@ void batch_norm_forward_eval_cuda_from_host(float*, const float*, const float*, 
                                             const float*, const float*, int64_t, int64_t, int64_t,
                                             double, int) {
   built_without_cuda("batch_norm_forward_eval_cuda_from_host");
+void pool2d_forward_cuda(float*, int32_t*, const float*, const Pool2dShape&, PoolMode, void*) {
+  built_without_cuda("pool2d_forward_cuda");
+}
+
+void pool2d_backward_cuda(float*, const float*, const int32_t*, const float*, const float*,
+                          const Pool2dShape&, PoolMode, void*) {
+  built_without_cuda("pool2d_backward_cuda");
+}
+
+void pool2d_forward_cuda_config(float*, int32_t*, const float*, const Pool2dShape&, PoolMode, int,
+                                void*) {
+  built_without_cuda("pool2d_forward_cuda");
+}
+
+void pool2d_backward_cuda_config(float*, const float*, const int32_t*, const float*, const float*,
+                                 const Pool2dShape&, PoolMode, int, void*) {
+  built_without_cuda("pool2d_backward_cuda");
+}
+
+void pool2d_forward_cuda_from_host(float*, int32_t*, const float*, const Pool2dShape&, PoolMode,
+                                   int) {
+  built_without_cuda("pool2d_forward_cuda_from_host");
+}
+
+void pool2d_backward_cuda_from_host(float*, const float*, const int32_t*, const float*,
+                                    const float*, const Pool2dShape&, PoolMode, int) {
+  built_without_cuda("pool2d_backward_cuda_from_host");
 }
 
 }  // namespace lf

@@ -18,8 +18,10 @@
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
 #include "emu/batch_norm_cuda_emu.h"
+#include "bindings/pool2d_args.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/gemm_cuda_emu.h"
+#include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
 #include "ops/gemm.h"
 
@@ -161,6 +163,65 @@ py::array batch_norm_forward_eval_cuda(const py::object& x_obj, const py::object
     lf::batch_norm_forward_eval_cuda_emulated(yp, xp, g, b, m, v, x.N, x.C, x.HW, eps, config, s);
   }
   return y;
+py::tuple pool2d_cuda_forward(const py::object& x_obj, const std::string& mode_name,
+                              const py::object& kernel_size, const py::object& stride,
+                              const py::object& padding, int config, const std::string& schedule,
+                              uint64_t seed) {
+  const lf::PoolMode mode = lf::bind::pool_mode(mode_name);
+  if (config < 0 || config >= lf::kPool2dCudaConfigs) {
+    throw py::value_error("config must be in [0, " + std::to_string(lf::kPool2dCudaConfigs) +
+                          "), got " + std::to_string(config));
+  }
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const py::array x = lf::bind::pool_input(x_obj);
+  const lf::Pool2dShape g = lf::bind::pool_geometry(x.shape(0), x.shape(1), x.shape(2), x.shape(3),
+                                                    kernel_size, stride, padding);
+  // Outputs start at -1e30 / -7 (see fresh_output): an element no thread wrote fails a test.
+  py::array_t<float> y(lf::bind::pool_out_shape(g));
+  std::fill_n(y.mutable_data(), y.size(), -1e30f);
+  py::object argmax = py::none();
+  int32_t* ap = nullptr;
+  if (mode == lf::PoolMode::max) {
+    py::array_t<int32_t> a(lf::bind::pool_out_shape(g));
+    std::fill_n(a.mutable_data(), a.size(), int32_t{-7});
+    ap = a.mutable_data();
+    argmax = std::move(a);
+  }
+  float* yp = y.mutable_data();
+  const float* xp = lf::bind::cptr<float>(x);
+  {
+    py::gil_scoped_release release;
+    lf::pool2d_forward_cuda_emulated(yp, ap, xp, g, mode, config, s);
+  }
+  return py::make_tuple(std::move(y), std::move(argmax));
+}
+
+py::array pool2d_cuda_backward(const py::object& dy, const py::object& argmax, const py::object& x,
+                               const py::object& y, const py::object& input_hw,
+                               const std::string& mode_name, const py::object& kernel_size,
+                               const py::object& stride, const py::object& padding, int config,
+                               const std::string& schedule, uint64_t seed) {
+  const lf::PoolMode mode = lf::bind::pool_mode(mode_name);
+  if (config < 0 || config >= lf::kPool2dCudaConfigs) {
+    throw py::value_error("config must be in [0, " + std::to_string(lf::kPool2dCudaConfigs) +
+                          "), got " + std::to_string(config));
+  }
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto a =
+      lf::bind::pool_backward_args(mode, dy, argmax, x, y, input_hw, kernel_size, stride, padding);
+  if (mode == lf::PoolMode::max) lf::bind::pool_check_argmax(a.argmax, a.s);
+  py::array_t<float> dx(lf::bind::pool_in_shape(a.s));
+  std::fill_n(dx.mutable_data(), dx.size(), -1e30f);
+  float* dxp = dx.mutable_data();
+  const float* dyp = lf::bind::cptr<float>(a.dy);
+  const int32_t* ap = mode == lf::PoolMode::max ? lf::bind::cptr<int32_t>(a.argmax) : nullptr;
+  const float* xp = mode == lf::PoolMode::l2 ? lf::bind::cptr<float>(a.x) : nullptr;
+  const float* yp = mode == lf::PoolMode::l2 ? lf::bind::cptr<float>(a.y) : nullptr;
+  {
+    py::gil_scoped_release release;
+    lf::pool2d_backward_cuda_emulated(dxp, dyp, ap, xp, yp, a.s, mode, config, s);
+  }
+  return dx;
 }
 
 }  // namespace
@@ -183,6 +244,20 @@ PYBIND11_MODULE(_emu, m) {
         "(allocated when None).");
   m.def("gemm_cuda_num_configs", &lf::gemm_cuda_emulated_num_configs,
         "Number of launch configurations of the emulated CUDA GEMM kernel.");
+  m.def("pool2d_cuda_forward", &pool2d_cuda_forward, py::arg("x"), py::arg("mode"),
+        py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA pooling forward kernel (ops/pool2d_cuda.cuh) run by the emulator, mode 'max', "
+        "'avg' or 'l2', same checks as _C.max_pool2d_forward. Returns (y, argmax or None).");
+  m.def("pool2d_cuda_backward", &pool2d_cuda_backward, py::arg("dy"), py::arg("argmax"),
+        py::arg("x"), py::arg("y"), py::arg("input_hw"), py::arg("mode"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding"), py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA pooling backward kernel run by the emulator (argmax for 'max', x and y for 'l2', "
+        "None otherwise; input_hw is read for 'max' and 'avg'). Returns dx.");
+  m.def(
+      "pool2d_cuda_num_configs", [] { return lf::kPool2dCudaConfigs; },
+      "Number of launch configurations of the CUDA pooling kernels.");
 
   m.def("batch_norm_forward_train_cuda", &batch_norm_forward_train_cuda, py::arg("x"),
         py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),

@@ -64,6 +64,9 @@ OPS: tuple[Op, ...] = (
        "tsne_gradient_exact_cpu"),
     Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
        "op:tsne_bh"),
+    Op("pool2d", "2-D max / average / L2 pooling over NCHW, forward and backward",
+       "pool2d_forward_naive pool2d_backward_naive", ("MaxPool2d", "AvgPool2d", "L2Pool2d"),
+       cuda=True),
 )
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -1123,3 +1123,193 @@ def batch_norm2d(
 
 __all__ += ["BatchNorm", "BatchNorm2d", "TopK", "batch_norm", "batch_norm2d", "ksparse",
             "topk_mask"]
+
+
+# ------------------------------------------------------------------------------ 2-D pooling
+# Float32 runs on the native kernels (csrc/ops/pool2d.h: _C.max_pool2d_forward and friends);
+# float64 (gradcheck) runs the same rules in numpy, one vectorized step per window offset.
+def _pool_offsets(shape, k, s, p, out):
+    """For each window offset (i, j) in row-major order: the input rows/columns it reaches for
+    every output row/column and whether they lie inside the input (not padding)."""
+    H, W = shape[2], shape[3]
+    oh, ow = np.arange(out[0]), np.arange(out[1])
+    for i in range(k[0]):
+        rows = oh * s[0] - p[0] + i
+        rin = (rows >= 0) & (rows < H)
+        for j in range(k[1]):
+            cols = ow * s[1] - p[1] + j
+            cin = (cols >= 0) & (cols < W)
+            yield np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1), rin[:, None] & cin[None, :]
+
+
+def _pool_forward_numpy(x: np.ndarray, mode: str, k, s, p, out):
+    """(y, argmax or None) by the kernels' rules, in x's dtype."""
+    W = x.shape[3]
+    y = argmax = started = None
+    for rows, cols, valid in _pool_offsets(x.shape, k, s, p, out):
+        v = x[:, :, rows[:, None], cols[None, :]]
+        if mode == "max":
+            if y is None:
+                y = np.full(v.shape, -np.inf, x.dtype)
+                argmax = np.zeros(v.shape, np.int32)
+                started = np.zeros(v.shape[2:], bool)
+            with np.errstate(invalid="ignore"):
+                take = valid & (~started | (v > y) | (np.isnan(v) & ~np.isnan(y)))
+            y = np.where(take, v, y)
+            argmax = np.where(take, (rows[:, None] * W + cols[None, :]).astype(np.int32), argmax)
+            started = started | valid
+        else:
+            term = np.where(valid, v if mode == "avg" else v * v, 0)
+            y = term if y is None else y + term
+    if mode == "avg":
+        y = y / (k[0] * k[1])
+    elif mode == "l2":
+        y = np.sqrt(y)
+    return y.astype(x.dtype, copy=False), argmax
+
+
+def _pool_backward_numpy(g: np.ndarray, mode: str, in_shape, k, s, p, out, argmax=None,
+                         x=None, y=None) -> np.ndarray:
+    N, C, H, W = in_shape
+    if mode == "max":
+        dx = np.zeros((N * C, H * W), g.dtype)
+        planes = np.repeat(np.arange(N * C), out[0] * out[1])
+        np.add.at(dx, (planes, argmax.reshape(-1)), g.reshape(-1))
+        return dx.reshape(in_shape)
+    dx = np.zeros(in_shape, g.dtype)
+    if mode == "avg":
+        coef = g / (k[0] * k[1])
+    else:
+        with np.errstate(divide="ignore"):
+            coef = g * np.where(y != 0, 1 / np.where(y != 0, y, 1), 0)
+    n_idx, c_idx = np.arange(N)[:, None, None, None], np.arange(C)[None, :, None, None]
+    for rows, cols, valid in _pool_offsets(in_shape, k, s, p, out):
+        r, c = rows[:, None], cols[None, :]
+        term = coef if mode == "avg" else coef * x[:, :, r, c]
+        np.add.at(dx, (n_idx, c_idx, r, c), np.where(valid, term, 0))
+    return dx
+
+
+class _Pool2d(Function):
+    """Shared forward/backward of the three pooling Functions (``_mode`` picks the kernel)."""
+
+    _mode = "max"
+
+    @classmethod
+    def _forward(cls, ctx: Context, x: np.ndarray, kernel_size, stride, padding) -> np.ndarray:
+        if x.ndim != 4:
+            raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+        k, s, p, out = _ops.pool_geometry(x.shape, kernel_size, stride, padding)
+        ctx.geometry = (x.shape, k, s, p, out)
+        mode = cls._mode
+        argmax = None
+        if _f32(x):
+            xc = _contig(x)
+            if mode == "max":
+                y, argmax = _C.max_pool2d_forward(xc, k, s, p)
+            else:
+                y = getattr(_C, f"{mode}_pool2d_forward")(xc, k, s, p)
+        else:
+            y, argmax = _pool_forward_numpy(x, mode, k, s, p, out)
+        if mode == "max":
+            ctx.save_for_backward(argmax)
+        elif mode == "l2":
+            ctx.save_for_backward(x, y)
+        return y
+
+    @classmethod
+    def _backward(cls, ctx: Context, g: np.ndarray):
+        in_shape, k, s, p, out = ctx.geometry
+        mode = cls._mode
+        saved = ctx.saved_tensors
+        if _f32(g) and all(a.dtype != np.float64 for a in saved):
+            gc = _contig(g)
+            if mode == "max":
+                return (_C.max_pool2d_backward(gc, saved[0], in_shape[2:], k, s, p),)
+            if mode == "avg":
+                return (_C.avg_pool2d_backward(gc, in_shape[2:], k, s, p),)
+            x, y = saved
+            return (_C.l2_pool2d_backward(gc, _contig(x), _contig(y), k, s, p),)
+        if mode == "max":
+            return (_pool_backward_numpy(g, mode, in_shape, k, s, p, out, argmax=saved[0]),)
+        if mode == "avg":
+            return (_pool_backward_numpy(g, mode, in_shape, k, s, p, out),)
+        x, y = saved
+        return (_pool_backward_numpy(g, mode, in_shape, k, s, p, out, x=x, y=y),)
+
+
+class MaxPool2d(_Pool2d):
+    """2-D max pooling of an ``(N, C, H, W)`` input (see :func:`max_pool2d`).
+
+    Forward keeps the int32 argmax (first maximum of each window in row-major order; a NaN
+    wins); backward routes each output's gradient to it, summing where overlapping windows
+    pick the same input (one fixed order: bitwise independent of the thread count)."""
+
+    _mode = "max"
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, kernel_size, stride=None, padding=0):
+        return MaxPool2d._forward(ctx, x, kernel_size, stride, padding)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return MaxPool2d._backward(ctx, g)
+
+
+class AvgPool2d(_Pool2d):
+    """2-D average pooling (``count_include_pad=True``: window sum / ``kh * kw``); backward
+    spreads ``g / (kh * kw)`` over each window."""
+
+    _mode = "avg"
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, kernel_size, stride=None, padding=0):
+        return AvgPool2d._forward(ctx, x, kernel_size, stride, padding)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return AvgPool2d._backward(ctx, g)
+
+
+class L2Pool2d(_Pool2d):
+    """2-D L2 pooling ``y = sqrt(sum over the window of x**2)`` (padding contributes 0).
+
+    Backward: ``dx += g * x / y`` over each window, and 0 where ``y == 0`` (an all-zero window:
+    the subgradient 0, never NaN). Compared with ``torch.nn.functional.lp_pool2d(x, 2, ...)``:
+    that one has no padding, and its gradient at an all-zero window is NaN; otherwise both
+    compute the same function (it goes through ``avg_pool2d(x**2) * kh * kw``)."""
+
+    _mode = "l2"
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, kernel_size, stride=None, padding=0):
+        return L2Pool2d._forward(ctx, x, kernel_size, stride, padding)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return L2Pool2d._backward(ctx, g)
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Differentiable 2-D max pooling of an ``(N, C, H, W)`` tensor. ``kernel_size``, ``stride``
+    (None: ``kernel_size``) and ``padding`` are ints or ``(h, w)`` pairs, as in PyTorch
+    (``0 <= padding <= kernel_size // 2``, padded positions are -inf)."""
+    return MaxPool2d.apply(_input(x, "x"), kernel_size=kernel_size, stride=stride,
+                           padding=padding)
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Differentiable 2-D average pooling (padding counts as zeros in the mean, as PyTorch's
+    default ``count_include_pad=True``). Arguments as in :func:`max_pool2d`."""
+    return AvgPool2d.apply(_input(x, "x"), kernel_size=kernel_size, stride=stride,
+                           padding=padding)
+
+
+def l2_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    """Differentiable 2-D L2 pooling ``sqrt(sum of x**2 over each window)``: see
+    :class:`L2Pool2d`. Arguments as in :func:`max_pool2d`."""
+    return L2Pool2d.apply(_input(x, "x"), kernel_size=kernel_size, stride=stride,
+                          padding=padding)
+
+
+__all__ += ["AvgPool2d", "L2Pool2d", "MaxPool2d", "avg_pool2d", "l2_pool2d", "max_pool2d"]

@@ -1,4 +1,4 @@
-"""Dense linear algebra on latentforge's native kernels.
+"""Dense linear algebra and 2-D pooling on latentforge's native kernels.
 
 Input rules are those of :mod:`latentforge._backend`: float32 inputs are used in place,
 float64/float16 and non-contiguous inputs are converted to float32 once per call, and
@@ -8,13 +8,16 @@ runs, so calls from several Python threads run in parallel.
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import numpy as np
 
 from . import _C
 from ._backend import Activation, as_float32, as_float32_matrix
 from ._backend import activation as _activation
 
-__all__ = ["gemm", "linear"]
+__all__ = ["avg_pool2d", "gemm", "l2_pool2d", "linear", "max_pool2d"]
 
 
 def _check_output(C: np.ndarray, shape: tuple[int, int], *inputs: np.ndarray) -> None:
@@ -127,3 +130,89 @@ def linear(X, W, b=None, activation: str | None = None, *, trans_w: bool = False
     """
     act = _activation(activation)
     return _matmul(X, W, None, False, trans_w, 1.0, 0.0, b, act, names=("X", "W", "b (the bias)"))
+
+
+# ------------------------------------------------------------------------------------ pooling
+def pool_pair(v: Any, name: str) -> tuple[int, int]:
+    """``v`` (an int or a pair of ints) as an ``(h, w)`` pair; TypeError/ValueError name it."""
+    items = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(items) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints (h, w), got {len(items)} values")
+    out = []
+    for item in items:
+        if isinstance(item, (bool, np.bool_)):
+            raise TypeError(f"{name} must be an int or a pair of ints, got a bool")
+        try:
+            out.append(operator.index(item))
+        except TypeError:
+            raise TypeError(
+                f"{name} must be an int or a pair of ints (h, w), got {type(item).__name__}"
+            ) from None
+    return out[0], out[1]
+
+
+def pool_geometry(shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any):
+    """Validated ``(kernel, stride, padding, (OH, OW))`` pairs for an input of ``shape``
+    ``(N, C, H, W)``: the rules of ``csrc/ops/pool2d.h`` (stride None = kernel_size; stride >= 1;
+    0 <= padding <= kernel_size // 2; the window must fit the padded input)."""
+    k = pool_pair(kernel_size, "kernel_size")
+    s = k if stride is None else pool_pair(stride, "stride")
+    p = pool_pair(padding, "padding")
+    if min(k) < 1:
+        raise ValueError(f"kernel_size must be >= 1, got {k}")
+    if min(s) < 1:
+        raise ValueError(f"stride must be >= 1, got {s}")
+    if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(
+            f"padding must satisfy 0 <= padding <= kernel_size // 2, got padding {p} for "
+            f"kernel_size {k}"
+        )
+    if max(k + s + p) >= 2**31:
+        raise ValueError("kernel_size, stride and padding must be below 2**31")
+    H, W = shape[2], shape[3]
+    if H < 1 or W < 1:
+        raise ValueError(f"x must have H >= 1 and W >= 1, got shape {tuple(shape)}")
+    if k[0] > H + 2 * p[0] or k[1] > W + 2 * p[1]:
+        raise ValueError(
+            f"kernel_size {k} is larger than the padded input ({H + 2 * p[0]}, {W + 2 * p[1]})"
+        )
+    out = ((H + 2 * p[0] - k[0]) // s[0] + 1, (W + 2 * p[1] - k[1]) // s[1] + 1)
+    return k, s, p, out
+
+
+def _pool_input(x: Any) -> np.ndarray:
+    x = as_float32(x, "x", ndim=4)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices: bool = False):
+    """2-D max pooling of ``x`` of shape ``(N, C, H, W)`` (native float32 kernel).
+
+    ``kernel_size``, ``stride`` (None: ``kernel_size``) and ``padding`` are ints or ``(h, w)``
+    pairs, as in PyTorch (``0 <= padding <= kernel_size // 2``; padded positions are -inf).
+    Each output is the first maximum of its window in row-major order; a NaN in the window
+    makes it NaN. With ``return_indices=True`` also returns the int32 argmax: the flat index
+    ``h * W + w`` of the selected element in its input plane.
+    """
+    x = _pool_input(x)
+    k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
+    y, argmax = _C.max_pool2d_forward(x, k, s, p)
+    return (y, argmax) if return_indices else y
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """2-D average pooling of ``(N, C, H, W)`` ``x``: window sums divided by ``kh * kw``
+    (padding counts as zeros: PyTorch's ``count_include_pad=True``). Arguments as in
+    :func:`max_pool2d`."""
+    x = _pool_input(x)
+    k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
+    return _C.avg_pool2d_forward(x, k, s, p)
+
+
+def l2_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
+    """2-D L2 pooling of ``(N, C, H, W)`` ``x``: ``sqrt(sum of x**2 over the window)``, padding
+    contributing 0 (``torch.nn.functional.lp_pool2d`` with ``p=2``, plus padding). Arguments as
+    in :func:`max_pool2d`."""
+    x = _pool_input(x)
+    k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
+    return _C.l2_pool2d_forward(x, k, s, p)

@@ -16,6 +16,7 @@ __all__ = [
     "topk_mask", "sq_distances", "knn", "entropy", "perplexity_calibration", "joint_p_dense",
     "tsne_kl", "tsne_gradient", "rbm_free_energy", "rbm_free_energy_gaussian", "batchnorm_train",
     "batch_norm_train", "batch_norm_backward", "batch_norm_eval",
+    "pool2d", "pool2d_backward",
     "sgd", "adagrad", "rmsprop", "adam", "adadelta", "max_norm", "random_joint_p",
     "dense_to_csr",
 ]
@@ -298,6 +299,73 @@ def batch_norm_eval(x, gamma, beta, mean, var, eps):
     g = 1.0 if gamma is None else _f64(gamma).reshape(shp)
     b = 0.0 if beta is None else _f64(beta).reshape(shp)
     return y * g + b
+# ----------------------------------------------------------------------------- 2-D pooling
+def _pool_windows(shape, kernel_size, stride, padding):
+    """For every output (oh, ow): the flat indices h*W + w of its window's input elements in
+    row-major window order, padding left out."""
+    H, W = shape[2], shape[3]
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    OH, OW = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    windows = {}
+    for oh in range(OH):
+        for ow in range(OW):
+            windows[oh, ow] = [
+                h * W + w
+                for h in range(oh * sh - ph, oh * sh - ph + kh)
+                for w in range(ow * sw - pw, ow * sw - pw + kw)
+                if 0 <= h < H and 0 <= w < W
+            ]
+    return (OH, OW), windows
+
+
+def pool2d(x, mode, kernel_size, stride, padding):
+    """2-D pooling of an (N, C, H, W) array by the obvious loops, in float64: "max" (the first
+    maximum of each window in row-major order; a NaN is the maximum, numpy's argmax rule),
+    "avg" (window sum / (kh*kw), padding counting as zeros) or "l2" (sqrt of the window's sum of
+    squares). Returns y, and for "max" (y, argmax) with argmax the flat index h*W + w."""
+    x = _f64(x)
+    N, C = x.shape[:2]
+    (OH, OW), windows = _pool_windows(x.shape, kernel_size, stride, padding)
+    flat = x.reshape(N, C, -1)
+    y = np.empty((N, C, OH, OW))
+    argmax = np.empty((N, C, OH, OW), np.int64)
+    for (oh, ow), idx in windows.items():
+        v = flat[:, :, idx]  # (N, C, window size)
+        if mode == "max":
+            k = np.argmax(v, axis=-1)
+            y[:, :, oh, ow] = np.take_along_axis(v, k[..., None], -1)[..., 0]
+            argmax[:, :, oh, ow] = np.asarray(idx)[k]
+        elif mode == "avg":
+            y[:, :, oh, ow] = v.sum(-1) / (kernel_size[0] * kernel_size[1])
+        else:
+            y[:, :, oh, ow] = np.sqrt((v * v).sum(-1))
+    return (y, argmax) if mode == "max" else y
+
+
+def pool2d_backward(dy, mode, x_shape, kernel_size, stride, padding, argmax=None, x=None, y=None):
+    """dx of pool2d in float64 by the obvious loops: "max" adds dy to the argmax, "avg" spreads
+    dy / (kh*kw) over each window, "l2" adds dy * x / y over each window (0 where y == 0; y is
+    the given forward output, else recomputed)."""
+    dy = _f64(dy)
+    N, C, H, W = x_shape
+    (OH, OW), windows = _pool_windows(x_shape, kernel_size, stride, padding)
+    dx = np.zeros((N, C, H * W))
+    if mode == "l2":
+        xf = _f64(x).reshape(N, C, -1)
+        y = pool2d(x, "l2", kernel_size, stride, padding) if y is None else _f64(y)
+    for (oh, ow), idx in windows.items():
+        g = dy[:, :, oh, ow]
+        if mode == "max":
+            for n in range(N):
+                for c in range(C):
+                    dx[n, c, argmax[n, c, oh, ow]] += g[n, c]
+        elif mode == "avg":
+            dx[:, :, idx] += (g / (kernel_size[0] * kernel_size[1]))[..., None]
+        else:
+            yo = y[:, :, oh, ow]
+            r = np.where(yo != 0, 1 / np.where(yo != 0, yo, 1), 0)
+            dx[:, :, idx] += (g * r)[..., None] * xf[:, :, idx]
+    return dx.reshape(x_shape)
 
 
 # ----------------------------------------------------------------------------- optimizers
