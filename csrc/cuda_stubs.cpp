@@ -74,6 +74,8 @@ void batch_norm_forward_eval_cuda_from_host(float*, const float*, const float*, 
                                             const float*, const float*, int64_t, int64_t, int64_t,
                                             double, int) {
   built_without_cuda("batch_norm_forward_eval_cuda_from_host");
+}
+
 void pool2d_forward_cuda(float*, int32_t*, const float*, const Pool2dShape&, PoolMode, void*) {
   built_without_cuda("pool2d_forward_cuda");
 }

@@ -17,8 +17,8 @@
 
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
-#include "emu/batch_norm_cuda_emu.h"
 #include "bindings/pool2d_args.h"
+#include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/gemm_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
@@ -163,6 +163,8 @@ py::array batch_norm_forward_eval_cuda(const py::object& x_obj, const py::object
     lf::batch_norm_forward_eval_cuda_emulated(yp, xp, g, b, m, v, x.N, x.C, x.HW, eps, config, s);
   }
   return y;
+}
+
 py::tuple pool2d_cuda_forward(const py::object& x_obj, const std::string& mode_name,
                               const py::object& kernel_size, const py::object& stride,
                               const py::object& padding, int config, const std::string& schedule,
