@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/cuda_runtime.h"
+#include "ops/conv2d.h"
 #include "ops/gemm.h"
 
 namespace lf {
@@ -37,6 +38,30 @@ void gemm_forward_cuda_config(float*, int64_t, const float*, int64_t, bool, cons
 void gemm_cuda_from_host(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
                          int64_t, int64_t, int64_t, float, float, const float*, Activation, int) {
   built_without_cuda("gemm_cuda_from_host");
+}
+
+void conv2d_forward_cuda(float*, const float*, const float*, const float*, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, void*) {
+  built_without_cuda("conv2d_forward_cuda");
+}
+
+void conv2d_backward_data_cuda(float*, const float*, const float*, int64_t, int64_t, int64_t,
+                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               int64_t, void*) {
+  built_without_cuda("conv2d_backward_data_cuda");
+}
+
+void conv2d_backward_weights_cuda(float*, float*, const float*, const float*, int64_t, int64_t,
+                                  int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                  int64_t, int64_t, void*) {
+  built_without_cuda("conv2d_backward_weights_cuda");
+}
+
+void conv2d_cuda_from_host(int, float*, float*, const float*, const float*, const float*, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t) {
+  built_without_cuda("conv2d_cuda_from_host");
 }
 
 }  // namespace lf

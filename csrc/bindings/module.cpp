@@ -17,6 +17,7 @@ void bind_tsne_affinity(py::module_& m);
 void bind_tsne_symmetrize(py::module_& m);
 void bind_tsne_bh(py::module_& m);
 void bind_tsne_grouped(py::module_& m);
+void bind_conv2d(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
@@ -32,4 +33,5 @@ PYBIND11_MODULE(_C, m) {
   bind_tsne_symmetrize(m);
   bind_tsne_bh(m);
   bind_tsne_grouped(m);
+  bind_conv2d(m);
 }

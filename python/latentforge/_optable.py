@@ -60,6 +60,9 @@ OPS: tuple[Op, ...] = (
        "tsne_gradient_exact_cpu"),
     Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
        "op:tsne_bh"),
+    Op("conv2d", "2-D convolution (NCHW, stride, zero padding): forward, data and weight grads",
+       "conv2d_forward_naive conv2d_backward_data_naive conv2d_backward_weights_naive",
+       ("Conv2d",), cuda=True),
 )
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
