@@ -6,6 +6,7 @@
 
 #include "core/cuda_runtime.h"
 #include "ops/batch_norm.h"
+#include "ops/conv2d.h"
 #include "ops/gemm.h"
 #include "ops/pool2d.h"
 
@@ -103,6 +104,30 @@ void pool2d_forward_cuda_from_host(float*, int32_t*, const float*, const Pool2dS
 void pool2d_backward_cuda_from_host(float*, const float*, const int32_t*, const float*,
                                     const float*, const Pool2dShape&, PoolMode, int) {
   built_without_cuda("pool2d_backward_cuda_from_host");
+}
+
+void conv2d_forward_cuda(float*, const float*, const float*, const float*, int64_t, int64_t,
+                         int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, void*) {
+  built_without_cuda("conv2d_forward_cuda");
+}
+
+void conv2d_backward_data_cuda(float*, const float*, const float*, int64_t, int64_t, int64_t,
+                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                               int64_t, void*) {
+  built_without_cuda("conv2d_backward_data_cuda");
+}
+
+void conv2d_backward_weights_cuda(float*, float*, const float*, const float*, int64_t, int64_t,
+                                  int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                  int64_t, int64_t, void*) {
+  built_without_cuda("conv2d_backward_weights_cuda");
+}
+
+void conv2d_cuda_from_host(int, float*, float*, const float*, const float*, const float*, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t) {
+  built_without_cuda("conv2d_cuda_from_host");
 }
 
 }  // namespace lf

@@ -19,6 +19,7 @@ void bind_tsne_symmetrize(py::module_& m);
 void bind_tsne_bh(py::module_& m);
 void bind_tsne_grouped(py::module_& m);
 void bind_pool2d(py::module_& m);
+void bind_conv2d(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
@@ -36,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   bind_tsne_bh(m);
   bind_tsne_grouped(m);
   bind_pool2d(m);
+  bind_conv2d(m);
 }

@@ -9,7 +9,9 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -20,9 +22,11 @@
 #include "bindings/pool2d_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
+#include "emu/conv2d_cuda_emu.h"
 #include "emu/gemm_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
+#include "ops/conv2d.h"
 #include "ops/gemm.h"
 
 namespace py = pybind11;
@@ -226,6 +230,106 @@ py::array pool2d_cuda_backward(const py::object& dy, const py::object& argmax, c
   return dx;
 }
 
+using Pair = std::array<int64_t, 2>;
+
+void conv2d_config(int config) {
+  const int configs = lf::conv2d_cuda_emulated_num_configs();
+  if (config < 0 || config >= configs) {
+    throw py::value_error("config must be in [0, " + std::to_string(configs) + "), got " +
+                          std::to_string(config));
+  }
+}
+
+py::array_t<float> conv2d_new(std::initializer_list<int64_t> shape) {
+  std::vector<py::ssize_t> dims;
+  for (const int64_t d : shape) dims.push_back(static_cast<py::ssize_t>(d));
+  py::array_t<float> out(dims);
+  std::fill_n(out.mutable_data(), out.size(), -1e30f);  // see fresh_output
+  return out;
+}
+
+// The emulated conv2d kernels: the checks of _C.conv2d_* (array_check.h, conv2d_check_args).
+py::array conv2d_forward_emu(const py::object& x_obj, const py::object& w_obj,
+                             const py::object& b_obj, Pair stride, Pair padding, int config,
+                             const std::string& schedule, uint64_t seed) {
+  conv2d_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto x = lf::bind::array_arg<float>(x_obj, "x", 4);
+  const auto w = lf::bind::array_arg<float>(w_obj, "weight", 4);
+  if (x.shape(1) != w.shape(1)) throw py::value_error("x and weight channels differ");
+  const auto g =
+      lf::conv2d_check_args(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
+                            w.shape(3), stride[0], stride[1], padding[0], padding[1]);
+  py::array b;
+  const float* bp = nullptr;
+  if (!b_obj.is_none()) {
+    b = lf::bind::array_arg<float>(b_obj, "bias", 1);
+    if (b.shape(0) != w.shape(0)) throw py::value_error("bias must have C_out elements");
+    bp = lf::bind::cptr<float>(b);
+  }
+  auto y = conv2d_new({x.shape(0), w.shape(0), g.OH, g.OW});
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::conv2d_forward_cuda_emulated(yp, lf::bind::cptr<float>(x), lf::bind::cptr<float>(w), bp,
+                                     x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0),
+                                     w.shape(2), w.shape(3), stride[0], stride[1], padding[0],
+                                     padding[1], config, s);
+  }
+  return std::move(y);
+}
+
+py::array conv2d_backward_data_emu(const py::object& dy_obj, const py::object& w_obj, Pair hw,
+                                   Pair stride, Pair padding, int config,
+                                   const std::string& schedule, uint64_t seed) {
+  conv2d_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto dy = lf::bind::array_arg<float>(dy_obj, "dy", 4);
+  const auto w = lf::bind::array_arg<float>(w_obj, "weight", 4);
+  const auto g =
+      lf::conv2d_check_args(dy.shape(0), w.shape(1), hw[0], hw[1], w.shape(0), w.shape(2),
+                            w.shape(3), stride[0], stride[1], padding[0], padding[1]);
+  if (dy.shape(1) != w.shape(0) || dy.shape(2) != g.OH || dy.shape(3) != g.OW) {
+    throw py::value_error("dy has the wrong shape");
+  }
+  auto dx = conv2d_new({dy.shape(0), w.shape(1), hw[0], hw[1]});
+  float* dxp = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::conv2d_backward_data_cuda_emulated(dxp, lf::bind::cptr<float>(dy), lf::bind::cptr<float>(w),
+                                           dy.shape(0), w.shape(1), hw[0], hw[1], w.shape(0),
+                                           w.shape(2), w.shape(3), stride[0], stride[1], padding[0],
+                                           padding[1], config, s);
+  }
+  return std::move(dx);
+}
+
+py::tuple conv2d_backward_weights_emu(const py::object& dy_obj, const py::object& x_obj, Pair khw,
+                                      Pair stride, Pair padding, bool bias, int config,
+                                      const std::string& schedule, uint64_t seed) {
+  conv2d_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto dy = lf::bind::array_arg<float>(dy_obj, "dy", 4);
+  const auto x = lf::bind::array_arg<float>(x_obj, "x", 4);
+  const auto g =
+      lf::conv2d_check_args(x.shape(0), x.shape(1), x.shape(2), x.shape(3), dy.shape(1), khw[0],
+                            khw[1], stride[0], stride[1], padding[0], padding[1]);
+  if (dy.shape(0) != x.shape(0) || dy.shape(2) != g.OH || dy.shape(3) != g.OW) {
+    throw py::value_error("dy has the wrong shape");
+  }
+  auto dw = conv2d_new({dy.shape(1), x.shape(1), khw[0], khw[1]});
+  auto db = conv2d_new({dy.shape(1)});
+  float *dwp = dw.mutable_data(), *dbp = bias ? db.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    lf::conv2d_backward_weights_cuda_emulated(
+        dwp, dbp, lf::bind::cptr<float>(dy), lf::bind::cptr<float>(x), x.shape(0), x.shape(1),
+        x.shape(2), x.shape(3), dy.shape(1), khw[0], khw[1], stride[0], stride[1], padding[0],
+        padding[1], config, s);
+  }
+  return py::make_tuple(std::move(dw), bias ? py::object(std::move(db)) : py::object(py::none()));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -277,6 +381,23 @@ PYBIND11_MODULE(_emu, m) {
         "The CUDA evaluation batch-norm kernel run by the emulator.");
   m.def("batch_norm_cuda_num_configs", &lf::batch_norm_cuda_emulated_num_configs,
         "Number of launch configurations (block sizes) of the emulated batch-norm kernels.");
+
+  const Pair one{1, 1}, zero{0, 0};
+  m.def("conv2d_forward_cuda", &conv2d_forward_emu, py::arg("x"), py::arg("weight"),
+        py::arg("bias") = py::none(), py::arg("stride") = one, py::arg("padding") = zero,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA conv2d forward kernel (ops/conv2d_cuda.cuh) run by the emulator.");
+  m.def("conv2d_backward_data_cuda", &conv2d_backward_data_emu, py::arg("dy"), py::arg("weight"),
+        py::arg("input_hw"), py::arg("stride") = one, py::arg("padding") = zero,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA conv2d backward-data kernel run by the emulator.");
+  m.def("conv2d_backward_weights_cuda", &conv2d_backward_weights_emu, py::arg("dy"), py::arg("x"),
+        py::arg("kernel_hw"), py::arg("stride") = one, py::arg("padding") = zero,
+        py::arg("bias") = true, py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("seed") = 0,
+        "The CUDA conv2d backward-weights (and bias-gradient) kernels run by the emulator.");
+  m.def("conv2d_cuda_num_configs", &lf::conv2d_cuda_emulated_num_configs,
+        "Number of launch configurations (block sizes) of the emulated CUDA conv2d kernels.");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

@@ -67,6 +67,9 @@ OPS: tuple[Op, ...] = (
     Op("pool2d", "2-D max / average / L2 pooling over NCHW, forward and backward",
        "pool2d_forward_naive pool2d_backward_naive", ("MaxPool2d", "AvgPool2d", "L2Pool2d"),
        cuda=True),
+    Op("conv2d", "2-D convolution (NCHW, stride, zero padding): forward, data and weight grads",
+       "conv2d_forward_naive conv2d_backward_data_naive conv2d_backward_weights_naive",
+       ("Conv2d",), cuda=True),
 )
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

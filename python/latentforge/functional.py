@@ -1313,3 +1313,106 @@ def l2_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
 
 
 __all__ += ["AvgPool2d", "L2Pool2d", "MaxPool2d", "avg_pool2d", "l2_pool2d", "max_pool2d"]
+
+
+# --------------------------------------------------------------------------- 2-D convolution
+def _conv2d_windows(x: np.ndarray, kh: int, kw: int, s, p) -> np.ndarray:
+    """numpy im2col view: windows[n, c, oh, ow, i, j] = padded x[n, c, oh*sh + i, ow*sw + j]."""
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    return win[:, :, :: s[0], :: s[1]]
+
+
+def _conv2d_backward_data_numpy(g: np.ndarray, w: np.ndarray, hw, s, p) -> np.ndarray:
+    n, _, oh, ow = g.shape
+    c_in, kh, kw = w.shape[1:]
+    H, W = hw
+    gxp = np.zeros((n, c_in, H + 2 * p[0], W + 2 * p[1]), dtype=np.result_type(g, w))
+    for i in range(kh):
+        for j in range(kw):
+            gxp[:, :, i : i + s[0] * (oh - 1) + 1 : s[0], j : j + s[1] * (ow - 1) + 1 : s[1]] += (
+                np.einsum("nohw,oc->nchw", g, w[:, :, i, j], optimize=True)
+            )
+    return gxp[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
+
+
+class Conv2d(Function):
+    """2-D convolution ``y = conv2d(x, w) + b`` on NCHW arrays (PyTorch's cross-correlation,
+    zero padding, dilation 1, groups 1); inputs ``(x, w)`` or ``(x, w, b)``, keyword ``stride``
+    and ``padding`` (an int or a pair each).
+
+    float32 runs on the native implicit-GEMM kernels (``_C.conv2d_forward``,
+    ``_C.conv2d_backward_data``, ``_C.conv2d_backward_weights``); other dtypes (float64 under
+    gradcheck) on numpy (sliding windows and einsum). Backward: ``dx`` is the transposed
+    convolution of ``g`` with ``w``, ``dw`` the correlation of ``g`` with ``x``, ``db`` the sum of
+    ``g`` over batch and space; each is computed only when its input needs a gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                stride: Any = 1, padding: Any = 0) -> np.ndarray:
+        s, p = _ops.conv2d_params(stride, padding)
+        _ops.conv2d_check_shapes(x.shape, w.shape, None if b is None else b.shape)
+        kh, kw = w.shape[2:]
+        H, W = x.shape[2:]
+        if kh > H + 2 * p[0] or kw > W + 2 * p[1]:
+            raise ValueError(
+                f"conv2d: kernel {kh}x{kw} is larger than the padded input "
+                f"{H + 2 * p[0]}x{W + 2 * p[1]} (H + 2*padding x W + 2*padding)"
+            )
+        native = _native() and _f32(x, w, *(() if b is None else (b,)))
+        if native:
+            y = _C.conv2d_forward(_contig(x), _contig(w), None if b is None else _contig(b), s, p)
+        else:
+            win = _conv2d_windows(x, kh, kw, s, p)
+            y = np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
+            if b is not None:
+                y = y + b[None, :, None, None]
+            y = np.ascontiguousarray(y, dtype=np.result_type(x, w))
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+        ctx.stride, ctx.padding, ctx.native = s, p, native
+        ctx.x_hw, ctx.k_hw, ctx.has_bias = (H, W), (kh, kw), b is not None
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, w = ctx.saved_tensors
+        s, p = ctx.stride, ctx.padding
+        need = ctx.needs_input_grad
+        want_b = ctx.has_bias and need[2]
+        gx = gw = gb = None
+        if ctx.native and _f32(g):
+            g = _contig(g)
+            if w is not None:
+                gx = _C.conv2d_backward_data(g, _contig(w), ctx.x_hw, s, p)
+            if x is not None:
+                gw, gb = _C.conv2d_backward_weights(g, _contig(x), ctx.k_hw, s, p, bias=want_b)
+            elif want_b:
+                gb = g.sum(axis=(0, 2, 3), dtype=np.float64).astype(g.dtype)
+        else:
+            if w is not None:
+                gx = _conv2d_backward_data_numpy(g, w, ctx.x_hw, s, p)
+            if x is not None:
+                win = _conv2d_windows(x, *ctx.k_hw, s, p)
+                gw = np.einsum("nchwij,nohw->ocij", win, g, optimize=True)
+            if want_b:
+                gb = g.sum(axis=(0, 2, 3))
+        if not ctx.has_bias:
+            return gx, gw
+        return gx, gw, gb
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0) -> Tensor:
+    """Differentiable 2-D convolution of an ``(N, C_in, H, W)`` tensor with a
+    ``(C_out, C_in, kh, kw)`` weight (and an optional ``(C_out,)`` bias): see :class:`Conv2d`.
+    ``stride`` and ``padding`` are an int or a pair of ints."""
+    x, weight = _input(x, "x"), _input(weight, "weight")
+    bias = _input(bias, "bias", optional=True)
+    _ops.conv2d_params(stride, padding)  # TypeError/ValueError naming the argument, up front
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+
+
+__all__ += ["Conv2d", "conv2d"]

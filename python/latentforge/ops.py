@@ -17,7 +17,7 @@ from . import _C
 from ._backend import Activation, as_float32, as_float32_matrix
 from ._backend import activation as _activation
 
-__all__ = ["avg_pool2d", "gemm", "l2_pool2d", "linear", "max_pool2d"]
+__all__ = ["avg_pool2d", "conv2d", "gemm", "l2_pool2d", "linear", "max_pool2d"]
 
 
 def _check_output(C: np.ndarray, shape: tuple[int, int], *inputs: np.ndarray) -> None:
@@ -216,3 +216,80 @@ def l2_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
     x = _pool_input(x)
     k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
     return _C.l2_pool2d_forward(x, k, s, p)
+# --------------------------------------------------------------------------------- conv2d
+_INT64_LIMIT = 2**62  # sizes beyond this overflow the native geometry (and any memory)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """An int or a pair of ints as a pair (``stride=2`` is ``(2, 2)``); TypeError naming ``name``
+    for anything else."""
+    def is_int(v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(value):
+        pair = (int(value), int(value))
+    else:
+        try:
+            items = tuple(value)
+        except TypeError:
+            raise TypeError(
+                f"{name} must be an int or a pair of ints, got {type(value).__name__}"
+            ) from None
+        if len(items) != 2 or not all(is_int(v) for v in items):
+            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        pair = (int(items[0]), int(items[1]))
+    if max(abs(pair[0]), abs(pair[1])) > _INT64_LIMIT:
+        raise ValueError(f"{name} {pair} is too large")
+    return pair
+
+
+def conv2d_params(stride, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Validated ``(stride, padding)`` pairs of a 2-D convolution (stride >= 1, padding >= 0)."""
+    s, p = _pair(stride, "stride"), _pair(padding, "padding")
+    if min(s) < 1:
+        raise ValueError(f"stride must be >= 1, got {s}")
+    if min(p) < 0:
+        raise ValueError(f"padding must be >= 0, got {p}")
+    return s, p
+
+
+def conv2d_check_shapes(x_shape, w_shape, b_shape=None) -> None:
+    """ValueError naming the argument unless x (N, C_in, H, W), weight (C_out, C_in, kh, kw) and
+    bias (C_out,) fit together."""
+    if len(x_shape) != 4:
+        raise ValueError(f"conv2d: x must be 4-D (N, C_in, H, W), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(
+            f"conv2d: weight must be 4-D (C_out, C_in, kh, kw), got shape {tuple(w_shape)}"
+        )
+    if x_shape[1] != w_shape[1]:
+        raise ValueError(
+            f"conv2d: x has {x_shape[1]} input channels (shape {tuple(x_shape)}) but weight of "
+            f"shape {tuple(w_shape)} expects {w_shape[1]}"
+        )
+    if b_shape is not None and tuple(b_shape) != (w_shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({w_shape[0]},), got {tuple(b_shape)}")
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
+    """2-D convolution (PyTorch's ``conv2d``: cross-correlation, zero padding) in float32.
+
+    Parameters
+    ----------
+    x : array_like, shape ``(N, C_in, H, W)``
+    weight : array_like, shape ``(C_out, C_in, kh, kw)``
+    bias : array_like, shape ``(C_out,)``, optional
+    stride, padding : int or pair of ints
+        ``stride >= 1``, zero ``padding >= 0`` on each side; the kernel must fit in the padded
+        input.
+
+    Returns
+    -------
+    ndarray of float32, shape ``(N, C_out, OH, OW)`` with ``OH = (H + 2 ph - kh) // sh + 1``.
+    """
+    s, p = conv2d_params(stride, padding)
+    xa = np.ascontiguousarray(as_float32(x, "x"))
+    wa = np.ascontiguousarray(as_float32(weight, "weight"))
+    ba = None if bias is None else np.ascontiguousarray(as_float32(bias, "bias", ndim=1))
+    conv2d_check_shapes(xa.shape, wa.shape, None if ba is None else ba.shape)
+    return _C.conv2d_forward(xa, wa, ba, s, p)

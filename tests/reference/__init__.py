@@ -457,3 +457,64 @@ def dense_to_csr(P):
     indptr = np.zeros(P.shape[0] + 1, dtype=np.int64)
     np.add.at(indptr, rows + 1, 1)
     return np.cumsum(indptr), cols.astype(np.int64), P[rows, cols].astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- 2-D convolution
+__all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights"]
+
+
+def _conv2d_pad(x, padding):
+    ph, pw = padding
+    return np.pad(_f64(x), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _conv2d_out(H, W, kh, kw, stride, padding):
+    return (H + 2 * padding[0] - kh) // stride[0] + 1, (W + 2 * padding[1] - kw) // stride[1] + 1
+
+
+def conv2d(x, w, b=None, stride=(1, 1), padding=(0, 0)):
+    """y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j] * xpad[n, c, oh*sh + i, ow*sw + j]:
+    one output position at a time, the window times the kernel (PyTorch's conv2d)."""
+    xp, w = _conv2d_pad(x, padding), _f64(w)
+    N, _, H, W = np.shape(x)
+    C_out, _, kh, kw = w.shape
+    OH, OW = _conv2d_out(H, W, kh, kw, stride, padding)
+    y = np.zeros((N, C_out, OH, OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            win = xp[:, :, r : r + kh, c : c + kw]
+            y[:, :, oh, ow] = np.einsum("ncij,ocij->no", win, w)
+    if b is not None:
+        y += _f64(b)[None, :, None, None]
+    return y
+
+
+def conv2d_backward_data(dy, w, hw, stride=(1, 1), padding=(0, 0)):
+    """dx of sum(y * dy): every output position sends dy[n, o, oh, ow] * w[o] back to the
+    window it read (accumulated in the padded input, then the padding is cut off)."""
+    dy, w = _f64(dy), _f64(w)
+    N, _, OH, OW = dy.shape
+    _, C_in, kh, kw = w.shape
+    H, W = hw
+    dxp = np.zeros((N, C_in, H + 2 * padding[0], W + 2 * padding[1]))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            dxp[:, :, r : r + kh, c : c + kw] += np.einsum("no,ocij->ncij", dy[:, :, oh, ow], w)
+    return dxp[:, :, padding[0] : padding[0] + H, padding[1] : padding[1] + W]
+
+
+def conv2d_backward_weights(dy, x, khw, stride=(1, 1), padding=(0, 0)):
+    """(dw, db) of sum(y * dy): dw[o] = sum over n and output positions of dy * the window;
+    db[o] = sum of dy over n, oh, ow."""
+    dy, xp = _f64(dy), _conv2d_pad(x, padding)
+    N, C_out, OH, OW = dy.shape
+    kh, kw = khw
+    dw = np.zeros((C_out, xp.shape[1], kh, kw))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            win = xp[:, :, r : r + kh, c : c + kw]
+            dw += np.einsum("no,ncij->ocij", dy[:, :, oh, ow], win)
+    return dw, dy.sum(axis=(0, 2, 3))
