@@ -1,4 +1,4 @@
-"""The training and RBM benchmark suites run end to end on tiny settings (speed is not asserted)."""
+"""The benchmark suites run end to end on tiny settings (speed is not asserted)."""
 
 import io
 
@@ -36,6 +36,17 @@ def test_tsne_suite_smoke():
     assert "10-NN agree" in out.getvalue()
 
 
+def test_conv_suite_smoke():
+    out = io.StringIO()
+    res = get_suite("conv").load()(out=out, progress=None, smoke=True)
+    assert res.ok, list(res)
+    assert [r["case"].split()[0] for r in res] == ["conv", "conv", "conv", "max", "L2", "batch",
+                                                   "MNIST"]
+    assert all(r.get("lf_s", 0) > 0 for r in res[:-1]) and res[-1]["lf_samples_per_s"] > 0
+    assert all(r["lf_gflops"] > 0 for r in res[:3])
+    assert "lf / torch" in out.getvalue()
+
+
 def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
     """benchmarks/ops/bench_<op>.py exists for every op of the op table, and nothing else in
     benchmarks/ matches pytest's bench_*.py / test_*.py patterns (the suite scripts are run_*)."""
@@ -53,7 +64,7 @@ def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():
     assert not stray, f"would be collected as kernel benchmarks: {stray}"
 
 
-@pytest.mark.parametrize("suite", ["training", "rbm", "tsne"])
+@pytest.mark.parametrize("suite", ["training", "rbm", "tsne", "conv"])
 def test_suite_without_mnist_says_so_and_uses_digits(monkeypatch, suite):
     """A fresh machine has no MNIST and, here, no network: each suite that trains on images
     tries the download once (when allowed), then runs on scikit-learn's digits scaled to

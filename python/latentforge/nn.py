@@ -27,8 +27,16 @@ from .functional import _input
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "Dropout",
+    "Dropout2d",
+    "Flatten",
+    "L2Pool2d",
     "Linear",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",
@@ -36,6 +44,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "Unflatten",
 ]
 
 
@@ -484,3 +493,190 @@ class BatchNorm1d(Module):
 
 
 __all__ += ["BatchNorm1d"]
+
+
+# --------------------------------------------------------------------------- conv nets
+
+
+def _pair(v: Any, name: str, low: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``low``, as ``(h, w)``: TypeError/ValueError naming
+    ``name``."""
+    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(pair) != 2 or any(isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Integral)
+                             for p in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if any(p < low for p in pair):
+        raise ValueError(f"{name} must be >= {low}, got {v!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_nchw(x: Tensor, layer: str, channels: int | None = None) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{layer} expects x of shape (N, C, H, W), got {x.shape}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{layer} expects {channels} input channels, got x of shape {x.shape} "
+                         f"({x.shape[1]} channels)")
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in PyTorch) of ``(N, in_channels, H, W)``
+    inputs: one native op forward and backward (:func:`latentforge.functional.conv2d`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (kh, kw)
+    stride : int or (sh, sw), >= 1
+    padding : int or (ph, pw), >= 0 (zeros)
+    bias : bool
+    random_state : int, numpy Generator or None
+        Seeds the initialisation.
+
+    Initialisation
+    --------------
+    PyTorch's default: ``weight`` and ``bias`` ~ ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with
+    ``fan_in = in_channels * kh * kw`` (He/Kaiming uniform with ``a = sqrt(5)``).
+
+    Attributes
+    ----------
+    weight : Parameter, shape ``(out_channels, in_channels, kh, kw)``
+    bias : Parameter of shape ``(out_channels,)`` or None
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, bias: bool = True, random_state: Any = None):
+        super().__init__()
+        self.in_channels = _positive_int(in_channels, "in_channels")
+        self.out_channels = _positive_int(out_channels, "out_channels")
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+        kh, kw = self.kernel_size
+        n_weights = self.out_channels * self.in_channels * kh * kw
+        if n_weights > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"Conv2d: {n_weights} weights are more than an array can hold")
+        rng = check_random_state(random_state)
+        bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
+        dt = get_default_dtype()
+        self.weight = Parameter(rng.uniform(-bound, bound, size=(
+            self.out_channels, self.in_channels, kh, kw)).astype(dt))
+        self.bias = (Parameter(rng.uniform(-bound, bound, size=self.out_channels).astype(dt))
+                     if bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        _check_nchw(x, type(self).__name__, self.in_channels)
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class _Pool2d(Module):
+    _op = ""  # the name of the functional op (set by subclasses)
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", 1)
+        self.padding = _pair(padding, "padding", 0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"padding {self.padding} must be at most half of kernel_size "
+                             f"{self.kernel_size}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        _check_nchw(x, type(self).__name__)
+        op = getattr(F, self._op)
+        return op(x, self.kernel_size, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over ``(kh, kw)`` windows (padding never wins: it counts as -inf); the
+    gradient goes to the first maximum of each window in row-major order. ``stride`` defaults
+    to ``kernel_size``; overlapping windows (3x3, stride 2) are allowed."""
+
+    _op = "max_pool2d"
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling over ``(kh, kw)`` windows, zero padding counted in the average
+    (PyTorch's ``count_include_pad=True``)."""
+
+    _op = "avg_pool2d"
+
+
+class L2Pool2d(_Pool2d):
+    """L2 pooling: ``sqrt(sum x^2)`` over each window (Le et al. 2012, the pooling of the "cat
+    paper"); the gradient ``x / y`` is 0 for an all-zero window, never NaN."""
+
+    _op = "l2_pool2d"
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Batch normalisation of ``(N, num_features, H, W)`` inputs per channel, over N, H and W:
+    the statistics and running estimates of :class:`BatchNorm1d` with ``n = N * H * W``
+    (training needs ``n >= 2``). One fused native pass forward and one backward for float32
+    (:func:`latentforge.functional.batch_norm2d`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        _check_nchw(x, f"BatchNorm2d({self.num_features})", self.num_features)
+        affine = (self.weight, self.bias) if self.affine else (None, None)
+        return F.batch_norm2d(x, *affine, running_mean=self.running_mean.data,
+                              running_var=self.running_var.data, training=self.training,
+                              momentum=self.momentum, eps=self.eps)
+
+
+class Dropout2d(Dropout):
+    """Channel dropout: in training, zero each whole ``(n, c)`` feature map with probability
+    ``p`` and scale the others by ``1 / (1 - p)`` (Tompson et al. 2015); identity in eval. Masks
+    are counter-based as in :class:`Dropout` (one draw per map)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        _check_nchw(x, "Dropout2d")
+        if not self.training or self.p == 0.0:
+            return x
+        n, c = x.shape[:2]
+        u = _C.uniform((n, c), self.seed, self.STREAM, self.offset)
+        self.offset += int(u.size)
+        keep = (u >= np.float32(self.p)).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
+        return x * Tensor._from_op(keep.reshape(n, c, 1, 1), requires_grad=False)
+
+
+class Flatten(Module):
+    """``(N, d1, d2, ...)`` to ``(N, d1 * d2 * ...)`` (a view; the gradient is reshaped
+    back)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        if x.ndim < 1:
+            raise ValueError("Flatten expects x with a batch axis, got a 0-d tensor")
+        return x.reshape(x.shape[0], -1)
+
+
+class Unflatten(Module):
+    """``(N, prod(shape))`` to ``(N, *shape)``: flat rows (e.g. 784 pixels) as images
+    ``(1, 28, 28)`` for the convolutions that follow."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.shape = tuple(_positive_int(s, "shape") for s in shape)
+        if not self.shape:
+            raise ValueError("Unflatten needs the shape of one sample, e.g. Unflatten(1, 28, 28)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        size = int(np.prod(self.shape))
+        if x.ndim != 2 or x.shape[1] != size:
+            raise ValueError(f"Unflatten{self.shape} expects x of shape (N, {size}), got "
+                             f"{x.shape}")
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def extra_repr(self) -> str:
+        return ", ".join(map(str, self.shape))

@@ -80,6 +80,11 @@ SUITES: list[Suite] = [
         "latentforge.bench.training",
     ),
     Suite(
+        "conv",
+        "conv2d, pooling and batch norm kernels and an MNIST CNN training epoch vs PyTorch",
+        "latentforge.bench.conv",
+    ),
+    Suite(
         "rbm",
         "seconds per epoch of RBM training vs scikit-learn's BernoulliRBM and CD-1 in PyTorch",
         "latentforge.bench.rbm",

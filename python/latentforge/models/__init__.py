@@ -4,10 +4,11 @@ in ``_``, randomness from ``random_state``)."""
 from __future__ import annotations
 
 from .autoencoder import DNN, Autoencoder, StackedAutoencoder
+from .cnn import ConvNetClassifier
 from .mlp import MLPClassifier
 from .pca import PCA
 from .rbm import DBN, RBM
 from .tsne import TSNE
 
-__all__ = ["DBN", "DNN", "PCA", "TSNE", "Autoencoder", "MLPClassifier", "RBM",
-           "StackedAutoencoder"]
+__all__ = ["DBN", "DNN", "PCA", "TSNE", "Autoencoder", "ConvNetClassifier", "MLPClassifier",
+           "RBM", "StackedAutoencoder"]
