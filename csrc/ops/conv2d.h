@@ -81,7 +81,7 @@ void conv2d_backward_weights_naive(float* dw, float* db, const float* dy, const 
                                    int64_t C_in, int64_t H, int64_t W, int64_t C_out, int64_t kh,
                                    int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw);
 
-// ---- CPU (optimized: implicit GEMM through lf::gemm_forward_cpu over chunks of images) ----
+// ---- CPU (optimized: implicit GEMM, chunks of images in parallel, lf::gemm_forward_serial) ----
 void conv2d_forward_cpu(float* y, const float* x, const float* w, const float* bias, int64_t N,
                         int64_t C_in, int64_t H, int64_t W, int64_t C_out, int64_t kh, int64_t kw,
                         int64_t sh, int64_t sw, int64_t ph, int64_t pw, int num_threads);

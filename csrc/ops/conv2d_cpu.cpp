@@ -7,15 +7,19 @@
 //   backward data     dcols_n (K x P)  = w^T @ dy_n, then col2im scatters dcols_n into dx_n
 //   backward weights  dw (C_out x K)  += dy_chunk (C_out x nb*P) @ cols_chunk^T
 // Images are processed in chunks of nb, where nb depends on the shapes only (the im2col buffer
-// is bounded by kChunkFloats, 1 MiB, so it stays in L2), never on the thread count: the weight
-// gradient accumulates one GEMM per chunk in chunk order, so its bits do not depend on the
-// threads. Large images (nb = 1) run one GEMM per image straight into y / from dy; small ones
-// (nb > 1, e.g. MNIST's 28x28 on one channel) put the chunk's images side by side in one wide
-// GEMM (staging y or dy in a buffer), because a single image's product is too small to feed
-// the threads. The weight GEMM runs transposed (dw^T = cols @ dy^T) when that tiles better
-// (K = 25 of a 5x5 kernel on one channel). The GEMM is itself OpenMP-parallel and
-// thread-count independent; it is always called from serial code here, and
-// our own parallel regions (im2col, col2im, gathers, the bias sums) are closed before each call.
+// is bounded by kChunkFloats, 1 MiB, so it stays in L2), never on the thread count. Large
+// images (nb = 1) run one GEMM per image straight into y / from dy; small ones (nb > 1, e.g.
+// MNIST's 28x28 on one channel) put the chunk's images side by side in one wide GEMM (staging y
+// or dy in a buffer). The weight GEMM runs transposed (dw^T = cols @ dy^T) when that tiles
+// better (K = 25 of a 5x5 kernel on one channel).
+// Threads: a per-image GEMM (64 x 256 x 576 for a 3x3 64 -> 64 16x16 layer) is too small to
+// scale inside, so the chunks themselves run in parallel, each on one thread with its own
+// scratch, calling the serial lf::gemm_forward_serial (no nested parallelism) and serial
+// im2col/col2im (for_each_item). The weight gradient cuts the chunks into at most kMaxGroups
+// groups (shapes only); each group accumulates its own partial dw on one thread, chunk by chunk,
+// and dw is the sum of the partials in group order. With too few chunks for the threads, the
+// chunks run in order and the GEMM and copies parallelize inside instead (the GEMM is
+// thread-count independent, so this gives the same bits).
 // im2col and the gathers are pure copies; col2im gives every dx element one writer that adds
 // its contributions in a fixed (i, j, oh, ow) order; the bias gradient sums each channel over
 // fixed 16-lane partitions combined in a fixed order. A 1x1 kernel with stride 1 and no padding
@@ -23,6 +27,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <vector>
 
 #include "core/check.h"
@@ -338,6 +343,65 @@ bool wgrad_transposed(int64_t K, int64_t C_out) {
   return 10 * padded(K, C_out) < 9 * padded(C_out, K);
 }
 
+// No exception may leave an OpenMP region: the first one thrown inside is kept and rethrown
+// after the region (allocation failures; the GEMM's argument checks).
+struct FirstError {
+  std::exception_ptr ptr;
+  template <class F>
+  void run(const F& f) {
+    try {
+      f();
+    } catch (...) {
+#ifdef LF_WITH_OPENMP
+#pragma omp critical(lf_conv2d_error)
+#endif
+      if (!ptr) ptr = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (ptr) std::rethrow_exception(ptr);
+  }
+};
+
+// Calls body(c, inner) for every work item c in [0, n) (a chunk of images, or a group of chunks
+// of the weight pass), each item writing only its own outputs. With enough items for the
+// threads they run in parallel, one per thread at a time, and inner = 1: the item's GEMMs and
+// copies run serially (gemm_forward_serial; no nested parallelism). Otherwise the items run in
+// order on the calling thread with inner = nt, parallel inside. An item's result is the same
+// bits either way (the GEMM is thread-count independent; the copies and col2im are too), so
+// the choice may depend on the thread count.
+template <class F>
+void for_each_item(int64_t n, int nt, const F& body) {
+#ifdef LF_WITH_OPENMP
+  if (nt > 1 && n >= 2 * static_cast<int64_t>(nt)) {
+    FirstError err;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t c = 0; c < n; ++c) err.run([&] { body(c, 1); });
+    err.rethrow();
+    return;
+  }
+#endif
+  for (int64_t c = 0; c < n; ++c) body(c, nt);
+}
+
+// gemm_forward_cpu on nt threads, or gemm_forward_serial when nt == 1 (inside for_each_item).
+void gemm_nt(int nt, float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+             const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+             float alpha, float beta) {
+  if (nt <= 1) {
+    gemm_forward_serial(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, nullptr,
+                        Activation::none);
+  } else {
+    gemm_forward_cpu(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, nullptr,
+                     Activation::none, nt);
+  }
+}
+
+// Floats of weight-gradient partials (one C_out x K matrix per group of images) at most: 16 MiB.
+constexpr int64_t kPartialFloats = int64_t{1} << 22;
+// Groups of the weight pass at most (enough to balance 2-4 threads on a noisy machine).
+constexpr int64_t kMaxGroups = 16;
+
 }  // namespace
 
 void conv2d_forward_cpu(float* y, const float* x, const float* w, const float* bias, int64_t N,
@@ -358,31 +422,31 @@ void conv2d_forward_cpu(float* y, const float* x, const float* w, const float* b
     }
   };
   if (g.pointwise()) {  // cols_n is x_n itself
-    for (int64_t n = 0; n < N; ++n) {
+    for_each_item(N, nt, [&](int64_t n, int inner) {
       prefill(n);
-      gemm_forward_cpu(y + n * C_out * P, P, w, std::max<int64_t>(K, 1), false, x + n * K * P, P,
-                       false, C_out, P, K, 1.0f, beta, nullptr, Activation::none, nt);
-    }
+      gemm_nt(inner, y + n * C_out * P, P, w, std::max<int64_t>(K, 1), false, x + n * K * P, P,
+              false, C_out, P, K, 1.0f, beta);
+    });
     return;
   }
   const int64_t nb = chunk_images(g, (K + C_out) * P);
-  float* cols = scratch_cols().get(K * nb * P);
-  float* ytmp = nb > 1 ? scratch_dy().get(C_out * nb * P) : nullptr;
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t m = std::min(nb, N - n0), ld = m * P;
-    im2col(cols, ld, x + n0 * C_in * H * W, m, g, nt);
+  for_each_item((N + nb - 1) / nb, nt, [&](int64_t c, int inner) {
+    const int64_t n0 = c * nb, m = std::min(nb, N - n0), ld = m * P;
+    float* cols = scratch_cols().get(K * m * P);  // this thread's
+    im2col(cols, ld, x + n0 * C_in * H * W, m, g, inner);
     if (m == 1) {
       prefill(n0);
-      gemm_forward_cpu(y + n0 * C_out * P, P, w, std::max<int64_t>(K, 1), false, cols, ld, false,
-                       C_out, P, K, 1.0f, beta, nullptr, Activation::none, nt);
-      continue;
+      gemm_nt(inner, y + n0 * C_out * P, P, w, std::max<int64_t>(K, 1), false, cols, ld, false,
+              C_out, P, K, 1.0f, beta);
+      return;
     }
-    // Small images (e.g. 28x28 with K = 25): one GEMM over the chunk's images side by side, so
-    // the threads share a wide product instead of each image's small one, then every (image,
-    // channel) row moves to y, adding the bias there (the same single rounding of acc + bias).
-    gemm_forward_cpu(ytmp, ld, w, std::max<int64_t>(K, 1), false, cols, ld, false, C_out, ld, K,
-                     1.0f, 0.0f, nullptr, Activation::none, nt);
-    parallel_for_rows(m * C_out, P, nt, [&](int64_t item) {
+    // Small images (e.g. 28x28 with K = 25): one GEMM over the chunk's images side by side, then
+    // every (image, channel) row moves to y, adding the bias there (the same single rounding of
+    // acc + bias).
+    float* ytmp = scratch_dy().get(C_out * m * P);
+    gemm_nt(inner, ytmp, ld, w, std::max<int64_t>(K, 1), false, cols, ld, false, C_out, ld, K, 1.0f,
+            0.0f);
+    parallel_for_rows(m * C_out, P, inner, [&](int64_t item) {
       const int64_t b = item / C_out, co = item % C_out;
       float* __restrict d = y + (n0 * C_out + item) * P;
       const float* __restrict src = ytmp + co * ld + b * P;
@@ -393,7 +457,7 @@ void conv2d_forward_cpu(float* y, const float* x, const float* w, const float* b
         for (int64_t p = 0; p < P; ++p) d[p] = src[p];
       }
     });
-  }
+  });
 }
 
 void conv2d_backward_data_cpu(float* dx, const float* dy, const float* w, int64_t N, int64_t C_in,
@@ -405,30 +469,28 @@ void conv2d_backward_data_cpu(float* dx, const float* dy, const float* w, int64_
   if (N == 0 || C_in == 0 || H == 0 || W == 0) return;
   // dcols_n (K x P) = w^T @ dy_n: w is C_out x K, read transposed.
   if (g.pointwise()) {
-    for (int64_t n = 0; n < N; ++n) {
-      gemm_forward_cpu(dx + n * K * P, P, w, K, true, dy + n * C_out * P, P, false, K, P, C_out,
-                       1.0f, 0.0f, nullptr, Activation::none, nt);
-    }
+    for_each_item(N, nt, [&](int64_t n, int inner) {
+      gemm_nt(inner, dx + n * K * P, P, w, K, true, dy + n * C_out * P, P, false, K, P, C_out, 1.0f,
+              0.0f);
+    });
     return;
   }
   const int64_t nb = chunk_images(g, (K + C_out) * P);
-  float* dcols = scratch_cols().get(K * nb * P);
-  float* dyg = nb > 1 ? scratch_dy().get(C_out * nb * P) : nullptr;
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t m = std::min(nb, N - n0), ld = m * P;
+  for_each_item((N + nb - 1) / nb, nt, [&](int64_t c, int inner) {
+    const int64_t n0 = c * nb, m = std::min(nb, N - n0), ld = m * P;
+    float* dcols = scratch_cols().get(K * m * P);  // this thread's
     if (m == 1) {
-      gemm_forward_cpu(dcols, ld, w, K, true, dy + n0 * C_out * P, P, false, K, P, C_out, 1.0f,
-                       0.0f, nullptr, Activation::none, nt);
+      gemm_nt(inner, dcols, ld, w, K, true, dy + n0 * C_out * P, P, false, K, P, C_out, 1.0f, 0.0f);
     } else {  // small images: the chunk's dy side by side (C_out x m*P), one GEMM
-      parallel_for_rows(C_out * m, P, nt, [&](int64_t item) {
+      float* dyg = scratch_dy().get(C_out * m * P);
+      parallel_for_rows(C_out * m, P, inner, [&](int64_t item) {
         const int64_t co = item / m, b = item % m;
         std::memcpy(dyg + co * ld + b * P, dy + ((n0 + b) * C_out + co) * P, P * sizeof(float));
       });
-      gemm_forward_cpu(dcols, ld, w, K, true, dyg, ld, false, K, ld, C_out, 1.0f, 0.0f, nullptr,
-                       Activation::none, nt);
+      gemm_nt(inner, dcols, ld, w, K, true, dyg, ld, false, K, ld, C_out, 1.0f, 0.0f);
     }
-    col2im(dx + n0 * C_in * H * W, dcols, ld, m, g, nt);
-  }
+    col2im(dx + n0 * C_in * H * W, dcols, ld, m, g, inner);
+  });
 }
 
 void conv2d_backward_weights_cpu(float* dw, float* db, const float* dy, const float* x, int64_t N,
@@ -439,8 +501,8 @@ void conv2d_backward_weights_cpu(float* dw, float* db, const float* dy, const fl
   const int nt = std::max(1, num_threads);
   const int64_t K = g.K(), P = g.P();
   // db[co] = sum over images n in order of sum_fixed(dy[n, co, :]) (in double). The per-image
-  // sums are taken while the weight pass gathers dy (one read of dy instead of two); without a
-  // weight pass they are taken here, with the same bits.
+  // sums are taken while the weight pass reads dy; without a weight pass they are taken here,
+  // with the same bits.
   std::vector<double> part;
   if (db) part.assign(static_cast<size_t>(N * C_out), 0.0);
   auto finish_db = [&] {
@@ -465,36 +527,58 @@ void conv2d_backward_weights_cpu(float* dw, float* db, const float* dy, const fl
     finish_db();
     return;
   }
-  // dw (C_out x K) += dy_chunk (C_out x m*P) @ cols_chunk^T, one GEMM per chunk, in chunk order;
-  // or its transpose when that wastes less of the GEMM's micro-tiles (few, narrow rows of
-  // K = C_in*kh*kw, e.g. 25 for a 5x5 kernel on one channel). Either way, fixed by the shapes.
+  // The batch is cut into chunks of nb images and the chunks into n_groups groups of cpg
+  // consecutive chunks, all fixed by the shapes (never the thread count). Group q accumulates
+  // its own partial dw_q (C_out x K) = sum over its chunks, in order, of dy_chunk (C_out x m*P)
+  // @ cols_chunk^T -- one GEMM per chunk, beta = 1 after the first -- or its transpose when that
+  // wastes less of the GEMM's micro-tiles (few, narrow rows of K = C_in*kh*kw, e.g. 25 for a 5x5
+  // kernel on one channel). The groups run in parallel (one thread each), then dw is the sum of
+  // the partials in group order, so the bits do not depend on the threads.
   const bool transposed = wgrad_transposed(K, C_out);
   const int64_t nb = chunk_images(g, (K + C_out) * P);
-  float* cols = scratch_cols().get(K * nb * P);
-  float* dyg = scratch_dy().get(C_out * nb * P + (transposed ? C_out * K : 0));
-  float* dwt = dyg + C_out * nb * P;  // transposed: dw^T, copied into dw at the end
-  for (int64_t n0 = 0; n0 < N; n0 += nb) {
-    const int64_t m = std::min(nb, N - n0), ld = m * P;
-    im2col(cols, ld, x + n0 * C_in * H * W, m, g, nt);
-    parallel_for_rows(C_out * m, P, nt, [&](int64_t item) {
-      const int64_t co = item / m, b = item % m;
-      const float* src = dy + ((n0 + b) * C_out + co) * P;
-      std::memcpy(dyg + co * ld + b * P, src, P * sizeof(float));
-      if (db) part[static_cast<size_t>((n0 + b) * C_out + co)] = sum_fixed(src, P);
-    });
-    const float beta = n0 == 0 ? 0.0f : 1.0f;
-    if (transposed) {  // dw^T (K x C_out) += cols @ dy_chunk^T
-      gemm_forward_cpu(dwt, C_out, cols, ld, false, dyg, ld, true, K, C_out, ld, 1.0f, beta,
-                       nullptr, Activation::none, nt);
-    } else {
-      gemm_forward_cpu(dw, K, dyg, ld, false, cols, ld, true, C_out, K, ld, 1.0f, beta, nullptr,
-                       Activation::none, nt);
+  const int64_t n_chunks = (N + nb - 1) / nb;
+  const int64_t max_groups = std::clamp<int64_t>(kPartialFloats / (C_out * K), 1, kMaxGroups);
+  const int64_t cpg = (n_chunks + max_groups - 1) / max_groups;
+  const int64_t n_groups = (n_chunks + cpg - 1) / cpg;
+  std::vector<float> partials(static_cast<size_t>(n_groups * C_out * K));
+  for_each_item(n_groups, nt, [&](int64_t q, int inner) {
+    float* dwq = partials.data() + q * C_out * K;
+    const int64_t c_end = std::min(n_chunks, (q + 1) * cpg);
+    for (int64_t c = q * cpg; c < c_end; ++c) {
+      const int64_t n0 = c * nb, m = std::min(nb, N - n0), ld = m * P;
+      float* cols = scratch_cols().get(K * m * P);  // this thread's
+      im2col(cols, ld, x + n0 * C_in * H * W, m, g, inner);
+      const float* dyc = dy + n0 * C_out * P;  // one image: its dy is C_out x P already
+      if (m > 1) {  // small images: gather the chunk's dy side by side (C_out x m*P)
+        float* dyg = scratch_dy().get(C_out * m * P);
+        parallel_for_rows(C_out * m, P, inner, [&](int64_t item) {
+          const int64_t co = item / m, b = item % m;
+          std::memcpy(dyg + co * ld + b * P, dy + ((n0 + b) * C_out + co) * P, P * sizeof(float));
+        });
+        dyc = dyg;
+      }
+      if (db) {
+        parallel_for_rows(m * C_out, P, inner, [&](int64_t item) {
+          part[static_cast<size_t>(n0 * C_out + item)] = sum_fixed(dy + (n0 * C_out + item) * P, P);
+        });
+      }
+      const float beta = c == q * cpg ? 0.0f : 1.0f;
+      if (transposed) {  // dw_q^T (K x C_out) += cols @ dy_chunk^T
+        gemm_nt(inner, dwq, C_out, cols, ld, false, dyc, ld, true, K, C_out, ld, 1.0f, beta);
+      } else {
+        gemm_nt(inner, dwq, K, dyc, ld, false, cols, ld, true, C_out, K, ld, 1.0f, beta);
+      }
     }
-  }
-  if (transposed) {
-    for (int64_t co = 0; co < C_out; ++co)
-      for (int64_t r = 0; r < K; ++r) dw[co * K + r] = dwt[r * C_out + co];
-  }
+  });
+  // dw = partial_0 + partial_1 + ... in group order (transposing back when transposed).
+  parallel_for_rows(C_out, K * n_groups, nt, [&](int64_t co) {
+    for (int64_t r = 0; r < K; ++r) {
+      const int64_t e = transposed ? r * C_out + co : co * K + r;
+      float s = partials[static_cast<size_t>(e)];
+      for (int64_t q = 1; q < n_groups; ++q) s += partials[static_cast<size_t>(q * C_out * K + e)];
+      dw[co * K + r] = s;
+    }
+  });
   finish_db();
 }
 

@@ -30,6 +30,19 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
                       const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
                       float alpha, float beta, const float* bias, Activation act, int num_threads);
 
+// gemm_forward_cpu on the calling thread alone, for kernels that parallelize over many
+// independent GEMMs themselves (one image each, ...): safe to call from inside an OpenMP
+// parallel region (or any thread), since it opens no parallel region and reaches no OpenMP
+// construct (no worksharing loop, barrier or single) -- it is exactly the path that
+// gemm_forward_cpu takes with num_threads == 1, so it gives the same bits as gemm_forward_cpu at
+// any thread count. Its packing buffers belong to the calling thread (thread_local; they grow to
+// the largest problem that thread has seen, at most KC x NC + MC x KC floats), so concurrent
+// calls share no state. Exceptions (bad arguments, allocation failure) propagate to the caller,
+// which must not let them leave its parallel region.
+void gemm_forward_serial(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const float* bias, Activation act);
+
 // CUDA sibling: same arguments, but every pointer is a device pointer, and the last argument
 // is the stream (a cudaStream_t passed as void* so this header needs no CUDA include).
 // Launch errors are checked and thrown as std::runtime_error. A CPU-only build links a stub

@@ -124,8 +124,12 @@ void thread_grid(int nt, int64_t M, int64_t N, int64_t MR, int64_t NR, int* pm, 
   *pn = nt / m;
 }
 
-// The body every thread runs. The worksharing `omp for` and `omp barrier` are orphaned: inside
-// a parallel region they bind to it, and called outside one they run as a team of one.
+// The body every thread runs. kTeam: run by a team inside gemm_forward_cpu's own parallel
+// region, where the shared-B path uses the orphaned worksharing `omp for` and `omp barrier`
+// (they bind to that region). The serial instantiation (kTeam = false, gemm_forward_serial and
+// gemm_forward_cpu with one thread) compiles them out and requires a private B, so it contains
+// no OpenMP construct at all and cannot bind to a region its caller may have open.
+template <bool kTeam>
 void gemm_worker(const GemmPlan& p, int tid) {
   const auto& kt = *p.kt;
   const int64_t MR = kt.mr, NR = kt.nr;
@@ -152,7 +156,7 @@ void gemm_worker(const GemmPlan& p, int tid) {
           kt.pack_b(b_base + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
                     std::min(NR, nc - s * NR));
         }
-      } else {
+      } else if constexpr (kTeam) {
         b_base = p.b_pack;
 #ifdef LF_WITH_OPENMP
 #pragma omp for schedule(static)
@@ -162,6 +166,8 @@ void gemm_worker(const GemmPlan& p, int tid) {
           kt.pack_b(b_base + s * kc * NR, p.B, p.ldb, p.trans_b, pc, jc + s * NR, kc,
                     std::min(NR, nc - s * NR));
         }  // implicit barrier: the packed panel is complete
+      } else {
+        return;  // unreachable: the serial plan always has a private B (see gemm_run)
       }
       const float beta = pc == 0 ? p.beta : 1.0f;
       const bool last = pc + kc == p.K;
@@ -191,8 +197,10 @@ void gemm_worker(const GemmPlan& p, int tid) {
         }
       }
 #ifdef LF_WITH_OPENMP
-      if (!p.private_b) {
+      if constexpr (kTeam) {
+        if (!p.private_b) {
 #pragma omp barrier
+        }
       }
 #endif
     }
@@ -223,9 +231,14 @@ void gemm_forward_naive(float* C, int64_t ldc, const float* A, int64_t lda, bool
   }
 }
 
-void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
-                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
-                      float alpha, float beta, const float* bias, Activation act, int num_threads) {
+namespace {
+
+// Both entry points. num_threads <= 1 (always, from gemm_forward_serial) takes the serial path:
+// the plan below with pm = pn = 1 and a private B, run by gemm_worker<false> on the calling
+// thread, with this thread's own packing buffers -- no OpenMP construct is reached.
+void gemm_run(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, const float* B,
+              int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, float beta,
+              const float* bias, Activation act, int num_threads) {
   check_args(ldc, lda, trans_a, ldb, trans_b, M, N, K);
   if (M == 0 || N == 0) return;
   const Isa isa = active_isa();
@@ -290,12 +303,26 @@ void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool t
         local.private_b = false;
         local.b_in_place = false;
       }
-      gemm_worker(local, omp_get_thread_num());
+      gemm_worker<true>(local, omp_get_thread_num());
     }
     return;
   }
 #endif
-  gemm_worker(plan, 0);
+  gemm_worker<false>(plan, 0);  // plan.private_b is true: pm = pn = 1
+}
+
+}  // namespace
+
+void gemm_forward_cpu(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                      const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                      float alpha, float beta, const float* bias, Activation act, int num_threads) {
+  gemm_run(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act, num_threads);
+}
+
+void gemm_forward_serial(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,
+                         const float* B, int64_t ldb, bool trans_b, int64_t M, int64_t N, int64_t K,
+                         float alpha, float beta, const float* bias, Activation act) {
+  gemm_run(C, ldc, A, lda, trans_a, B, ldb, trans_b, M, N, K, alpha, beta, bias, act, 1);
 }
 
 }  // namespace lf

@@ -104,6 +104,46 @@ def test_result_independent_of_thread_count(threads):
     assert outs[0] == outs[1] == outs[2]
 
 
+# Enough work items for the kernels to run them in parallel, each through the serial GEMM
+# (lf::gemm_forward_serial) on its own thread's scratch: (shape, check against float64 too).
+PARALLEL_SHAPES = [
+    # chunks of 2 images (wide GEMM) and a last chunk of 1; 8 weight groups of one chunk
+    ((15, 4, 40, 40, 28, 3, 3, (1, 1), (1, 1)), True),
+    # 5x5 on one channel: the transposed weight GEMM, 7 chunks of 5 images
+    ((32, 1, 28, 28, 32, 5, 5, (1, 1), (2, 2)), True),
+    # one image per chunk, 20 chunks in 10 weight groups of 2; padded and strided im2col
+    ((20, 1, 162, 162, 2, 3, 3, (1, 1), (1, 1)), False),
+    ((20, 1, 162, 162, 2, 3, 3, (2, 1), (0, 1)), False),
+    # 1x1: no im2col, one GEMM per image
+    ((8, 5, 9, 7, 6, 1, 1, (1, 1), (0, 0)), True),
+]
+
+
+@pytest.mark.parametrize("shape,check", PARALLEL_SHAPES, ids=[_ids(s) for s, _ in PARALLEL_SHAPES])
+def test_parallel_images_independent_of_thread_count(threads, shape, check):
+    x, w, b, dy = _data(shape, seed=5)
+    s, p = shape[7], shape[8]
+    outs = []
+    for nt in (1, 2, 3):
+        lf.set_num_threads(nt)
+        y = _C.conv2d_forward(x, w, b, s, p)
+        dx = _C.conv2d_backward_data(dy, w, x.shape[2:], s, p)
+        dw, db = _C.conv2d_backward_weights(dy, x, w.shape[2:], s, p)
+        outs.append(b"".join(a.tobytes() for a in (y, dx, dw, db)))
+    assert outs[0] == outs[1] == outs[2]
+    if check:  # the 3-thread results (the last ones) against float64
+        assert_dot_close(y, ref64.conv2d(x, w, b, s, p),
+                         ref64.conv2d(np.abs(x), np.abs(w), np.abs(b), s, p))
+        hw = x.shape[2:]
+        assert_dot_close(dx, ref64.conv2d_backward_data(dy, w, hw, s, p),
+                         ref64.conv2d_backward_data(np.abs(dy), np.abs(w), hw, s, p))
+        khw = w.shape[2:]
+        rw, rb = ref64.conv2d_backward_weights(dy, x, khw, s, p)
+        bw, bb = ref64.conv2d_backward_weights(np.abs(dy), np.abs(x), khw, s, p)
+        assert_dot_close(dw, rw, bw)
+        assert_dot_close(db, rb, bb)
+
+
 def test_gradcheck_all_inputs():
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3, 6, 5))
