@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 namespace lf {
@@ -28,6 +29,27 @@ void parallel_for_blocks(int64_t n, int num_threads, const F& f) {
 #endif
   for (int64_t b = 0; b < nb; ++b) f(b * kParallelBlock, std::min(n, (b + 1) * kParallelBlock));
 }
+
+// No exception may leave an OpenMP region: inside one, run each piece of work through
+// FirstError::run, which keeps the first exception thrown (allocation failures, argument checks of
+// the functions called) instead of letting it escape; after the region, rethrow() raises it.
+struct FirstError {
+  std::exception_ptr ptr;
+  template <class F>
+  void run(const F& f) {
+    try {
+      f();
+    } catch (...) {
+#ifdef LF_WITH_OPENMP
+#pragma omp critical(lf_first_error)
+#endif
+      if (!ptr) ptr = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (ptr) std::rethrow_exception(ptr);
+  }
+};
 
 // Threads the kernels use: the value given to set_num_threads() (which also sets OpenMP's), capped
 // by OpenMP's omp_get_max_threads() on the calling thread, or that alone by default -- so

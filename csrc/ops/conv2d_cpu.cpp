@@ -343,26 +343,6 @@ bool wgrad_transposed(int64_t K, int64_t C_out) {
   return 10 * padded(K, C_out) < 9 * padded(C_out, K);
 }
 
-// No exception may leave an OpenMP region: the first one thrown inside is kept and rethrown
-// after the region (allocation failures; the GEMM's argument checks).
-struct FirstError {
-  std::exception_ptr ptr;
-  template <class F>
-  void run(const F& f) {
-    try {
-      f();
-    } catch (...) {
-#ifdef LF_WITH_OPENMP
-#pragma omp critical(lf_conv2d_error)
-#endif
-      if (!ptr) ptr = std::current_exception();
-    }
-  }
-  void rethrow() const {
-    if (ptr) std::rethrow_exception(ptr);
-  }
-};
-
 // Calls body(c, inner) for every work item c in [0, n) (a chunk of images, or a group of chunks
 // of the weight pass), each item writing only its own outputs. With enough items for the
 // threads they run in parallel, one per thread at a time, and inner = 1: the item's GEMMs and

@@ -188,26 +188,6 @@ void emit_sorted(KeyHeap& h, int64_t* out_idx, float* out_dist) {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// No exception may leave an OpenMP region: the first one thrown inside is kept and rethrown by
-// the caller after the region (allocation failures; the GEMM's own argument checks).
-struct FirstError {
-  std::exception_ptr ptr;
-  template <class F>
-  void run(const F& f) {
-    try {
-      f();
-    } catch (...) {
-#ifdef LF_WITH_OPENMP
-#pragma omp critical(lf_knn_error)
-#endif
-      if (!ptr) ptr = std::current_exception();
-    }
-  }
-  void rethrow() const {
-    if (ptr) std::rethrow_exception(ptr);
-  }
-};
-
 }  // namespace
 
 void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n, int64_t d,
