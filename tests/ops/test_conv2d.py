@@ -109,7 +109,7 @@ def test_result_independent_of_thread_count(threads):
 PARALLEL_SHAPES = [
     # chunks of 2 images (wide GEMM) and a last chunk of 1; 8 weight groups of one chunk
     ((15, 4, 40, 40, 28, 3, 3, (1, 1), (1, 1)), True),
-    # 5x5 on one channel: the transposed weight GEMM, 7 chunks of 5 images
+    # 5x5 on one channel: the direct small-K weight gradient (16 groups of 2 images)
     ((32, 1, 28, 28, 32, 5, 5, (1, 1), (2, 2)), True),
     # one image per chunk, 20 chunks in 10 weight groups of 2; padded and strided im2col
     ((20, 1, 162, 162, 2, 3, 3, (1, 1), (1, 1)), False),
@@ -269,9 +269,14 @@ def test_python_argument_errors():
         lf.ops.conv2d(x.astype(np.int32), w)
 
 
-def test_every_isa_path(isa):
-    # The GEMM under the conv kernels dispatches on the ISA (avx512, avx2, scalar).
-    shape = (3, 5, 10, 7, 7, 2, 4, (3, 3), (0, 2))
+@pytest.mark.parametrize("shape", [
+    (3, 5, 10, 7, 7, 2, 4, (3, 3), (0, 2)),  # the GEMM paths
+    (3, 2, 9, 11, 5, 3, 4, (1, 1), (2, 1)),  # the direct small-K weight gradient (K = 24)
+    (17, 2, 8, 6, 9, 4, 4, (1, 1), (3, 0)),  # K = 32, its largest K; 16 groups, one of 2 images
+], ids=_ids)
+def test_every_isa_path(isa, shape):
+    # The GEMM and the direct weight-gradient kernel under conv2d dispatch on the ISA (avx512,
+    # avx2, scalar).
     x, w, b, dy = _data(shape, seed=11)
     s, p = shape[7], shape[8]
     assert_dot_close(_C.conv2d_forward(x, w, b, s, p), ref64.conv2d(x, w, b, s, p),
