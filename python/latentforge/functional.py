@@ -1003,6 +1003,8 @@ class BatchNorm(Function):
     the thread count); float64 (gradcheck) uses numpy, the reference.
     """
 
+    fresh_grads = True
+
     @staticmethod
     def forward(
         ctx: Context,
@@ -1030,6 +1032,8 @@ class BatchNorm(Function):
 class BatchNorm2d(Function):
     """:class:`BatchNorm` of an ``(N, C, H, W)`` input, per channel over N, H and W (the same
     keyword arguments; ``n = N * H * W`` values per channel)."""
+
+    fresh_grads = True
 
     @staticmethod
     def forward(
@@ -1193,6 +1197,8 @@ def _pool_backward_numpy(g: np.ndarray, mode: str, in_shape, k, s, p, out, argma
 class _Pool2d(Function):
     """Shared forward/backward of the three pooling Functions (``_mode`` picks the kernel)."""
 
+    fresh_grads = True
+
     _mode = "max"
 
     @classmethod
@@ -1347,6 +1353,8 @@ class Conv2d(Function):
     convolution of ``g`` with ``w``, ``dw`` the correlation of ``g`` with ``x``, ``db`` the sum of
     ``g`` over batch and space; each is computed only when its input needs a gradient.
     """
+
+    fresh_grads = True
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,

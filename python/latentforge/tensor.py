@@ -173,7 +173,15 @@ class Function:
     Subclasses define ``forward(ctx, *arrays, **params) -> ndarray`` and
     ``backward(ctx, grad_out) -> tuple`` (one gradient or ``None`` per array input) as static
     methods, and are called as ``Op.apply(*tensors, **params)``.
+
+    ``fresh_grads = True`` declares that every array ``backward`` returns is allocated by that
+    call and referenced by nothing else (not ``grad_out`` or a view of it, not a saved array,
+    not one array returned for two inputs). A leaf whose whole gradient is such an array then
+    keeps it as its ``.grad`` instead of a copy (PyTorch's ``AccumulateGrad`` takes the buffer
+    the same way), which saves a pass over, e.g., the input gradient of a batch of images.
     """
+
+    fresh_grads: bool = False
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, **params: Any) -> np.ndarray:
@@ -324,12 +332,15 @@ class Tensor:
                 )
 
         grads: dict[int, np.ndarray] = {id(self): g}
+        fresh: set[int] = set()  # keys of grads whose array nothing else references
         for t in reversed(order):
             gt = grads.pop(id(t), None)
             if t._ctx is None:
                 if gt is not None and t.requires_grad:
                     if t.grad is None:
-                        t.grad = np.array(gt, dtype=t.data.dtype, copy=True)
+                        adopt = (id(t) in fresh and gt.dtype == t.data.dtype
+                                 and gt.flags.writeable)
+                        t.grad = gt if adopt else np.array(gt, dtype=t.data.dtype, copy=True)
                     else:
                         t.grad += gt
                 continue
@@ -355,6 +366,10 @@ class Tensor:
                     prev = grads.get(key)
                     # Never add in place: a backward may return grad_out itself (or a view).
                     grads[key] = pg if prev is None else prev + pg
+                    if prev is not None or (t._op.fresh_grads and pg.dtype.kind == "f"):
+                        fresh.add(key)
+                    else:
+                        fresh.discard(key)
             if not retain_graph:
                 ctx._free()
 

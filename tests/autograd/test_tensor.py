@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentforge.tensor import Tensor, default_dtype, get_default_dtype, is_grad_enabled, no_grad
+import latentforge as lf
+from latentforge.tensor import (
+    Function,
+    Tensor,
+    default_dtype,
+    get_default_dtype,
+    is_grad_enabled,
+    no_grad,
+)
 from latentforge.testing import F32_U, assert_close
 
 
@@ -176,3 +184,55 @@ def test_float32_stays_float32_through_every_op_and_loss():
     total.backward()
     for t in (x, w, emb):
         assert t.grad.dtype == np.float32 and np.all(np.isfinite(t.grad))
+
+
+class _Scale(Function):
+    """y = 2 x, whose backward returns a new array (kept in ``made``) and may declare it fresh."""
+
+    made: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        out = 2 * g
+        _Scale.made.append(out)
+        return (out,)
+
+
+class _FreshScale(_Scale):
+    fresh_grads = True
+
+
+def test_leaf_keeps_a_fresh_gradient_without_copy():
+    x = lf.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    _Scale.made.clear()
+    _FreshScale.apply(x).backward(np.ones((2, 3), np.float32))
+    assert x.grad is _Scale.made[-1]  # adopted, not copied
+    np.testing.assert_array_equal(x.grad, 2.0)
+    # Not declared fresh: the leaf gets a copy, so the op may keep or reuse what it returned.
+    y = lf.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    _Scale.apply(y).backward(np.ones((2, 3), np.float32))
+    assert y.grad is not _Scale.made[-1]
+    assert not np.shares_memory(y.grad, _Scale.made[-1])
+    # A later backward accumulates into the adopted array, which nothing else holds.
+    _FreshScale.apply(x).backward(np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(x.grad, 4.0)
+    assert not np.shares_memory(x.grad, _Scale.made[-1])
+
+
+def test_leaf_never_aliases_the_callers_gradient():
+    g = np.ones((2, 3), np.float32)
+    x = lf.Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    (x * 1.0).backward(g)  # ops that pass grad_out through: never fresh
+    assert not np.shares_memory(x.grad, g)
+    x.grad[...] = 5.0
+    np.testing.assert_array_equal(g, 1.0)
+    # Two fresh gradients for one leaf are summed into a new array, which the leaf keeps.
+    z = lf.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    _Scale.made.clear()
+    (_FreshScale.apply(z) + _FreshScale.apply(z)).backward(g)
+    np.testing.assert_array_equal(z.grad, 4.0)
+    assert all(not np.shares_memory(z.grad, m) for m in _Scale.made)
