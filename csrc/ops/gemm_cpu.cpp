@@ -281,7 +281,14 @@ void gemm_run(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, 
   // With few rows each B sliver serves at most 7 micro-tiles, and packing it costs more than
   // reading row-major B in place (2-3 cache lines per k step instead of 2). Measured on AVX-512,
   // 2 threads: M = 16..96 gain 7-24% in place; M = 128 loses 1-4% (benchmarks/RESULTS.md).
-  plan.b_in_place = !trans_b && M <= 7 * MR;
+  // But only for short rows: with long ones every k step lands on another page (and at ldb a
+  // multiple of 1024 floats, on the same L1 sets), so the kc rows of a sliver thrash the TLB and
+  // L1. Measured on a 2-core AVX-512 Xeon VM, one thread, in place / packed GFLOP/s: 96 x 1024 x
+  // 1024 23 / 61, 64 x 512 x 3136 33 / 55, 64 x 512 x 784 54 / 58, 32 x 1000 x 784 40 / 45,
+  // against 64 x 500 x 500 69 / 66, 64 x 256 x 576 78 / 75, 64 x 196 x 800 60 / 58. The same
+  // arithmetic in the same order either way: the choice never changes the bits.
+  constexpr int64_t kInPlaceMaxLdb = 384;
+  plan.b_in_place = !trans_b && M <= 7 * MR && ldb <= kInPlaceMaxLdb;
   plan.b_pack = b_buf.get(static_cast<size_t>(std::max(kc_max * nc_max, b_stride * nt)));
   plan.a_pack = a_buf.get(static_cast<size_t>(plan.a_stride * nt));
 
