@@ -103,6 +103,7 @@ struct GemmPlan {
   bool private_b;   // each thread packs only its own B slivers: no barriers at all
   bool b_in_place;  // private_b and full-width slivers are read from B itself, unpacked
   int64_t b_stride;
+  int64_t kc;            // depth of the K slices
   InterruptPoll stop{};  // made on the calling thread: whether Ctrl-C may cut this call short
 };
 
@@ -145,8 +146,8 @@ void gemm_worker(const GemmPlan& p, int tid) {
     const int64_t nc = std::min(p.nc, p.N - jc);
     const int64_t n_sl = ceil_div(nc, NR);
     const int64_t s0 = n_sl * tn / p.pn, s1 = n_sl * (tn + 1) / p.pn;
-    for (int64_t pc = 0; pc < p.K; pc += kt.kc) {
-      const int64_t kc = std::min(kt.kc, p.K - pc);
+    for (int64_t pc = 0; pc < p.K; pc += p.kc) {
+      const int64_t kc = std::min(p.kc, p.K - pc);
       // Sliver s of this panel lives at b_base + s * kc * NR.
       float* b_base;
       if (p.private_b) {
@@ -260,7 +261,15 @@ void gemm_run(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, 
   }
 
   const int64_t MR = kt.mr, NR = kt.nr;
-  const int64_t kc_max = std::min(kt.kc, K);
+  // Few rows (at most 7 micro-tiles: the convolution's per-image GEMMs, small batches of a dense
+  // layer): slices of at most kSmallMKc, so that the kc x NR sliver of B (48 KiB) stays in L1
+  // while the row tiles sweep it; the deep KC, which saves passes over a large C, buys nothing
+  // when C is a few rows. Measured on a 2-core AVX-512 Xeon VM, one thread, GFLOP/s with KC =
+  // 1024 / 384: 64 x 196 x 800 53 / 92, 64 x 256 x 576 67 / 108, 64 x 512 x 3136 53 / 72.
+  // The slices fix the order of the sums, so this is a function of the shapes only.
+  constexpr int64_t kSmallMKc = 384;
+  const int64_t kc_blk = M <= 7 * MR ? std::min(kt.kc, kSmallMKc) : kt.kc;
+  const int64_t kc_max = std::min(kc_blk, K);
   // Equal NR-multiple column panels (N = 4096 with NC = 3072 gives 2 x 2048, not 3072 + 1024).
   const int64_t nc_max = ceil_div(ceil_div(N, ceil_div(N, kt.nc)), NR) * NR;
   const int64_t mc_max = std::min(kt.mc, ceil_div(M, MR) * MR);
@@ -275,9 +284,9 @@ void gemm_run(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, 
   const int64_t b_stride = kc_max * ceil_div(ceil_div(nc_max, NR), pn) * NR;
 
   thread_local ScratchBuffer b_buf, a_buf;
-  GemmPlan plan{&kt,    &vm, C, ldc,   A,     lda,     trans_a, B,       ldb,     trans_b,
-                M,      N,   K, alpha, beta,  bias,    act,     nullptr, nullptr, mc_max * kc_max,
-                nc_max, 1,   1, true,  false, b_stride};
+  GemmPlan plan{&kt,    &vm, C, ldc,   A,     lda,      trans_a, B,       ldb,     trans_b,
+                M,      N,   K, alpha, beta,  bias,     act,     nullptr, nullptr, mc_max * kc_max,
+                nc_max, 1,   1, true,  false, b_stride, kc_blk};
   // With few rows each B sliver serves at most 7 micro-tiles, and packing it costs more than
   // reading row-major B in place (2-3 cache lines per k step instead of 2). Measured on AVX-512,
   // 2 threads: M = 16..96 gain 7-24% in place; M = 128 loses 1-4% (benchmarks/RESULTS.md).
