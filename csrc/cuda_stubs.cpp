@@ -9,6 +9,7 @@
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
 #include "ops/pool2d.h"
+#include "ops/word2vec.h"
 
 namespace lf {
 namespace {
@@ -128,6 +129,29 @@ void conv2d_cuda_from_host(int, float*, float*, const float*, const float*, cons
                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                            int64_t, int64_t) {
   built_without_cuda("conv2d_cuda_from_host");
+}
+
+void alias_sample_cuda(int32_t*, const float*, const int32_t*, int64_t, int64_t, uint64_t, uint64_t,
+                       void*) {
+  built_without_cuda("alias_sample_cuda");
+}
+
+void word2vec_train_cuda(float*, float*, float*, const int32_t*, int64_t, const int64_t*, int64_t,
+                         const float*, const float*, const int32_t*, const float*, int64_t, int64_t,
+                         const W2vParams&, int64_t, double*, int64_t*, void*) {
+  built_without_cuda("word2vec_train_cuda");
+}
+
+void alias_sample_cuda_from_host(int32_t*, const float*, const int32_t*, int64_t, int64_t, uint64_t,
+                                 uint64_t) {
+  built_without_cuda("alias_sample_cuda_from_host");
+}
+
+W2vResult word2vec_train_cuda_from_host(float*, float*, float*, const int32_t*, int64_t,
+                                        const int64_t*, int64_t, const float*, const float*,
+                                        const int32_t*, const float*, int64_t, int64_t,
+                                        const W2vParams&, int64_t) {
+  built_without_cuda("word2vec_train_cuda_from_host");
 }
 
 }  // namespace lf

@@ -26,8 +26,10 @@
 #include "emu/gemm_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
+#include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
+#include "ops/word2vec.h"
 
 namespace py = pybind11;
 
@@ -330,6 +332,94 @@ py::tuple conv2d_backward_weights_emu(const py::object& dy_obj, const py::object
   return py::make_tuple(std::move(dw), bias ? py::object(std::move(db)) : py::object(py::none()));
 }
 
+// ---- word2vec (ops/word2vec_cuda.cuh) ----
+
+// An optional 1-D array of T with V elements (None -> nullptr).
+template <class T>
+const T* w2v_vector(const py::object& obj, const char* name, int64_t V) {
+  if (obj.is_none()) return nullptr;
+  const py::array a = lf::bind::array_arg<T>(obj, name, 1);
+  if (a.shape(0) != V) {
+    throw py::value_error(std::string(name) + " must have " + std::to_string(V) + " elements");
+  }
+  return lf::bind::cptr<T>(a);
+}
+
+py::array w2v_noise_sample_emu(const py::object& prob_obj, const py::object& alias_obj, int64_t V,
+                               int64_t n, uint64_t seed, uint64_t counter,
+                               const std::string& schedule, uint64_t schedule_seed) {
+  if (V < 1 || V >= (int64_t{1} << 31)) throw py::value_error("V must be in [1, 2**31)");
+  if (n < 0) throw py::value_error("n must be >= 0");
+  if (prob_obj.is_none() != alias_obj.is_none()) {
+    throw py::value_error("prob and alias must both be arrays or both None (log-uniform)");
+  }
+  const float* prob = w2v_vector<float>(prob_obj, "prob", V);
+  const int32_t* alias = w2v_vector<int32_t>(alias_obj, "alias", V);
+  if (alias) {
+    for (int64_t i = 0; i < V; ++i) {
+      if (alias[i] < 0 || alias[i] >= V) throw py::value_error("alias out of range");
+    }
+  }
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, schedule_seed);
+  py::array_t<int32_t> out(static_cast<py::ssize_t>(n));
+  int32_t* op = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::noise_sample_cuda_emulated(op, prob, alias, V, n, seed, counter, s);
+  }
+  return std::move(out);
+}
+
+py::tuple w2v_train_emu(const py::object& syn0_obj, const py::object& syn1_obj,
+                        const py::object& bias_obj, const py::object& ids_obj,
+                        const py::object& ends_obj, const py::object& keep_obj,
+                        const py::object& nprob_obj, const py::object& nalias_obj,
+                        const py::object& logq_obj, bool sg, const std::string& loss, int negative,
+                        int window, float alpha, float alpha_end, uint64_t seed, uint64_t counter,
+                        bool remove_accidental_hits, int64_t blocks, const std::string& schedule,
+                        uint64_t schedule_seed) {
+  const py::array syn0 = lf::bind::array_arg<float>(syn0_obj, "syn0", 2, "(V, D)", true);
+  const py::array syn1 = lf::bind::array_arg<float>(syn1_obj, "syn1", 2, "(V, D)", true);
+  lf::bind::require_same_shape(syn0, "syn0", syn1, "syn1");
+  if (syn0.ptr() == syn1.ptr() || lf::bind::overlaps(syn0, syn1)) {
+    throw py::value_error("syn0 and syn1 must not share memory");
+  }
+  const int64_t V = syn0.shape(0), D = syn0.shape(1);
+  const py::array ids = lf::bind::array_arg<int32_t>(ids_obj, "ids", 1);
+  const py::array ends = lf::bind::array_arg<int64_t>(ends_obj, "sent_ends", 1);
+  if (!bias_obj.is_none()) lf::bind::array_arg<float>(bias_obj, "bias", 1, "(V,)", true);
+  float* bias = const_cast<float*>(w2v_vector<float>(bias_obj, "bias", V));
+  const float* keep = w2v_vector<float>(keep_obj, "keep_prob", V);
+  const float* nprob = w2v_vector<float>(nprob_obj, "noise_prob", V);
+  const int32_t* nalias = w2v_vector<int32_t>(nalias_obj, "noise_alias", V);
+  if ((nprob == nullptr) != (nalias == nullptr)) {
+    throw py::value_error("noise_prob and noise_alias must both be arrays or both None");
+  }
+  const float* logq = w2v_vector<float>(logq_obj, "noise_logq", V);
+  lf::W2vParams p;
+  if (loss != "negative" && loss != "nce")
+    throw py::value_error("loss must be 'negative' or 'nce'");
+  p.loss = loss == "nce" ? lf::W2vLoss::nce : lf::W2vLoss::negative;
+  p.sg = sg;
+  p.negative = negative;
+  p.window = window;
+  p.alpha = alpha;
+  p.alpha_end = alpha_end;
+  p.seed = seed;
+  p.counter = counter;
+  p.remove_accidental_hits = remove_accidental_hits;
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, schedule_seed);
+  lf::W2vResult r;
+  {
+    py::gil_scoped_release release;
+    r = lf::word2vec_train_cuda_emulated(lf::bind::mptr<float>(syn0), lf::bind::mptr<float>(syn1),
+                                         bias, lf::bind::cptr<int32_t>(ids), ids.shape(0),
+                                         lf::bind::cptr<int64_t>(ends), ends.shape(0), keep, nprob,
+                                         nalias, logq, V, D, p, blocks, s);
+  }
+  return py::make_tuple(r.loss_sum, r.words, r.pairs);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -398,6 +488,22 @@ PYBIND11_MODULE(_emu, m) {
         "The CUDA conv2d backward-weights (and bias-gradient) kernels run by the emulator.");
   m.def("conv2d_cuda_num_configs", &lf::conv2d_cuda_emulated_num_configs,
         "Number of launch configurations (block sizes) of the emulated CUDA conv2d kernels.");
+
+  m.def("word2vec_noise_sample_cuda", &w2v_noise_sample_emu, py::arg("prob"), py::arg("alias"),
+        py::arg("V"), py::arg("n"), py::arg("seed"), py::arg("counter") = 0,
+        py::arg("schedule") = "forward", py::arg("schedule_seed") = 0,
+        "The CUDA noise sampler (ops/word2vec_cuda.cuh) run by the emulator: n draws of the alias "
+        "table (prob, alias), or log-uniform over V ids when both are None.");
+  m.def("word2vec_train_cuda", &w2v_train_emu, py::arg("syn0"), py::arg("syn1"), py::arg("bias"),
+        py::arg("ids"), py::arg("sent_ends"), py::arg("keep_prob"), py::arg("noise_prob"),
+        py::arg("noise_alias"), py::arg("noise_logq"), py::kw_only(), py::arg("sg"),
+        py::arg("loss"), py::arg("negative"), py::arg("window"), py::arg("alpha"),
+        py::arg("alpha_end"), py::arg("seed"), py::arg("counter"),
+        py::arg("remove_accidental_hits"), py::arg("blocks") = 1, py::arg("schedule") = "forward",
+        py::arg("schedule_seed") = 0,
+        "The CUDA word2vec training kernel run by the emulator (same contract as "
+        "_C.word2vec_train, classic updates only): `blocks` Hogwild shards, run one after "
+        "another. Returns (loss_sum, words_processed, pairs_trained).");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

@@ -70,6 +70,9 @@ OPS: tuple[Op, ...] = (
     Op("conv2d", "2-D convolution (NCHW, stride, zero padding): forward, data and weight grads",
        "conv2d_forward_naive conv2d_backward_data_naive conv2d_backward_weights_naive",
        ("Conv2d",), cuda=True),
+    Op("word2vec", "word2vec: streamed vocabulary counting / encoding, alias and log-uniform "
+       "noise samplers, skip-gram / CBOW training with negative sampling or NCE (Hogwild)",
+       "alias_sample_naive word2vec_train_naive", cuda=True),
 )
 
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}

@@ -165,6 +165,11 @@ COVARIANCE_EIGH_COS = 1e-9
 #: 1 - |cos| = 6e-8 on the components; 16 u = 9.5e-7.
 RANDOMIZED_PCA_RTOL = 16 * F32_U
 
+#: word2vec training (ops/word2vec.h): the float32 kernels against their double-precision naive
+#: reference and a float64 numpy implementation, over a few thousand sequential SGD updates of
+#: vectors of size ~0.1: per-update rounding of a few float32 ulps, accumulated.
+W2V_TRAIN_ATOL = 2e-6
+
 # ---------------------------------------------------------------------------------- statistics
 #: A statistic published to 4 decimals (MNIST mean 0.1307, sd 0.3081) is within half a unit
 #: of its last digit of the value computed in float64.
