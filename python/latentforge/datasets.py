@@ -43,6 +43,7 @@ import numpy as np
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "find_text_data",
     "get_cache_dir",
     "load_fashion_mnist",
     "load_mnist",
@@ -521,3 +522,39 @@ load_fashion_mnist.__doc__ = _LOADER_DOC.format(
     n_test=10000, mirror=_MIRRORS["fashion-mnist"][0],
     labels=" classes 0-9, named in ``FASHION_MNIST_CLASSES``",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Text (word2vec)
+# --------------------------------------------------------------------------------------------
+
+#: Files of the word2vec text data set, relative to its directory.
+TEXT_FILES = ("corpus.txt.gz", "eval/wordsim353.tsv", "eval/simlex999.txt",
+              "eval/questions-words.txt")
+
+
+def find_text_data(path: PathLike | None = None) -> tuple[Path | None, list[str]]:
+    """The directory of the word2vec text data (``corpus.txt.gz`` and ``eval/`` with
+    ``wordsim353.tsv``, ``simlex999.txt``, ``questions-words.txt``), looked for as the image
+    datasets are (``path``, then ``$LATENTFORGE_DATA``, then the cache; each as
+    ``<dir>/text/`` then ``<dir>/``). Returns ``(directory or None, report)``: the report
+    lists, one line each, the places looked at and what was missing (for a message).
+    Nothing is downloaded: this data set is not published for download."""
+    report: list[str] = []
+    seen: set[str] = set()
+    for label, directory in _candidates("text", path):
+        if directory is None:
+            report.append(f"  - {label}: not set")
+            continue
+        key = os.path.abspath(directory)
+        if key in seen:
+            continue
+        seen.add(key)
+        missing = [f for f in TEXT_FILES if not (directory / f).is_file()]
+        if not missing:
+            return directory, report
+        what = ("does not exist" if not directory.exists()
+                else "none of the files" if len(missing) == len(TEXT_FILES)
+                else "missing " + ", ".join(missing))
+        report.append(f"  - {key} ({label}): {what}")
+    return None, report

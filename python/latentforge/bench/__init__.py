@@ -94,6 +94,11 @@ SUITES: list[Suite] = [
         "t-SNE on MNIST vs scikit-learn and openTSNE: wall time, KL on a shared P, 10-NN agreement",
         "latentforge.bench.tsne",
     ),
+    Suite(
+        "word2vec",
+        "word2vec training vs gensim on one corpus file: words/s, WordSim353/SimLex rho, analogies",
+        "latentforge.bench.word2vec",
+    ),
 ]
 
 

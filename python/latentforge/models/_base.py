@@ -97,6 +97,15 @@ def _restore_on_interrupt(method: Callable) -> Callable:
     return wrapper
 
 
+def keeps_progress_on_interrupt(method: Callable) -> Callable:
+    """Mark a fitting method that :class:`ParamsMixin` must not wrap with
+    :func:`_restore_on_interrupt`: the method itself leaves the estimator usable when
+    interrupted, with the progress made so far (e.g. Word2Vec's long training, whose vectors
+    are valid after every job), and documents it."""
+    method._keeps_progress_on_interrupt = True
+    return method
+
+
 class ParamsMixin:
     """``get_params``/``set_params`` read from the ``__init__`` signature.
 
@@ -115,7 +124,8 @@ class ParamsMixin:
         super().__init_subclass__(**kwargs)
         for name in ("fit", "fit_transform"):
             method = cls.__dict__.get(name)
-            if callable(method) and not getattr(method, "_restores_on_interrupt", False):
+            if (callable(method) and not getattr(method, "_restores_on_interrupt", False)
+                    and not getattr(method, "_keeps_progress_on_interrupt", False)):
                 setattr(cls, name, _restore_on_interrupt(method))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
