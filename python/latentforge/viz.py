@@ -188,3 +188,32 @@ def scatter(Y, labels, ax: Any = None, path: str | None = None, s: float = 2):
     if path is not None:
         ax.figure.savefig(path, dpi=100, bbox_inches="tight")
     return ax
+
+
+def text_scatter(Y, texts, ax: Any = None, path: str | None = None, fontsize: float = 7,
+                 s: float = 4):
+    """Scatter a 2-D embedding ``Y`` (n_samples, 2) with each point labelled by its text
+    (e.g. a t-SNE map of word vectors: ``texts`` are the words). ``path`` saves the figure.
+    Returns the Axes."""
+    import numpy as np
+
+    Y = np.asarray(Y)
+    if Y.dtype.kind not in "fiu":
+        raise TypeError(f"Y must be a real array, got dtype {Y.dtype}")
+    if Y.ndim != 2 or Y.shape[1] != 2:
+        raise ValueError(f"Y must have shape (n_samples, 2), got {Y.shape}")
+    texts = [str(t) for t in texts]
+    if len(texts) != Y.shape[0]:
+        raise ValueError(f"texts must have {Y.shape[0]} entries (one per row of Y), got "
+                         f"{len(texts)}")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(16, 16))
+    ax.scatter(Y[:, 0], Y[:, 1], s=s, color="tab:blue", alpha=0.6)
+    for (x, y), t in zip(Y, texts):
+        ax.annotate(t, (x, y), xytext=(2, 2), textcoords="offset points", fontsize=fontsize)
+    ax.set_xlabel("dimension 1")
+    ax.set_ylabel("dimension 2")
+    if path is not None:
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax

@@ -16,7 +16,7 @@ for both libraries, so the ratio is the ratio of training times; vocabulary buil
 apart), the Spearman rho of WordSim353 and SimLex-999 and the analogy accuracy
 (``questions-words.txt``, ``restrict_vocab=30000``). Both models are evaluated by
 :class:`latentforge.models.KeyedVectors`, whose evaluation reproduces gensim 4.4's to the
-last question (tests/models/test_word2vec.py). With ``repeats`` > 1 the libraries alternate
+last question (tests/models/test_word2vec_model.py). With ``repeats`` > 1 the libraries alternate
 (``_harness.interleave``) and the medians are shown. gensim's inner loop calls OpenBLAS
 ``sdot``/``saxpy``: the ``OPENBLAS_*`` environment it ran with is printed in the header.
 """

@@ -674,3 +674,38 @@ def test_ctrl_c_during_training_leaves_a_usable_model():
     assert proc.returncode == 0, err
     assert out.split() == ["interrupted", "flagged", "counted", "usable"]
     assert latency < 5.0
+
+
+# ---------------------------------------------------------------------- reproduction, plots
+def test_text_scatter(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    Y = np.array([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]])
+    path = tmp_path / "words.png"
+    ax = lf.viz.text_scatter(Y, ["king", "queen", "man"], path=str(path))
+    assert path.stat().st_size > 1000
+    assert [t.get_text() for t in ax.texts] == ["king", "queen", "man"]
+    with pytest.raises(ValueError, match="texts must have 3"):
+        lf.viz.text_scatter(Y, ["a", "b"])
+    with pytest.raises(ValueError, match="shape"):
+        lf.viz.text_scatter(np.zeros((3, 3)), ["a", "b", "c"])
+    plt.close("all")
+
+
+def test_reproduction_runs_on_a_corpus_prefix(tmp_path):
+    # The NCE reproduction (benchmarks/reproduce_word2vec.py) end to end on the corpus's first
+    # 30k tokens: scores in range, neighbours listed, the t-SNE map written.
+    pytest.importorskip("matplotlib").use("Agg")
+    from latentforge import datasets
+    from latentforge.bench import reproduce_w2v
+
+    if datasets.find_text_data()[0] is None:
+        pytest.skip("the word2vec text data is not on this machine (LATENTFORGE_DATA/text)")
+    fig = tmp_path / "map.png"
+    r = reproduce_w2v.run(tokens=30_000, epochs=1, figure=str(fig), verbose=0)
+    assert r["tokens"] >= 30_000 and r["vocab"] > 500
+    assert -1.0 <= r["wordsim353"] <= 1.0 and 0.0 <= r["analogy"] <= 1.0
+    assert r["neighbours"] and all(len(v) == 8 for v in r["neighbours"].values())
+    assert fig.stat().st_size > 10_000
