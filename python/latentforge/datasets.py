@@ -240,8 +240,10 @@ def _describe_missing(directory: Path, stems: list[str]) -> str:
     return "missing " + ", ".join(missing)
 
 
-def _locate(dataset: str, stems: list[str], path: PathLike | None):
-    """Return ({stem: file}, report lines). The dict is empty when nothing complete is found."""
+def _search(dataset: str, path: PathLike | None, probe):
+    """Walk the candidate directories of ``dataset`` in order. ``probe(directory)`` returns
+    ``(found, why)``: the first ``found`` that is not None ends the search. Returns ``(found or
+    None, report lines)``, one line per place looked at and why it did not do."""
     report: list[str] = []
     seen: set[str] = set()
     for label, directory in _candidates(dataset, path):
@@ -252,12 +254,25 @@ def _locate(dataset: str, stems: list[str], path: PathLike | None):
         if key in seen:
             continue
         seen.add(key)
+        found, why = probe(directory)
+        if found is not None:
+            return found, report
+        report.append(f"  - {key} ({label}): {why}")
+    return None, report
+
+
+def _locate(dataset: str, stems: list[str], path: PathLike | None):
+    """Return ({stem: file}, report lines). The dict is empty when nothing complete is found."""
+
+    def probe(directory: Path):
         if directory.is_dir():
             found = {s: _find_file(directory, s) for s in stems}
             if all(f is not None for f in found.values()):
-                return found, report
-        report.append(f"  - {key} ({label}): {_describe_missing(directory, stems)}")
-    return {}, report
+                return found, ""
+        return None, _describe_missing(directory, stems)
+
+    found, report = _search(dataset, path, probe)
+    return found or {}, report
 
 
 def _not_found_message(dataset: str, stems: list[str], report: list[str]) -> str:
@@ -540,21 +555,13 @@ def find_text_data(path: PathLike | None = None) -> tuple[Path | None, list[str]
     ``<dir>/text/`` then ``<dir>/``). Returns ``(directory or None, report)``: the report
     lists, one line each, the places looked at and what was missing (for a message).
     Nothing is downloaded: this data set is not published for download."""
-    report: list[str] = []
-    seen: set[str] = set()
-    for label, directory in _candidates("text", path):
-        if directory is None:
-            report.append(f"  - {label}: not set")
-            continue
-        key = os.path.abspath(directory)
-        if key in seen:
-            continue
-        seen.add(key)
+
+    def probe(directory: Path):
         missing = [f for f in TEXT_FILES if not (directory / f).is_file()]
         if not missing:
-            return directory, report
-        what = ("does not exist" if not directory.exists()
-                else "none of the files" if len(missing) == len(TEXT_FILES)
-                else "missing " + ", ".join(missing))
-        report.append(f"  - {key} ({label}): {what}")
-    return None, report
+            return directory, ""
+        return None, ("does not exist" if not directory.exists()
+                      else "none of the files" if len(missing) == len(TEXT_FILES)
+                      else "missing " + ", ".join(missing))
+
+    return _search("text", path, probe)

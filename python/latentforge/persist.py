@@ -586,13 +586,25 @@ def _write(path: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> No
     meta = dict(meta, arrays=names, payload_sha256=_payload_sha256(arrays, names))
     blob = json.dumps(meta, allow_nan=False, separators=(",", ":")).encode("ascii")
     entries = {_META: np.frombuffer(blob, dtype=np.uint8), **arrays}
+
+    def write(f) -> None:
+        np.savez(f, **entries)
+        _write_trailer(f)
+
+    write_atomic(path, write)
+
+
+def write_atomic(path: str | os.PathLike, write: Any) -> None:
+    """Call ``write(f)`` on a new temporary file (binary) in ``path``'s directory, sync it and
+    rename it over ``path``, then sync the directory: ``path`` holds the old content or the
+    whole new one, never a part. On any error (KeyboardInterrupt included) the temporary file
+    is removed and the error propagates."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     tmp, fd = _create_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, "w+b") as f:
-            np.savez(f, **entries)
-            _write_trailer(f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

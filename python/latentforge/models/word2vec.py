@@ -188,30 +188,18 @@ def _read_chunks(path: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
 
 
 def _write_atomic(path: Any, write) -> None:
-    """Call ``write(f)`` on a temporary file next to ``path``, then rename it over ``path``
-    (the helpers of :mod:`latentforge.persist`)."""
-    from ..persist import _create_temp, _fsync_directory
+    """Call ``write(f)`` on a binary file that atomically replaces ``path``
+    (:func:`latentforge.persist.write_atomic`), gzip-compressed when ``path`` ends in ``.gz``."""
+    from ..persist import write_atomic
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp, fd = _create_temp(directory, os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w+b") as raw:
-            if path.endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
-                    write(f)
-            else:
-                write(raw)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
+    def body(raw) -> None:
+        if os.fspath(path).endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+                write(f)
+        else:
+            write(raw)
+
+    write_atomic(path, body)
 
 
 # ---------------------------------------------------------------------- KeyedVectors
