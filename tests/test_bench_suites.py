@@ -47,13 +47,6 @@ def test_conv_suite_smoke():
     assert "lf / torch" in out.getvalue()
 
 
-_HAS_W2V = all(hasattr(__import__("latentforge")._C, n)
-               for n in ("word2vec_train", "TokenCounter", "TokenEncoder", "alias_build"))
-needs_w2v = pytest.mark.skipif(not _HAS_W2V, reason="needs the native word2vec kernels "
-                                                    "(_C.word2vec_train, issue 12, w2vc)")
-
-
-@needs_w2v
 def test_word2vec_suite_smoke():
     out = io.StringIO()
     res = get_suite("word2vec").load()(out=out, progress=None, smoke=True)
@@ -66,8 +59,7 @@ def test_word2vec_suite_smoke():
 
 def test_word2vec_suite_without_data_or_gensim_says_so(monkeypatch):
     """A fresh machine without the text data: a synthetic corpus, said in the first line,
-    and no traceback; without gensim: said too, latentforge alone. (Until the native kernel
-    is built, the latentforge row is an ERROR row, never an exception.)"""
+    and no traceback; without gensim: said too, latentforge alone."""
     import importlib.util
 
     from latentforge import datasets
@@ -86,11 +78,8 @@ def test_word2vec_suite_without_data_or_gensim_says_so(monkeypatch):
     assert lines[1].startswith("gensim is not installed")
     assert [r["library"] for r in res] == ["latentforge"]
     assert res.meta["corpus"].startswith("synthetic")
-    if _HAS_W2V:
-        assert res.ok, list(res)
-        assert res[0]["words_per_s"] > 0 and res[0].get("wordsim353_rho") is None
-    else:
-        assert not res.ok and "ERROR" in out.getvalue()
+    assert res.ok, list(res)
+    assert res[0]["words_per_s"] > 0 and res[0].get("wordsim353_rho") is None
 
 
 def test_every_op_has_a_kernel_benchmark_and_pytest_collects_only_those():

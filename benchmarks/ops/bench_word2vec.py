@@ -12,9 +12,7 @@ for gensim (set ``OMP_NUM_THREADS=2`` for the issue's 2-thread comparison).
 from __future__ import annotations
 
 import gzip
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +20,9 @@ import pytest
 import latentforge as lf
 from latentforge import _C
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("LATENTFORGE_TEXT", ROOT.parent / "shared" / "data" / "text")) / (
-    "corpus.txt.gz")
+_TEXT_DIR, _LOOKED = lf.datasets.find_text_data()  # $LATENTFORGE_DATA/text, the cache, ...
+CORPUS = None if _TEXT_DIR is None else _TEXT_DIR / "corpus.txt.gz"
+_MISSING = "the word2vec text data was not found: " + "; ".join(x.strip(" -") for x in _LOOKED)
 PREFIX_BYTES = 6_000_000  # ~1M tokens
 JOB = 50_000
 CONFIGS = {  # name: (sg, negative, batched)
@@ -38,8 +36,8 @@ CONFIGS = {  # name: (sg, negative, batched)
 
 @pytest.fixture(scope="module")
 def prefix(tmp_path_factory):
-    if not CORPUS.is_file():
-        pytest.skip(f"{CORPUS} not found (set LATENTFORGE_TEXT to ../shared/data/text)")
+    if CORPUS is None:
+        pytest.skip(_MISSING)
     with gzip.open(CORPUS, "rb") as f:
         data = f.read(PREFIX_BYTES)
     data = data[: data.rindex(b"\n") + 1]
@@ -117,8 +115,8 @@ def test_gensim_train_epoch(benchmark, prefix, config):
 
 @pytest.mark.benchmark(group="word2vec-vocab")
 def test_token_counter_whole_corpus(benchmark):
-    if not CORPUS.is_file():
-        pytest.skip(f"{CORPUS} not found")
+    if CORPUS is None:
+        pytest.skip(_MISSING)
 
     def count():
         c = _C.TokenCounter()

@@ -13,16 +13,9 @@ import numpy as np
 import pytest
 
 import latentforge as lf
-from latentforge import _C
 from latentforge.models import KeyedVectors, Word2Vec
 from latentforge.models._base import NotFittedError
 from latentforge.persist import FormatError
-
-needs_train = pytest.mark.skipif(not hasattr(_C, "word2vec_train"),
-                                 reason="needs the native _C.word2vec_train (issue 12, w2vc)")
-needs_counter = pytest.mark.skipif(not hasattr(_C, "TokenCounter"),
-                                   reason="needs the native _C.TokenCounter (issue 12, w2vc)")
-
 
 # ---------------------------------------------------------------------- fixtures
 
@@ -408,7 +401,6 @@ def test_subsampling_keep_probabilities():
     assert m.keep_prob_[0] < 1 and m.keep_prob_[2] == 1.0
 
 
-@needs_counter
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_vocab_from_file_equals_vocab_from_lists(tmp_path, suffix):
     text = "\n".join(CORPUS) + "\n  \t\n"
@@ -427,7 +419,6 @@ def test_vocab_from_file_equals_vocab_from_lists(tmp_path, suffix):
     assert (a.corpus_count_, a.corpus_total_words_) == (b.corpus_count_, b.corpus_total_words_)
 
 
-@needs_counter
 def test_vocab_from_a_file_larger_than_a_chunk(tmp_path, monkeypatch):
     from latentforge.models import word2vec as w2v
 
@@ -441,7 +432,6 @@ def test_vocab_from_a_file_larger_than_a_chunk(tmp_path, monkeypatch):
     np.testing.assert_array_equal(a.counts_, b.counts_)
 
 
-@needs_counter
 def test_bad_corpus_files(tmp_path):
     binary = tmp_path / "bin.dat"
     binary.write_bytes(b"abc def\n\x00\x01\x02 ghi\n")
@@ -584,7 +574,6 @@ def _planted_corpus(n_sent=3000, seed=0):
     return sents, groups
 
 
-@needs_train
 @pytest.mark.parametrize("sg,loss,noise", [
     (1, "negative", "unigram"), (0, "negative", "unigram"), (1, "nce", "unigram"),
     (1, "nce", "log_uniform"),
@@ -602,7 +591,6 @@ def test_planted_synonyms_are_found(sg, loss, noise):
     assert hits >= 10
 
 
-@needs_train
 def test_seed_reproducibility_at_one_worker_and_file_equals_lists(tmp_path):
     sents, _ = _planted_corpus(800)
     kw = dict(vector_size=16, window=3, min_count=1, epochs=2, workers=1, seed=5,
@@ -618,7 +606,6 @@ def test_seed_reproducibility_at_one_worker_and_file_equals_lists(tmp_path):
     assert not np.array_equal(a.wv.vectors, d.wv.vectors)
 
 
-@needs_train
 def test_training_continues_and_errors():
     sents, _ = _planted_corpus(300)
     m = Word2Vec(vector_size=8, min_count=1, epochs=1).fit(sents)
@@ -630,7 +617,6 @@ def test_training_continues_and_errors():
         m.train([["unknown", "words"]])
 
 
-@needs_train
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def test_ctrl_c_during_training_leaves_a_usable_model():
     """SIGINT in the middle of a long training: KeyboardInterrupt, and the model keeps the
