@@ -35,6 +35,7 @@
 #include "core/check.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "core/scratch.h"
 #include "ops/conv2d.h"
 #include "ops/conv2d_kernels.h"
 #include "ops/gemm.h"
@@ -79,32 +80,8 @@ inline void valid_range(int64_t t, int64_t s, int64_t p, int64_t n, int64_t out,
   if (*hi < *lo) *hi = *lo;
 }
 
-// A 64-byte aligned scratch buffer that grows and is reused (one per calling thread and role),
-// so hot calls do not fault in fresh pages.
-class Scratch {
- public:
-  ~Scratch() { std::free(ptr_); }
-  float* get(int64_t n) {
-    const size_t want = static_cast<size_t>(std::max<int64_t>(n, 1));
-    if (want > cap_) {
-      std::free(ptr_);
-      ptr_ = nullptr;
-      cap_ = 0;
-      const size_t bytes = ((want * sizeof(float) + 63) / 64) * 64;
-      ptr_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      LF_CHECK_RT(ptr_ != nullptr, "conv2d: cannot allocate ", bytes, " bytes of scratch");
-      cap_ = want;
-    }
-    return ptr_;
-  }
-
- private:
-  float* ptr_ = nullptr;
-  size_t cap_ = 0;
-};
-
-Scratch& scratch_pad() {  // zero-padded input planes of im2col_padded (calling thread)
-  thread_local Scratch s;
+ScratchBuffer& scratch_pad() {  // zero-padded input planes of im2col_padded (calling thread)
+  thread_local ScratchBuffer s;
   return s;
 }
 
@@ -327,12 +304,12 @@ namespace {
 
 // The two scratch buffers of the calling thread (im2col / column gradients, and the gathered
 // output gradient of the weight pass).
-Scratch& scratch_cols() {
-  thread_local Scratch s;
+ScratchBuffer& scratch_cols() {
+  thread_local ScratchBuffer s;
   return s;
 }
-Scratch& scratch_dy() {
-  thread_local Scratch s;
+ScratchBuffer& scratch_dy() {
+  thread_local ScratchBuffer s;
   return s;
 }
 

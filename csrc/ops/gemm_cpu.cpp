@@ -25,6 +25,7 @@
 #include "core/check.h"
 #include "core/cpu_features.h"
 #include "core/interrupt.h"
+#include "core/scratch.h"
 #include "core/vec_math.h"
 #include "ops/gemm.h"
 #include "ops/gemm_kernels.h"
@@ -55,30 +56,6 @@ double act_ref(double v, Activation act) {
     default: return v;
   }
 }
-
-// A 64-byte aligned scratch buffer that grows and is reused, so hot calls do not pay for
-// fresh pages. One per calling thread (thread_local below); never touched inside a parallel
-// region except through the pointer handed out before it.
-class ScratchBuffer {
- public:
-  ~ScratchBuffer() { std::free(ptr_); }
-  float* get(size_t n_floats) {
-    if (n_floats > cap_) {
-      std::free(ptr_);
-      ptr_ = nullptr;
-      cap_ = 0;
-      const size_t bytes = ((n_floats * sizeof(float) + 63) / 64) * 64;
-      ptr_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      LF_CHECK_RT(ptr_ != nullptr, "gemm: cannot allocate ", bytes, " bytes of packing buffer");
-      cap_ = n_floats;
-    }
-    return ptr_;
-  }
-
- private:
-  float* ptr_ = nullptr;
-  size_t cap_ = 0;
-};
 
 struct GemmPlan {
   const gemm_detail::GemmKernels* kt;
@@ -298,8 +275,10 @@ void gemm_run(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a, 
   // arithmetic in the same order either way: the choice never changes the bits.
   constexpr int64_t kInPlaceMaxLdb = 384;
   plan.b_in_place = !trans_b && M <= 7 * MR && ldb <= kInPlaceMaxLdb;
-  plan.b_pack = b_buf.get(static_cast<size_t>(std::max(kc_max * nc_max, b_stride * nt)));
-  plan.a_pack = a_buf.get(static_cast<size_t>(plan.a_stride * nt));
+  // Packing buffers of the calling thread, never touched inside a parallel region except
+  // through these pointers.
+  plan.b_pack = b_buf.get(std::max(kc_max * nc_max, b_stride * nt));
+  plan.a_pack = a_buf.get(plan.a_stride * nt);
 
 #ifdef LF_WITH_OPENMP
   if (nt > 1) {
