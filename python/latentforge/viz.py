@@ -217,3 +217,116 @@ def text_scatter(Y, texts, ax: Any = None, path: str | None = None, fontsize: fl
     if path is not None:
         ax.figure.savefig(path, dpi=100, bbox_inches="tight")
     return ax
+
+
+def _images(A, name: str, shape: tuple, lead: int):
+    """``A`` as float64 images ``(*A.shape[:lead], h, w)``: after its ``lead`` leading axes
+    each image is ``prod(shape)`` values (flat or already 2-D)."""
+    import numpy as np
+
+    A = np.asarray(A)
+    if A.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real array, got dtype {A.dtype}")
+    if A.ndim <= lead or int(np.prod(A.shape[lead:])) != shape[0] * shape[1] or A.size == 0:
+        raise ValueError(f"{name} must hold images of shape {shape} after {lead} leading "
+                         f"axes, got shape {A.shape}")
+    return A.astype(np.float64).reshape(A.shape[:lead] + shape)
+
+
+def _shape2(shape) -> tuple[int, int]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"shape must be (height, width) of positive ints, got {shape}")
+    return shape
+
+
+def unit_inputs(optimal, top, shape: Sequence[int] = (28, 28), titles: Sequence[str] | None = None,
+                path: str | None = None):
+    """One row per unit: its optimal input (``lf.insight.maximize_activation``, scaled to its
+    own range) and then its top-k inputs (``lf.insight.top_activating``, shown on their common
+    range).
+
+    ``optimal`` has shape ``(n_units, prod(shape))`` (or image-shaped), ``top``
+    ``(n_units, k, prod(shape))``. ``titles`` labels the rows (e.g. "unit 7"). ``path`` saves
+    the figure. Returns the matplotlib Figure.
+    """
+    import numpy as np
+
+    shape = _shape2(shape)
+    opt = _images(optimal, "optimal", shape, 1)
+    top_imgs = _images(top, "top", shape, 2)
+    if top_imgs.shape[0] != opt.shape[0]:
+        raise ValueError(f"top has {top_imgs.shape[0]} units, optimal has {opt.shape[0]}")
+    n, k = top_imgs.shape[:2]
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"titles must have {n} entries, got {len(titles)}")
+    plt = _pyplot()
+    fig, axes = plt.subplots(n, k + 1, figsize=(0.9 * (k + 1) + 0.6, 0.95 * n + 0.3),
+                             squeeze=False)
+    lo, hi = float(top_imgs.min()), float(top_imgs.max())
+    for i in range(n):
+        o = opt[i]
+        span = o.max() - o.min()
+        axes[i, 0].imshow((o - o.min()) / span if span > 0 else np.full_like(o, 0.5),
+                          cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        for j in range(k):
+            axes[i, j + 1].imshow(top_imgs[i, j], cmap="gray", vmin=lo, vmax=hi if hi > lo
+                                  else lo + 1, interpolation="nearest")
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if titles is not None:
+            axes[i, 0].set_ylabel(str(titles[i]), fontsize=8)
+    axes[0, 0].set_title("optimal", fontsize=8)
+    for j in range(k):
+        axes[0, j + 1].set_title(f"top {j + 1}", fontsize=8)
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    return fig
+
+
+def adversarial_examples(X, X_adv, pred, pred_adv, shape: Sequence[int] = (28, 28),
+                         labels=None, n: int = 8, path: str | None = None):
+    """Three rows of ``n`` images: the originals (titled with the predicted label, and the
+    true one when ``labels`` is given), the perturbations ``X_adv - X`` (grey is 0, on a scale
+    symmetric about 0) and the adversarial images (titled with their predicted labels; red
+    where the prediction changed). ``path`` saves the figure. Returns the Figure."""
+    import numpy as np
+
+    shape = _shape2(shape)
+    A = _images(X, "X", shape, 1)
+    B = _images(X_adv, "X_adv", shape, 1)
+    if A.shape != B.shape:
+        raise ValueError(f"X and X_adv must have the same shape, got {A.shape} and {B.shape}")
+    pred, pred_adv = np.asarray(pred), np.asarray(pred_adv)
+    for name, v in (("pred", pred), ("pred_adv", pred_adv)) + \
+            ((("labels", np.asarray(labels)),) if labels is not None else ()):
+        if v.shape != (A.shape[0],):
+            raise ValueError(f"{name} must have shape ({A.shape[0]},), got {v.shape}")
+    count = min(int(n), A.shape[0])
+    if count < 1:
+        raise ValueError("no images to show (n < 1)")
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, count, figsize=(1.1 * count + 0.4, 3.9), squeeze=False)
+    lo, hi = float(min(A.min(), B.min())), float(max(A.max(), B.max()))
+    hi = hi if hi > lo else lo + 1
+    D = B - A
+    m = float(np.abs(D[:count]).max()) or 1.0
+    for j in range(count):
+        axes[0, j].imshow(A[j], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        title = f"pred {pred[j]}" + (f"\ntrue {np.asarray(labels)[j]}" if labels is not None
+                                     else "")
+        axes[0, j].set_title(title, fontsize=7)
+        axes[1, j].imshow(D[j], cmap="gray", vmin=-m, vmax=m, interpolation="nearest")
+        axes[2, j].imshow(B[j], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+        axes[2, j].set_title(f"pred {pred_adv[j]}", fontsize=7,
+                             color="red" if pred_adv[j] != pred[j] else "black")
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("original", fontsize=8)
+    axes[1, 0].set_ylabel("perturbation", fontsize=8)
+    axes[2, 0].set_ylabel("adversarial", fontsize=8)
+    if path is not None:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    return fig

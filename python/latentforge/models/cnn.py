@@ -52,7 +52,7 @@ class ConvNetClassifier(MLPClassifier):
         Dropout after every hidden dense layer.
     activation, optimizer, learning_rate, momentum, weight_decay, l1, max_norm, batch_size,
     max_epochs, min_updates_per_epoch, validation_fraction, early_stopping, patience,
-    random_state, verbose
+    adversarial_eps, adversarial_weight, random_state, verbose
         As :class:`MLPClassifier` (defaults here: ReLU, Adam at 1e-3, batches of 64).
 
     Attributes
@@ -87,6 +87,8 @@ class ConvNetClassifier(MLPClassifier):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 3,
+        adversarial_eps: float = 0.0,
+        adversarial_weight: float = 0.5,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
@@ -96,7 +98,8 @@ class ConvNetClassifier(MLPClassifier):
             max_norm=max_norm, dropout=dropout, batch_size=batch_size, max_epochs=max_epochs,
             min_updates_per_epoch=min_updates_per_epoch,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, random_state=random_state, verbose=verbose)
+            patience=patience, adversarial_eps=adversarial_eps,
+            adversarial_weight=adversarial_weight, random_state=random_state, verbose=verbose)
         self.input_shape = input_shape
         self.channels = channels
         self.kernel_size = kernel_size

@@ -79,6 +79,14 @@ class MLPClassifier(ParamsMixin):
         Stop when the validation loss has not improved for ``patience`` epochs, and restore the
         best weights.
     patience : int
+    adversarial_eps : float
+        Adversarial training (Goodfellow, Shlens & Szegedy 2015): when positive, every
+        minibatch also makes fast-gradient-sign examples ``x + eps * sign(dJ/dx)`` (clipped to
+        the training data's range, computed with the current weights, see
+        :func:`latentforge.insight.fgsm`) and trains on ``adversarial_weight * J(x_adv) +
+        (1 - adversarial_weight) * J(x)``. 0 (the default) trains on clean data only.
+    adversarial_weight : float
+        The weight of the adversarial term, in [0, 1] (Goodfellow et al. use 0.5).
     random_state : None, int or numpy Generator
     verbose : int
         0: silent. 1: a tqdm progress bar per epoch when stderr is a terminal, otherwise one line
@@ -118,6 +126,8 @@ class MLPClassifier(ParamsMixin):
         validation_fraction: float = 0.1,
         early_stopping: bool = True,
         patience: int = 3,
+        adversarial_eps: float = 0.0,
+        adversarial_weight: float = 0.5,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
     ):
@@ -136,6 +146,8 @@ class MLPClassifier(ParamsMixin):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.adversarial_eps = adversarial_eps
+        self.adversarial_weight = adversarial_weight
         self.random_state = random_state
         self.verbose = verbose
 
@@ -161,6 +173,8 @@ class MLPClassifier(ParamsMixin):
             real_param(self.max_norm, "max_norm", low=0, low_open=True)
         real_param(self.validation_fraction, "validation_fraction", low=0, high=1, high_open=True)
         real_param(self.dropout, "dropout", low=0, high=1, high_open=True)
+        real_param(self.adversarial_eps, "adversarial_eps", low=0)
+        real_param(self.adversarial_weight, "adversarial_weight", low=0, high=1)
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
         layers: list[Any] = []
@@ -217,6 +231,7 @@ class MLPClassifier(ParamsMixin):
         passes = -(-int(self.min_updates_per_epoch) // n_batches)
         self.passes_per_epoch_ = passes
         self.n_iter_ = 0
+        batch_loss = self._batch_loss(X_tr, y_tr)
         for epoch in range(int(self.max_epochs)):
             self.network_.train()
             total, t0 = 0.0, time.perf_counter()
@@ -227,12 +242,8 @@ class MLPClassifier(ParamsMixin):
                 for b, rows in enumerate(batches):
                     idx = perm[rows]
                     # Overflow in a diverging run is reported below as one clear error.
-                    value = minibatch_step(
-                        lambda idx=idx: losses.softmax_cross_entropy(
-                            self.network_(Tensor(X_tr[idx])), y_tr[idx]
-                        ),
-                        opt, epoch, p * n_batches + b,
-                    )
+                    value = minibatch_step(lambda idx=idx: batch_loss(idx), opt, epoch,
+                                           p * n_batches + b)
                     self.history_["step_loss"].append(value)
                     total += value * len(idx)
                     if bar is not None:
@@ -262,6 +273,25 @@ class MLPClassifier(ParamsMixin):
             self.best_val_loss_ = best
         self.network_.eval()
         return self
+
+    def _batch_loss(self, X_tr: np.ndarray, y_tr: np.ndarray):
+        """The training loss of the rows ``idx``: clean, or mixed with FGSM examples."""
+        eps = float(self.adversarial_eps)
+        if eps == 0.0:
+            return lambda idx: losses.softmax_cross_entropy(self.network_(Tensor(X_tr[idx])),
+                                                            y_tr[idx])
+        from ..insight import data_range, fgsm_batch
+
+        box, w = data_range(X_tr), float(self.adversarial_weight)
+
+        def loss(idx):
+            xb, yb = X_tr[idx], y_tr[idx]
+            adv = fgsm_batch(self.network_, xb, yb, eps, box)
+            clean = losses.softmax_cross_entropy(self.network_(Tensor(xb)), yb)
+            return clean * (1.0 - w) + losses.softmax_cross_entropy(
+                self.network_(Tensor(adv)), yb) * w
+
+        return loss
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         self.network_.eval()
