@@ -40,7 +40,8 @@ from . import functional as F
 from . import losses, nn
 from .tensor import Tensor, no_grad
 
-__all__ = ["layers", "maximize_activation", "top_activating", "fgsm", "input_gradient"]
+__all__ = ["layers", "maximize_activation", "top_activating", "fgsm", "input_gradient",
+           "best_single_neurons"]
 
 
 # ---------------------------------------------------------------------- the network of a model
@@ -501,3 +502,80 @@ def fgsm_batch(net: nn.Module, X: np.ndarray, y: np.ndarray, eps: float,
     if box is not None:
         np.clip(adv, box[0], box[1], out=adv)
     return adv
+
+
+# ---------------------------------------------------------------------- single-neuron detectors
+
+def _best_thresholds(A: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every column of ``A`` (n_samples, n_units): the threshold ``t`` maximizing the
+    accuracy of ``a > t => positive`` on these samples, and that accuracy."""
+    n = A.shape[0]
+    order = np.argsort(A, axis=0, kind="stable")
+    S = np.take_along_axis(A, order, axis=0)
+    P = pos[order].astype(np.int64)  # positives in ascending order of activation
+    # cut after k samples (k = 0..n): below the cut predicted negative.
+    neg_below = np.vstack([np.zeros((1, A.shape[1]), np.int64), np.cumsum(1 - P, axis=0)])
+    pos_above = int(pos.sum()) - np.vstack([np.zeros((1, A.shape[1]), np.int64),
+                                            np.cumsum(P, axis=0)])
+    correct = neg_below + pos_above
+    # only cut between distinct values (a threshold cannot split equal activations)
+    valid = np.ones_like(correct, dtype=bool)
+    valid[1:n] = S[1:] != S[:-1]
+    correct = np.where(valid, correct, -1)
+    k = correct.argmax(axis=0)
+    cols = np.arange(A.shape[1])
+    lower = np.where(k > 0, S[np.maximum(k - 1, 0), cols], -np.inf)
+    upper = np.where(k < n, S[np.minimum(k, n - 1), cols], np.inf)
+    t = np.where(np.isinf(lower), upper - 1.0, np.where(np.isinf(upper), lower,
+                                                        0.5 * (lower + upper)))
+    return t, correct[k, cols] / n
+
+
+def best_single_neurons(features: Any, y: Any, classes: Any = None, split: float = 0.5,
+                        balanced: bool = True, random_state: Any = 0) -> list[dict]:
+    """For each class, the single feature (neuron) whose activation alone best separates that
+    class from the rest, as Le et al. 2012 evaluate their "face neuron".
+
+    The samples are split in two halves (seeded); on the first half every neuron gets its
+    best threshold (``activation > t`` means "this class") and the neuron with the highest
+    accuracy there is chosen; its accuracy is then measured on the second half. With
+    ``balanced`` each class is tested against an equal number of randomly drawn samples of
+    the other classes (so the all-negative baseline is about 50%, as in a balanced face /
+    non-face test set); otherwise against all others (baseline ``1 - frequency``).
+
+    Returns one dict per class: ``class``, ``neuron`` (column index), ``threshold``,
+    ``select_accuracy`` (first half), ``accuracy`` (second half), ``baseline`` (accuracy of
+    always answering "not this class" on the second half), ``n_test``.
+    """
+    F = np.asarray(features, dtype=np.float64)
+    y = np.asarray(y)
+    if F.ndim != 2 or F.shape[0] != y.shape[0] or y.ndim != 1:
+        raise ValueError(f"features must be (n_samples, n_neurons) with one label per row, got "
+                         f"{F.shape} and {y.shape}")
+    if not np.isfinite(F).all():
+        raise ValueError("features contains NaN or infinity")
+    split = _real(split, "split")
+    if not split < 1:
+        raise ValueError(f"split must be in (0, 1), got {split}")
+    rng = np.random.default_rng(random_state)
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    out = []
+    for c in classes:
+        pos_idx = np.flatnonzero(y == c)
+        neg_idx = np.flatnonzero(y != c)
+        if len(pos_idx) < 2 or len(neg_idx) < 2:
+            raise ValueError(f"class {c!r} needs at least 2 samples in and out of it")
+        if balanced:
+            neg_idx = rng.choice(neg_idx, size=min(len(pos_idx), len(neg_idx)), replace=False)
+        idx = rng.permutation(np.concatenate([pos_idx, neg_idx]))
+        cut = max(1, min(len(idx) - 1, int(round(split * len(idx)))))
+        a, b = idx[:cut], idx[cut:]
+        t, acc = _best_thresholds(F[a], y[a] == c)
+        j = int(np.argmax(acc))
+        pos_b = y[b] == c
+        test_acc = float(np.mean((F[b, j] > t[j]) == pos_b))
+        out.append({"class": c.item() if hasattr(c, "item") else c, "neuron": j,
+                    "threshold": float(t[j]), "select_accuracy": float(acc[j]),
+                    "accuracy": test_acc, "baseline": float(np.mean(~pos_b)),
+                    "n_test": int(len(b))})
+    return out

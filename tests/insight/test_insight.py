@@ -248,3 +248,42 @@ def test_plots(tmp_path):
         lf.viz.unit_inputs(rng.random((3, 15)), rng.random((3, 4, 16)), shape=(4, 4))
     with pytest.raises(ValueError, match="pred_adv"):
         lf.viz.adversarial_examples(X, X, [1] * 5, [1] * 4, shape=(4, 4))
+
+
+# ---------------------------------------------------------------- single-neuron detectors
+
+def _brute_threshold(a, pos):
+    best = -1
+    vals = np.unique(a)
+    cands = np.concatenate([[vals[0] - 1], (vals[1:] + vals[:-1]) / 2, [vals[-1]]])
+    for t in cands:
+        best = max(best, np.mean((a > t) == pos))
+    return best
+
+
+def test_best_thresholds_match_brute_force():
+    rng = np.random.default_rng(0)
+    A = rng.integers(0, 6, (40, 7)).astype(float)  # many ties
+    pos = rng.random(40) < 0.4
+    t, acc = insight._best_thresholds(A, pos)
+    for j in range(7):
+        assert np.isclose(acc[j], _brute_threshold(A[:, j], pos))
+        assert np.isclose(np.mean((A[:, j] > t[j]) == pos), acc[j])
+
+
+def test_best_single_neurons_finds_the_planted_detector():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 2000)
+    F = rng.standard_normal((2000, 30))
+    F[:, 17] += 3.0 * (y == 2)  # neuron 17 detects class 2
+    res = insight.best_single_neurons(F, y)
+    r2 = next(r for r in res if r["class"] == 2)
+    assert r2["neuron"] == 17 and r2["accuracy"] > 0.9 and abs(r2["baseline"] - 0.5) < 0.05
+    others = [r["accuracy"] for r in res if r["class"] != 2]
+    assert max(others) < 0.75
+    unbalanced = insight.best_single_neurons(F, y, balanced=False)
+    assert all(abs(r["baseline"] - np.mean(y != r["class"])) < 0.05 for r in unbalanced)
+    with pytest.raises(ValueError, match="features"):
+        insight.best_single_neurons(F[:10], y)
+    with pytest.raises(ValueError, match="split"):
+        insight.best_single_neurons(F, y, split=1.5)
