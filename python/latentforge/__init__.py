@@ -10,7 +10,20 @@ array([[4., 4.],
 
 from __future__ import annotations
 
-from . import datasets, functional, losses, models, nn, ops, optim, persist, tensor, viz
+# distributed imports Ray (an optional dependency) only inside fit.
+from . import (
+    datasets,
+    distributed,
+    functional,
+    losses,
+    models,
+    nn,
+    ops,
+    optim,
+    persist,
+    tensor,
+    viz,
+)
 from ._backend import Activation, build_info, get_num_threads, set_num_threads
 from .persist import load
 from .tensor import Tensor, no_grad
@@ -23,6 +36,7 @@ __all__ = [
     "__version__",
     "build_info",
     "datasets",
+    "distributed",
     "functional",
     "get_num_threads",
     "load",
