@@ -8,6 +8,7 @@
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
+#include "ops/local_contrast_norm2d.h"
 #include "ops/pool2d.h"
 #include "ops/word2vec.h"
 
@@ -152,6 +153,30 @@ W2vResult word2vec_train_cuda_from_host(float*, float*, float*, const int32_t*, 
                                         const int32_t*, const float*, int64_t, int64_t,
                                         const W2vParams&, int64_t) {
   built_without_cuda("word2vec_train_cuda_from_host");
+}
+
+void local_contrast_norm2d_forward_cuda(float*, float*, float*, float*, const float*, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t, double, double, int,
+                                        void*) {
+  built_without_cuda("local_contrast_norm2d_forward_cuda");
+}
+
+void local_contrast_norm2d_backward_cuda(float*, float*, const float*, const float*, const float*,
+                                         const float*, const float*, int64_t, int64_t, int64_t,
+                                         int64_t, int64_t, double, double, int, void*) {
+  built_without_cuda("local_contrast_norm2d_backward_cuda");
+}
+
+void local_contrast_norm2d_forward_cuda_from_host(float*, float*, float*, float*, const float*,
+                                                  int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                  double, double, int) {
+  built_without_cuda("local_contrast_norm2d_forward_cuda_from_host");
+}
+
+void local_contrast_norm2d_backward_cuda_from_host(float*, const float*, const float*, const float*,
+                                                   const float*, const float*, int64_t, int64_t,
+                                                   int64_t, int64_t, int64_t, double, double, int) {
+  built_without_cuda("local_contrast_norm2d_backward_cuda_from_host");
 }
 
 }  // namespace lf

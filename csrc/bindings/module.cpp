@@ -19,6 +19,7 @@ void bind_tsne_symmetrize(py::module_& m);
 void bind_tsne_bh(py::module_& m);
 void bind_tsne_grouped(py::module_& m);
 void bind_pool2d(py::module_& m);
+void bind_local_contrast_norm2d(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_word2vec(py::module_& m);
 
@@ -38,6 +39,7 @@ PYBIND11_MODULE(_C, m) {
   bind_tsne_bh(m);
   bind_tsne_grouped(m);
   bind_pool2d(m);
+  bind_local_contrast_norm2d(m);
   bind_conv2d(m);
   bind_word2vec(m);
 }

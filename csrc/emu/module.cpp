@@ -19,16 +19,19 @@
 
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
+#include "bindings/local_contrast_norm2d_args.h"
 #include "bindings/pool2d_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/conv2d_cuda_emu.h"
 #include "emu/gemm_cuda_emu.h"
+#include "emu/local_contrast_norm2d_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
 #include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
+#include "ops/local_contrast_norm2d.h"
 #include "ops/word2vec.h"
 
 namespace py = pybind11;
@@ -95,6 +98,54 @@ py::array gemm_cuda(const py::array& A, const py::array& B, const py::object& C_
                                    trans_b, g.M, g.N, g.K, alpha, beta, g.bias, g.act, config, s);
   }
   return g.C;
+}
+
+int lcn_config(int config) {
+  if (config < 0 || config >= lf::kLcnCudaConfigs) {
+    throw py::value_error("config must be in [0, " + std::to_string(lf::kLcnCudaConfigs) +
+                          "), got " + std::to_string(config));
+  }
+  return config;
+}
+
+py::tuple lcn_forward_cuda(const py::object& x_obj, const py::object& size, double sigma,
+                           double eps, int config, const std::string& schedule, uint64_t seed) {
+  config = lcn_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto sc = lf::bind::lcn_scalars(size, sigma, eps);
+  const py::array x = lf::bind::lcn_input(x_obj);
+  auto o = lf::bind::lcn_outputs(x);
+  float *yp = o.y.mutable_data(), *mp = o.mean.mutable_data(), *sp = o.sigma.mutable_data(),
+        *cp = o.c.mutable_data();
+  const float* xp = lf::bind::cptr<float>(x);
+  {
+    py::gil_scoped_release release;
+    lf::local_contrast_norm2d_forward_cuda_emulated(yp, mp, sp, cp, xp, x.shape(0), x.shape(1),
+                                                    x.shape(2), x.shape(3), sc.size, sc.sigma,
+                                                    sc.eps, config, s);
+  }
+  return py::make_tuple(std::move(o.y), std::move(o.mean), std::move(o.sigma), std::move(o.c));
+}
+
+py::array lcn_backward_cuda(const py::object& dy, const py::object& x, const py::object& mean,
+                            const py::object& sigma_map, const py::object& c,
+                            const py::object& size, double sigma, double eps, int config,
+                            const std::string& schedule, uint64_t seed) {
+  config = lcn_config(config);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto sc = lf::bind::lcn_scalars(size, sigma, eps);
+  const auto a = lf::bind::lcn_backward_args(dy, x, mean, sigma_map, c);
+  auto dx = lf::bind::empty_like<float>(a.x);
+  float* dxp = dx.mutable_data();
+  using lf::bind::cptr;
+  const float *dyp = cptr<float>(a.dy), *xp = cptr<float>(a.x), *mp = cptr<float>(a.mean),
+              *sp = cptr<float>(a.sigma), *cp = cptr<float>(a.c);
+  {
+    py::gil_scoped_release release;
+    lf::local_contrast_norm2d_backward_cuda_emulated(dxp, dyp, xp, mp, sp, cp, a.N, a.C, a.H, a.W,
+                                                     sc.size, sc.sigma, sc.eps, config, s);
+  }
+  return dx;
 }
 
 int batch_norm_config(int config) {
@@ -471,6 +522,20 @@ PYBIND11_MODULE(_emu, m) {
         "The CUDA evaluation batch-norm kernel run by the emulator.");
   m.def("batch_norm_cuda_num_configs", &lf::batch_norm_cuda_emulated_num_configs,
         "Number of launch configurations (block sizes) of the emulated batch-norm kernels.");
+
+  m.def("local_contrast_norm2d_cuda_forward", &lcn_forward_cuda, py::arg("x"), py::arg("size"),
+        py::arg("sigma"), py::arg("eps"), py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("seed") = 0,
+        "The CUDA local contrast normalisation forward (ops/local_contrast_norm2d_cuda.cuh) run by "
+        "the emulator; same contract and checks as _C.local_contrast_norm2d_forward. Returns (y, "
+        "mean, sigma_map, c).");
+  m.def("local_contrast_norm2d_cuda_backward", &lcn_backward_cuda, py::arg("dy"), py::arg("x"),
+        py::arg("mean"), py::arg("sigma_map"), py::arg("c"), py::arg("size"), py::arg("sigma"),
+        py::arg("eps"), py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA local contrast normalisation backward run by the emulator. Returns dx.");
+  m.def(
+      "local_contrast_norm2d_cuda_num_configs", [] { return lf::kLcnCudaConfigs; },
+      "Number of launch configurations of the CUDA local contrast normalisation kernels.");
 
   const Pair one{1, 1}, zero{0, 0};
   m.def("conv2d_forward_cuda", &conv2d_forward_emu, py::arg("x"), py::arg("weight"),

@@ -67,6 +67,10 @@ OPS: tuple[Op, ...] = (
     Op("pool2d", "2-D max / average / L2 pooling over NCHW, forward and backward",
        "pool2d_forward_naive pool2d_backward_naive", ("MaxPool2d", "AvgPool2d", "L2Pool2d"),
        cuda=True),
+    Op("local_contrast_norm2d", "local contrast normalisation over NCHW (Gaussian window across "
+       "the maps, renormalised border): forward with its statistics, backward",
+       "local_contrast_norm2d_forward_naive local_contrast_norm2d_backward_naive",
+       ("LocalContrastNorm2d",), cuda=True),
     Op("conv2d", "2-D convolution (NCHW, stride, zero padding): forward, data and weight grads",
        "conv2d_forward_naive conv2d_backward_data_naive conv2d_backward_weights_naive",
        ("Conv2d",), cuda=True),

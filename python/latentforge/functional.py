@@ -1424,3 +1424,158 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 
 
 
 __all__ += ["Conv2d", "conv2d"]
+
+
+# ------------------------------------------------------------- local contrast normalisation
+# Float32 runs on the native kernels (csrc/ops/local_contrast_norm2d.h); float64 (gradcheck) runs
+# the same formulas in numpy, one vectorized step per window offset.
+def _lcn_params(size: Any, sigma: Any, eps: Any) -> tuple[int, float, float]:
+    """(size, sigma, eps) checked: size an odd int >= 1, sigma (None: size / 4) and eps finite
+    numbers > 0; TypeError/ValueError naming the argument."""
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be an odd int >= 1, got {size!r}")
+    if size < 1 or size % 2 == 0 or size >= 2**31:
+        raise ValueError(f"size must be an odd int >= 1 (and < 2**31), got {size}")
+    if sigma is None:
+        sigma = size / 4.0
+    for name, v in (("sigma", sigma), ("eps", eps)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                  np.floating)):
+            raise TypeError(f"{name} must be a number > 0, got {v!r}")
+        if not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    return int(size), float(sigma), float(eps)
+
+
+def _lcn_window(size: int, sigma: float, H: int, W: int, dtype):
+    """The 1-D taps (offset p at index p + rr, rr = min(size // 2, max(H, W) - 1)) and the
+    in-bounds tap sums along H and W (the separable window normaliser Z = A[:, None] * B)."""
+    rr = min(size // 2, max(H, W) - 1)
+    t = np.arange(-rr, rr + 1, dtype=np.float64) / sigma  # no 0/0 for a sigma near 0
+    a = np.exp(-0.5 * t * t)
+    a = (a / a.sum()).astype(dtype)
+
+    def tap_sums(n):
+        idx = np.arange(n)[:, None] + np.arange(-rr, rr + 1)[None, :]
+        return (((idx >= 0) & (idx < n)) * a).sum(axis=1)
+
+    return a, rr, tap_sums(H), tap_sums(W)
+
+
+def _lcn_blur(f: np.ndarray, a: np.ndarray, rr: int) -> np.ndarray:
+    """Zero-padded separable window sum of (..., H, W) planes: sum_{p,q} a_p a_q f[x+p, y+q]."""
+    H, W = f.shape[-2:]
+    t = np.zeros_like(f)
+    for q in range(max(-rr, -(W - 1)), min(rr, W - 1) + 1):
+        lo, hi = max(0, -q), min(W, W - q)
+        t[..., lo:hi] += a[q + rr] * f[..., lo + q:hi + q]
+    out = np.zeros_like(f)
+    for p in range(max(-rr, -(H - 1)), min(rr, H - 1) + 1):
+        lo, hi = max(0, -p), min(H, H - p)
+        out[..., lo:hi, :] += a[p + rr] * t[..., lo + p:hi + p, :]
+    return out
+
+
+def _lcn_select(c: np.ndarray, s: np.ndarray, eps: float):
+    """d = max(c, sigma, eps) and the branch taken (0: c, 1: sigma, 2: eps); ties go to c, then
+    to sigma."""
+    c = c[:, None, None]
+    sel = np.where((c >= s) & (c >= eps), 0, np.where(s >= eps, 1, 2))
+    d = np.where(sel == 0, c, np.where(sel == 1, s, eps)).astype(s.dtype, copy=False)
+    return d, sel
+
+
+def _lcn_forward_numpy(x: np.ndarray, size: int, sigma: float, eps: float):
+    N, C, H, W = x.shape
+    a, rr, A, B = _lcn_window(size, sigma, H, W, x.dtype)
+    zc = A[:, None] * B[None, :] * C
+    x0 = x[:, :1, :1, :1]  # centred on each sample's first element, as the native kernels
+    m = x0[:, 0] + _lcn_blur((x - x0).sum(axis=1), a, rr) / zc
+    v = x - m[:, None]
+    s = np.sqrt(_lcn_blur((v * v).sum(axis=1), a, rr) / zc)
+    c = s.mean(axis=(1, 2))
+    d, _ = _lcn_select(c, s, eps)
+    return v / d[:, None], m, s, c
+
+
+def _lcn_backward_numpy(g: np.ndarray, x, m, s, c, size: int, sigma: float, eps: float):
+    N, C, H, W = x.shape
+    a, rr, A, B = _lcn_window(size, sigma, H, W, x.dtype)
+    zc = A[:, None] * B[None, :] * C
+    v = x - m[:, None]
+    d, sel = _lcn_select(c, s, eps)
+    gd = -(g * v).sum(axis=1) / (d * d)
+    gc = np.where(sel == 0, gd, 0).sum(axis=(1, 2))
+    gsig = np.where(sel == 1, gd, 0) + gc[:, None, None] / (H * W)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gs2 = np.where(s > 0, gsig / (2 * np.where(s > 0, s, 1)), 0)
+    R = _lcn_blur(gs2 / zc, a, rr)
+    gv = g / d[:, None] + 2 * v * R[:, None]
+    gm = -gv.sum(axis=1)
+    return gv + _lcn_blur(gm / zc, a, rr)[:, None]
+
+
+class LocalContrastNorm2d(Function):
+    """Local contrast normalisation of an ``(N, C, H, W)`` input (Jarrett et al. 2009; Le et al.
+    2012), each sample on its own, with a Gaussian window of side ``size`` and std ``sigma``
+    spread across the C maps (weights ``w_pq / C``):
+
+    * subtractive: ``v = x - m``, ``m`` the window average of all maps at each position;
+    * divisive: ``sigma_xy`` = sqrt of the window average of ``v**2`` over all maps,
+      ``c`` = its mean over the image, ``y = v / max(c, sigma_xy, eps)``.
+
+    Zero padding, with the window renormalised at each position by the sum of its in-bounds
+    weights (a constant image gives 0 everywhere, the border included); a window larger than
+    the image is allowed. Backward is the exact (sub)gradient, including ``c``'s dependence on
+    every ``sigma_xy``; at ties the max takes ``c``, then ``sigma_xy`` (``eps`` contributes no
+    gradient), and the gradient through ``sigma_xy == 0`` is 0.
+
+    float32 runs on the native kernels (``_C.local_contrast_norm2d_forward`` / ``_backward``,
+    csrc/ops/local_contrast_norm2d.h); float64 (gradcheck) on numpy."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, size: int = 5, sigma: Any = None,
+                eps: float = 1e-4) -> np.ndarray:
+        size, sigma, eps = _lcn_params(size, sigma, eps)
+        if x.ndim != 4:
+            raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+        if min(x.shape[1:]) < 1:
+            raise ValueError(f"x must have C, H, W >= 1, got shape {x.shape}")
+        ctx.params = (size, sigma, eps)
+        if _f32(x):
+            xc = _contig(x)
+            y, m, s, c = _C.local_contrast_norm2d_forward(xc, size, sigma, eps)
+        else:
+            xc = x
+            y, m, s, c = _lcn_forward_numpy(x, size, sigma, eps)
+        ctx.save_for_backward(xc, m, s, c)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, m, s, c = ctx.saved_tensors
+        size, sigma, eps = ctx.params
+        if _f32(g, x):
+            return (_C.local_contrast_norm2d_backward(_contig(g), x, m, s, c, size, sigma, eps),)
+        return (_lcn_backward_numpy(g, x, m, s, c, size, sigma, eps),)
+
+
+def local_contrast_norm2d(x: Tensor, size: int = 5, sigma: float | None = None,
+                          eps: float = 1e-4) -> Tensor:
+    """Differentiable local contrast normalisation of an ``(N, C, H, W)`` tensor: see
+    :class:`LocalContrastNorm2d`.
+
+    ``size`` is the odd side of the Gaussian window (default 5); ``sigma`` its standard deviation
+    in pixels (default ``size / 4``, torch7's ``image.gaussian`` convention, so the window edge
+    sits at 2 sigma); ``eps`` (default 1e-4) bounds the divisor from below, which keeps flat
+    regions (and a constant image, whose output is 0) finite."""
+    x = _input(x, "x")
+    size, sigma, eps = _lcn_params(size, sigma, eps)
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+    return LocalContrastNorm2d.apply(x, size=size, sigma=sigma, eps=eps)
+
+
+__all__ += ["LocalContrastNorm2d", "local_contrast_norm2d"]

@@ -36,6 +36,7 @@ __all__ = [
     "Flatten",
     "L2Pool2d",
     "Linear",
+    "LocalContrastNorm2d",
     "MaxPool2d",
     "Module",
     "Parameter",
@@ -630,6 +631,37 @@ class BatchNorm2d(BatchNorm1d):
         return F.batch_norm2d(x, *affine, running_mean=self.running_mean.data,
                               running_var=self.running_var.data, training=self.training,
                               momentum=self.momentum, eps=self.eps)
+
+
+class LocalContrastNorm2d(Module):
+    """Local contrast normalisation of ``(N, C, H, W)`` inputs (Jarrett et al. 2009; the "cat
+    paper" of Le et al. 2012): subtract a Gaussian-weighted local mean taken across all maps,
+    then divide by the local standard deviation, floored by its mean over the image ``c`` and by
+    ``eps``. No parameters; one native op forward and backward for float32
+    (:func:`latentforge.functional.local_contrast_norm2d`, which documents the definition).
+
+    Parameters
+    ----------
+    size : int
+        Odd side of the Gaussian window (default 5; a window larger than the image is allowed:
+        the border rule renormalises it).
+    sigma : float or None
+        Standard deviation of the window in pixels; None means ``size / 4``.
+    eps : float
+        Lower bound of the divisor (default 1e-4).
+    """
+
+    def __init__(self, size: int = 5, sigma: float | None = None, eps: float = 1e-4):
+        super().__init__()
+        self.size, self.sigma, self.eps = F._lcn_params(size, sigma, eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        _check_nchw(x, "LocalContrastNorm2d")
+        return F.local_contrast_norm2d(x, self.size, self.sigma, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, sigma={self.sigma:g}, eps={self.eps:g}"
 
 
 class Dropout2d(Dropout):

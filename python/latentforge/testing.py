@@ -97,6 +97,21 @@ GRAD_F32_TOL = 520 * F32_U
 #: coefficients rounded once; the given invstd is itself rounded: ~8 u. Max observed 2.9 u
 #: (shapes up to 64x4x32x32, means 0 to 1e4); 16 u is a 5x margin.
 BATCH_NORM_GRAD_TOL = 16 * F32_U
+#: Native float32 local contrast normalisation (forward y, mean, sigma, c and backward dx) vs the
+#: float64 loops of tests/reference, normwise per array (``assert_normwise_close``). A window sum
+#: adds C + 2 (2r + 1) float32 terms of one sign pattern (the maps, then the two separable
+#: passes), so the local mean and variance err by ~(C + 4r) u relative to the scale of x; y and dx
+#: divide by d >= c, and c is O(sigma): for the suite's O(1) data, C <= 8 and r <= 4, about 30 u
+#: times max|x| / c. Max observed 7.6 u (the optimized local mean of data offset by 0.5; y 6.9 u,
+#: dx 2.3 u; the naive double kernels <= 0.9 u) over tests/ops/test_local_contrast_norm2d.py's
+#: shapes; 64 u is an 8x margin.
+LCN_TOL = 64 * F32_U
+#: The CUDA LCN kernels (or their CPU emulation) vs the CPU kernels, normwise: the same float32
+#: operations per position, except the double reductions of c and gc (another order: c may differ
+#: by 1 ulp, which moves y and dx by ~u relative) and, on a device, FMA contraction of the window
+#: sums (a few u of the window's scale). The emulated kernels have matched the CPU bit for bit on
+#: every case of tests/ops/test_local_contrast_norm2d_cuda.py so far; 16 u allows for the rest.
+LCN_CUDA_TOL = 16 * F32_U
 #: Difference quotient of a float64 objective vs its analytic gradient, relative to max|grad|:
 #: F64_U |f| / h + h**2/6 |f'''| ~ 1e-9 for |f| <= 10 and max|grad| >= 0.1 (t-SNE KL, h=1e-6);
 #: max observed 3.1e-10 absolute for the float64 formula (test_tsne_bh.py).

@@ -16,7 +16,7 @@ __all__ = [
     "topk_mask", "sq_distances", "knn", "entropy", "perplexity_calibration", "joint_p_dense",
     "tsne_kl", "tsne_gradient", "rbm_free_energy", "rbm_free_energy_gaussian", "batchnorm_train",
     "batch_norm_train", "batch_norm_backward", "batch_norm_eval",
-    "pool2d", "pool2d_backward",
+    "pool2d", "pool2d_backward", "local_contrast_norm2d", "local_contrast_norm2d_backward",
     "sgd", "adagrad", "rmsprop", "adam", "adadelta", "max_norm", "random_joint_p",
     "dense_to_csr",
 ]
@@ -367,6 +367,85 @@ def pool2d_backward(dy, mode, x_shape, kernel_size, stride, padding, argmax=None
             dx[:, :, idx] += (g * r)[..., None] * xf[:, :, idx]
     return dx.reshape(x_shape)
 
+
+# -------------------------------------------------------------- local contrast normalisation
+def _lcn_weights(size, sigma):
+    """The full 2-D Gaussian window w[p + r, q + r] (r = size // 2), summing to 1."""
+    r = size // 2
+    g = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float64) / sigma) ** 2)
+    w = np.outer(g, g)
+    return w / w.sum(), r
+
+
+def _lcn_gather(f, w, r):
+    """out[..., i, j] = sum over offsets (p, q) with (i + p, j + q) inside the image of
+    w[p + r, q + r] * f[..., i + p, j + q] (zero padding)."""
+    H, W = f.shape[-2:]
+    out = np.zeros(f.shape)
+    for p in range(-r, r + 1):
+        for q in range(-r, r + 1):
+            i0, i1, j0, j1 = max(0, -p), min(H, H - p), max(0, -q), min(W, W - q)
+            if i0 < i1 and j0 < j1:
+                out[..., i0:i1, j0:j1] += w[p + r, q + r] * f[..., i0 + p:i1 + p, j0 + q:j1 + q]
+    return out
+
+
+def _lcn_scatter(f, w, r):
+    """The adjoint of _lcn_gather: every position (i, j) sends w[p + r, q + r] * f[..., i, j] to
+    each in-bounds (i + p, j + q) of its window."""
+    H, W = f.shape[-2:]
+    out = np.zeros(f.shape)
+    for p in range(-r, r + 1):
+        for q in range(-r, r + 1):
+            i0, i1, j0, j1 = max(0, -p), min(H, H - p), max(0, -q), min(W, W - q)
+            if i0 < i1 and j0 < j1:
+                out[..., i0 + p:i1 + p, j0 + q:j1 + q] += w[p + r, q + r] * f[..., i0:i1, j0:j1]
+    return out
+
+
+def _lcn_stats(x, size, sigma, eps):
+    x = _f64(x)
+    N, C, H, W = x.shape
+    w, r = _lcn_weights(size, sigma)
+    Z = _lcn_gather(np.ones((H, W)), w, r)  # the in-bounds weight of each window
+
+    def avg(f):  # the window average over maps j and offsets (p, q)
+        return _lcn_gather(f.sum(axis=1), w, r) / (C * Z)
+
+    m = avg(x)
+    v = x - m[:, None]
+    s = np.sqrt(avg(v * v))
+    c = s.mean(axis=(1, 2))
+    cb = c[:, None, None]
+    sel = np.where((cb >= s) & (cb >= eps), 0, np.where(s >= eps, 1, 2))  # ties: c, then sigma
+    d = np.where(sel == 0, cb, np.where(sel == 1, s, eps))
+    return dict(w=w, r=r, Z=Z, m=m, v=v, s=s, c=c, sel=sel, d=d)
+
+
+def local_contrast_norm2d(x, size, sigma, eps):
+    """Local contrast normalisation (Jarrett et al. 2009) of (N, C, H, W) x, each sample alone:
+    m = sum_{j,p,q} w_pq x_{j,x+p,y+q} / (C Z_xy) with the full Gaussian window w and Z_xy its
+    in-bounds weight; v = x - m; sigma_xy = sqrt(the same average of v**2); c = mean of sigma;
+    y = v / max(c, sigma, eps). Returns (y, m, sigma, c)."""
+    st = _lcn_stats(x, size, sigma, eps)
+    return st["v"] / st["d"][:, None], st["m"], st["s"], st["c"]
+
+
+def local_contrast_norm2d_backward(dy, x, size, sigma, eps):
+    """dx of local_contrast_norm2d by the chain rule, step by step (the max's branch as in the
+    forward; 0 through sigma == 0)."""
+    st = _lcn_stats(x, size, sigma, eps)
+    dy = _f64(dy)
+    N, C, H, W = dy.shape
+    v, s, d, sel, Z, w, r = (st[k] for k in ("v", "s", "d", "sel", "Z", "w", "r"))
+    gd = -(dy * v).sum(axis=1) / d**2  # y = v / d
+    gc = np.where(sel == 0, gd, 0.0).sum(axis=(1, 2))  # d = c
+    gs = np.where(sel == 1, gd, 0.0) + gc[:, None, None] / (H * W)  # d = sigma; c = mean sigma
+    gs2 = np.where(s > 0, gs / (2 * np.where(s > 0, s, 1.0)), 0.0)  # sigma = sqrt(s2)
+    gq = _lcn_scatter(gs2 / (C * Z), w, r)  # s2 = window average of sum_j v^2
+    gv = dy / d[:, None] + 2 * v * gq[:, None]
+    gm = -gv.sum(axis=1)  # v = x - m
+    return gv + _lcn_scatter(gm / (C * Z), w, r)[:, None]  # m = window average of sum_j x
 
 # ----------------------------------------------------------------------------- optimizers
 # Each takes the parameter p (float64, updated in place), the gradient g, a state dict st
