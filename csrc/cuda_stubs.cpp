@@ -9,6 +9,7 @@
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
 #include "ops/local_contrast_norm2d.h"
+#include "ops/locally_connected2d.h"
 #include "ops/pool2d.h"
 #include "ops/word2vec.h"
 
@@ -130,6 +131,30 @@ void conv2d_cuda_from_host(int, float*, float*, const float*, const float*, cons
                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                            int64_t, int64_t) {
   built_without_cuda("conv2d_cuda_from_host");
+}
+
+void locally_connected2d_forward_cuda(float*, const float*, const float*, const float*, int64_t,
+                                      int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                      int64_t, void*) {
+  built_without_cuda("locally_connected2d_forward_cuda");
+}
+
+void locally_connected2d_backward_data_cuda(float*, const float*, const float*, int64_t, int64_t,
+                                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                            int64_t, void*) {
+  built_without_cuda("locally_connected2d_backward_data_cuda");
+}
+
+void locally_connected2d_backward_weights_cuda(float*, float*, const float*, const float*, int64_t,
+                                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                               int64_t, int64_t, void*) {
+  built_without_cuda("locally_connected2d_backward_weights_cuda");
+}
+
+void locally_connected2d_cuda_from_host(int, float*, float*, const float*, const float*,
+                                        const float*, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t, int64_t, int64_t) {
+  built_without_cuda("locally_connected2d_cuda_from_host");
 }
 
 void alias_sample_cuda(int32_t*, const float*, const int32_t*, int64_t, int64_t, uint64_t, uint64_t,

@@ -21,6 +21,7 @@ void bind_tsne_grouped(py::module_& m);
 void bind_pool2d(py::module_& m);
 void bind_local_contrast_norm2d(py::module_& m);
 void bind_conv2d(py::module_& m);
+void bind_locally_connected2d(py::module_& m);
 void bind_word2vec(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
@@ -41,5 +42,6 @@ PYBIND11_MODULE(_C, m) {
   bind_pool2d(m);
   bind_local_contrast_norm2d(m);
   bind_conv2d(m);
+  bind_locally_connected2d(m);
   bind_word2vec(m);
 }

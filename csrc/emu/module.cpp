@@ -20,12 +20,14 @@
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
 #include "bindings/local_contrast_norm2d_args.h"
+#include "bindings/locally_connected2d_args.h"
 #include "bindings/pool2d_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/conv2d_cuda_emu.h"
 #include "emu/gemm_cuda_emu.h"
 #include "emu/local_contrast_norm2d_cuda_emu.h"
+#include "emu/locally_connected2d_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
 #include "emu/word2vec_cuda_emu.h"
@@ -383,6 +385,80 @@ py::tuple conv2d_backward_weights_emu(const py::object& dy_obj, const py::object
   return py::make_tuple(std::move(dw), bias ? py::object(std::move(db)) : py::object(py::none()));
 }
 
+// ---- locally_connected2d (ops/locally_connected2d_cuda.cuh) ----
+
+void lc2d_config(int config) {
+  const int configs = lf::locally_connected2d_cuda_emulated_num_configs();
+  if (config < 0 || config >= configs) {
+    throw py::value_error("config must be in [0, " + std::to_string(configs) + "), got " +
+                          std::to_string(config));
+  }
+}
+
+// The emulated kernels: the checks of _C.locally_connected2d_*
+// (bindings/locally_connected2d_args.h).
+py::array lc2d_forward_emu(const py::object& x_obj, const py::object& w_obj,
+                           const py::object& b_obj, Pair stride, int config,
+                           const std::string& schedule, uint64_t seed) {
+  lc2d_config(config);
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, seed);
+  const auto x = lf::bind::array_arg<float>(x_obj, "x", 4, lf::bind::kLcX);
+  const auto w = lf::bind::array_arg<float>(w_obj, "weight", 6, lf::bind::kLcW);
+  const lf::bind::Lc2dShape s = lf::bind::lc2d_forward_shape(x, w, stride);
+  py::array keep;
+  const float* bp = lf::bind::lc2d_bias_arg(b_obj, s, &keep);
+  auto y = conv2d_new({s.N, s.C_out, s.OH, s.OW});
+  float* yp = y.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::locally_connected2d_forward_cuda_emulated(
+        yp, lf::bind::cptr<float>(x), lf::bind::cptr<float>(w), bp, s.N, s.C_in, s.H, s.W, s.C_out,
+        s.kh, s.kw, s.sh, s.sw, config, sch);
+  }
+  return std::move(y);
+}
+
+py::array lc2d_backward_data_emu(const py::object& dy_obj, const py::object& w_obj, Pair hw,
+                                 Pair stride, int config, const std::string& schedule,
+                                 uint64_t seed) {
+  lc2d_config(config);
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, seed);
+  const auto dy = lf::bind::array_arg<float>(dy_obj, "dy", 4, lf::bind::kLcDy);
+  const auto w = lf::bind::array_arg<float>(w_obj, "weight", 6, lf::bind::kLcW);
+  const lf::bind::Lc2dShape s = lf::bind::lc2d_backward_data_shape(dy, w, hw, stride);
+  auto dx = conv2d_new({s.N, s.C_in, s.H, s.W});
+  float* dxp = dx.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::locally_connected2d_backward_data_cuda_emulated(
+        dxp, lf::bind::cptr<float>(dy), lf::bind::cptr<float>(w), s.N, s.C_in, s.H, s.W, s.C_out,
+        s.kh, s.kw, s.sh, s.sw, config, sch);
+  }
+  return std::move(dx);
+}
+
+py::tuple lc2d_backward_weights_emu(const py::object& dy_obj, const py::object& x_obj, Pair khw,
+                                    Pair stride, bool bias, int config, const std::string& schedule,
+                                    uint64_t seed) {
+  lc2d_config(config);
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, seed);
+  const auto dy = lf::bind::array_arg<float>(dy_obj, "dy", 4, lf::bind::kLcDy);
+  const auto x = lf::bind::array_arg<float>(x_obj, "x", 4, lf::bind::kLcX);
+  const lf::bind::Lc2dShape s = lf::bind::lc2d_backward_weights_shape(dy, x, khw, stride);
+  std::vector<py::ssize_t> wshape{s.OH, s.OW, s.C_out, s.C_in, s.kh, s.kw};
+  py::array_t<float> dw(wshape);
+  std::fill_n(dw.mutable_data(), dw.size(), -1e30f);  // see fresh_output
+  auto db = conv2d_new({s.C_out, s.OH, s.OW});
+  float *dwp = dw.mutable_data(), *dbp = bias ? db.mutable_data() : nullptr;
+  {
+    py::gil_scoped_release release;
+    lf::locally_connected2d_backward_weights_cuda_emulated(
+        dwp, dbp, lf::bind::cptr<float>(dy), lf::bind::cptr<float>(x), s.N, s.C_in, s.H, s.W,
+        s.C_out, s.kh, s.kw, s.sh, s.sw, config, sch);
+  }
+  return py::make_tuple(std::move(dw), bias ? py::object(std::move(db)) : py::object(py::none()));
+}
+
 // ---- word2vec (ops/word2vec_cuda.cuh) ----
 
 // An optional 1-D array of T with V elements (None -> nullptr).
@@ -553,6 +629,23 @@ PYBIND11_MODULE(_emu, m) {
         "The CUDA conv2d backward-weights (and bias-gradient) kernels run by the emulator.");
   m.def("conv2d_cuda_num_configs", &lf::conv2d_cuda_emulated_num_configs,
         "Number of launch configurations (block sizes) of the emulated CUDA conv2d kernels.");
+
+  m.def("locally_connected2d_forward_cuda", &lc2d_forward_emu, py::arg("x"), py::arg("weight"),
+        py::arg("bias") = py::none(), py::arg("stride") = one, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA locally connected forward kernel (ops/locally_connected2d_cuda.cuh) run by the "
+        "emulator.");
+  m.def("locally_connected2d_backward_data_cuda", &lc2d_backward_data_emu, py::arg("dy"),
+        py::arg("weight"), py::arg("input_hw"), py::arg("stride") = one, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA locally connected backward-data kernel run by the emulator.");
+  m.def("locally_connected2d_backward_weights_cuda", &lc2d_backward_weights_emu, py::arg("dy"),
+        py::arg("x"), py::arg("kernel_hw"), py::arg("stride") = one, py::arg("bias") = true,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA locally connected backward-weights (and bias-gradient) kernels run by the "
+        "emulator.");
+  m.def("locally_connected2d_cuda_num_configs", &lf::locally_connected2d_cuda_emulated_num_configs,
+        "Number of launch configurations (block sizes) of the emulated locally connected kernels.");
 
   m.def("word2vec_noise_sample_cuda", &w2v_noise_sample_emu, py::arg("prob"), py::arg("alias"),
         py::arg("V"), py::arg("n"), py::arg("seed"), py::arg("counter") = 0,

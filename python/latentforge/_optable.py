@@ -74,6 +74,10 @@ OPS: tuple[Op, ...] = (
     Op("conv2d", "2-D convolution (NCHW, stride, zero padding): forward, data and weight grads",
        "conv2d_forward_naive conv2d_backward_data_naive conv2d_backward_weights_naive",
        ("Conv2d",), cuda=True),
+    Op("locally_connected2d", "2-D locally connected layer (untied weights per output position, "
+       "no padding, any stride): forward, data and weight grads",
+       "locally_connected2d_forward_naive locally_connected2d_backward_data_naive "
+       "locally_connected2d_backward_weights_naive", ("LocallyConnected2d",), cuda=True),
     Op("word2vec", "word2vec: streamed vocabulary counting / encoding, alias and log-uniform "
        "noise samplers, skip-gram / CBOW training with negative sampling or NCE (Hogwild)",
        "alias_sample_naive word2vec_train_naive", cuda=True),

@@ -1532,6 +1532,71 @@ class LocalContrastNorm2d(Function):
 
     float32 runs on the native kernels (``_C.local_contrast_norm2d_forward`` / ``_backward``,
     csrc/ops/local_contrast_norm2d.h); float64 (gradcheck) on numpy."""
+# --------------------------------------------------------------------------- locally connected
+def _lc2d_stride(stride: Any) -> tuple[int, int]:
+    """The validated ``(sh, sw)`` stride of a locally connected layer (an int or a pair, >= 1)."""
+    s = _ops._pair(stride, "stride")
+    if min(s) < 1:
+        raise ValueError(f"stride must be >= 1, got {s}")
+    return s
+
+
+def _lc2d_check_shapes(x_shape, w_shape, b_shape, s) -> tuple[int, int]:
+    """ValueError naming the argument unless x ``(N, C_in, H, W)``, weight ``(OH, OW, C_out,
+    C_in, kh, kw)`` and bias ``(C_out, OH, OW)`` fit together with stride ``s``; returns
+    ``(OH, OW)``."""
+    if len(x_shape) != 4:
+        raise ValueError(
+            f"locally_connected2d: x must be 4-D (N, C_in, H, W), got shape {tuple(x_shape)}"
+        )
+    if len(w_shape) != 6:
+        raise ValueError("locally_connected2d: weight must be 6-D (OH, OW, C_out, C_in, kh, kw), "
+                         f"got shape {tuple(w_shape)}")
+    oh, ow, c_out, c_in, kh, kw = w_shape
+    H, W = x_shape[2:]
+    if x_shape[1] != c_in:
+        raise ValueError(
+            f"locally_connected2d: x has {x_shape[1]} input channels (shape {tuple(x_shape)}) but "
+            f"weight of shape {tuple(w_shape)} expects {c_in}"
+        )
+    if kh < 1 or kw < 1 or kh > H or kw > W:
+        raise ValueError(f"locally_connected2d: kernel {kh}x{kw} does not fit in the input "
+                         f"{H}x{W} (no padding)")
+    want = ((H - kh) // s[0] + 1, (W - kw) // s[1] + 1)
+    if (oh, ow) != want:
+        raise ValueError(
+            f"locally_connected2d: weight of shape {tuple(w_shape)} has {oh}x{ow} output "
+            f"positions, but a {H}x{W} input with kernel {kh}x{kw} and stride {s} gives "
+            f"{want[0]}x{want[1]}"
+        )
+    if b_shape is not None and tuple(b_shape) != (c_out, oh, ow):
+        raise ValueError(f"locally_connected2d: bias must have shape {(c_out, oh, ow)} "
+                         f"(C_out, OH, OW), got {tuple(b_shape)}")
+    return want
+
+
+def _lc2d_windows(x: np.ndarray, kh: int, kw: int, s) -> np.ndarray:
+    """windows[n, c, oh, ow, i, j] = x[n, c, oh*sh + i, ow*sw + j] (a view)."""
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    return win[:, :, :: s[0], :: s[1]]
+
+
+class LocallyConnected2d(Function):
+    """2-D locally connected layer (Le et al. 2012): a convolution whose weights are *untied*,
+    one ``(C_out, C_in, kh, kw)`` filter (and one bias) per output position, no padding.
+    Inputs ``(x, w)`` or ``(x, w, b)`` with x ``(N, C_in, H, W)``, w ``(OH, OW, C_out, C_in,
+    kh, kw)``, b ``(C_out, OH, OW)``; keyword ``stride`` (an int or a pair)::
+
+        y[n, o, oh, ow] = b[o, oh, ow] + sum_{c, i, j} w[oh, ow, o, c, i, j]
+                                                      * x[n, c, oh*sh + i, ow*sw + j]
+
+    float32 runs on the native kernels (``_C.locally_connected2d_forward``,
+    ``_C.locally_connected2d_backward_data``, ``_C.locally_connected2d_backward_weights``);
+    other dtypes (float64 under gradcheck) on numpy (sliding windows and einsum). Backward:
+    ``dx`` sends ``g * w`` back to every window, ``dw`` is ``g`` times each window summed over
+    the batch, ``db`` the sum of ``g`` over the batch; each is computed only when its input
+    needs a gradient.
+    """
 
     fresh_grads = True
 
@@ -1551,6 +1616,25 @@ class LocalContrastNorm2d(Function):
             xc = x
             y, m, s, c = _lcn_forward_numpy(x, size, sigma, eps)
         ctx.save_for_backward(xc, m, s, c)
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
+                stride: Any = 1) -> np.ndarray:
+        s = _lc2d_stride(stride)
+        _lc2d_check_shapes(x.shape, w.shape, None if b is None else b.shape, s)
+        kh, kw = w.shape[4:]
+        native = _native() and _f32(x, w, *(() if b is None else (b,)))
+        if native:
+            y = _C.locally_connected2d_forward(_contig(x), _contig(w),
+                                               None if b is None else _contig(b), s)
+        else:
+            win = _lc2d_windows(x, kh, kw, s)
+            y = np.einsum("nchwij,hwocij->nohw", win, w, optimize=True)
+            if b is not None:
+                y = y + b[None]
+            y = np.ascontiguousarray(y, dtype=np.result_type(x, w))
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+        ctx.stride, ctx.native = s, native
+        ctx.x_hw, ctx.k_hw, ctx.has_bias = x.shape[2:], (kh, kw), b is not None
         return y
 
     @staticmethod
@@ -1579,3 +1663,52 @@ def local_contrast_norm2d(x: Tensor, size: int = 5, sigma: float | None = None,
 
 
 __all__ += ["LocalContrastNorm2d", "local_contrast_norm2d"]
+        x, w = ctx.saved_tensors
+        s = ctx.stride
+        need = ctx.needs_input_grad
+        want_b = ctx.has_bias and need[2]
+        gx = gw = gb = None
+        if ctx.native and _f32(g):
+            g = _contig(g)
+            if w is not None:
+                gx = _C.locally_connected2d_backward_data(g, _contig(w), ctx.x_hw, s)
+            if x is not None:
+                gw, gb = _C.locally_connected2d_backward_weights(g, _contig(x), ctx.k_hw, s,
+                                                                 bias=want_b)
+            elif want_b:
+                gb = g.sum(axis=0, dtype=np.float64).astype(g.dtype)
+        else:
+            kh, kw = ctx.k_hw
+            if w is not None:
+                n, _, oh, ow = g.shape
+                gx = np.zeros((n, w.shape[3], *ctx.x_hw), dtype=np.result_type(g, w))
+                for i in range(kh):
+                    for j in range(kw):
+                        gx[:, :, i : i + s[0] * (oh - 1) + 1 : s[0],
+                           j : j + s[1] * (ow - 1) + 1 : s[1]] += np.einsum(
+                            "nohw,hwoc->nchw", g, w[..., i, j], optimize=True)
+            if x is not None:
+                win = _lc2d_windows(x, kh, kw, s)
+                gw = np.einsum("nchwij,nohw->hwocij", win, g, optimize=True)
+            if want_b:
+                gb = g.sum(axis=0)
+        if not ctx.has_bias:
+            return gx, gw
+        return gx, gw, gb
+
+
+def locally_connected2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+                        stride: Any = 1) -> Tensor:
+    """Differentiable 2-D locally connected layer (untied weights, no padding) of an
+    ``(N, C_in, H, W)`` tensor with an ``(OH, OW, C_out, C_in, kh, kw)`` weight (and an
+    optional ``(C_out, OH, OW)`` bias): see :class:`LocallyConnected2d`. ``stride`` is an int
+    or a pair of ints."""
+    x, weight = _input(x, "x"), _input(weight, "weight")
+    bias = _input(bias, "bias", optional=True)
+    s = _lc2d_stride(stride)  # TypeError/ValueError naming the argument, up front
+    _lc2d_check_shapes(x.shape, weight.shape, None if bias is None else bias.shape, s)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return LocallyConnected2d.apply(*inputs, stride=s)
+
+
+__all__ += ["LocallyConnected2d", "locally_connected2d"]

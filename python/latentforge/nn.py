@@ -37,6 +37,7 @@ __all__ = [
     "L2Pool2d",
     "Linear",
     "LocalContrastNorm2d",
+    "LocallyConnected2d",
     "MaxPool2d",
     "Module",
     "Parameter",
@@ -572,6 +573,79 @@ class Conv2d(Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class LocallyConnected2d(Module):
+    """2-D locally connected layer (Le et al. 2012, "Building high-level features using large
+    scale unsupervised learning"): like :class:`Conv2d` but with *untied* weights, one filter and
+    one bias per output position, on ``(N, in_channels, H, W)`` inputs of the fixed size
+    ``input_size``; no padding. One native op forward and backward
+    (:func:`latentforge.functional.locally_connected2d`).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    input_size : int or (H, W)
+        The spatial size of the inputs (the number of output positions, hence of filters,
+        depends on it).
+    kernel_size : int or (kh, kw), at most ``input_size``
+    stride : int or (sh, sw), >= 1
+    bias : bool
+    random_state : int, numpy Generator or None
+        Seeds the initialisation.
+
+    Initialisation
+    --------------
+    PyTorch's Conv2d default, per position: ``weight`` and ``bias`` ~ ``U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))`` with ``fan_in = in_channels * kh * kw`` (He/Kaiming uniform with
+    ``a = sqrt(5)``).
+
+    Attributes
+    ----------
+    output_size : (OH, OW), ``OH = (H - kh) // sh + 1``
+    weight : Parameter, shape ``(OH, OW, out_channels, in_channels, kh, kw)``
+    bias : Parameter of shape ``(out_channels, OH, OW)`` or None
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, input_size: Any, kernel_size: Any,
+                 stride: Any = 1, bias: bool = True, random_state: Any = None):
+        super().__init__()
+        self.in_channels = _positive_int(in_channels, "in_channels")
+        self.out_channels = _positive_int(out_channels, "out_channels")
+        self.input_size = _pair(input_size, "input_size", 1)
+        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
+        self.stride = _pair(stride, "stride", 1)
+        (H, W), (kh, kw) = self.input_size, self.kernel_size
+        if kh > H or kw > W:
+            raise ValueError(f"kernel_size {self.kernel_size} is larger than input_size "
+                             f"{self.input_size} (a locally connected layer has no padding)")
+        self.output_size = ((H - kh) // self.stride[0] + 1, (W - kw) // self.stride[1] + 1)
+        oh, ow = self.output_size
+        n_weights = oh * ow * self.out_channels * self.in_channels * kh * kw
+        if n_weights > np.iinfo(np.intp).max // 8:
+            raise ValueError(f"LocallyConnected2d: {n_weights} weights are more than an array "
+                             "can hold")
+        rng = check_random_state(random_state)
+        bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
+        dt = get_default_dtype()
+        self.weight = Parameter(rng.uniform(-bound, bound, size=(
+            oh, ow, self.out_channels, self.in_channels, kh, kw)).astype(dt))
+        self.bias = (Parameter(rng.uniform(-bound, bound, size=(self.out_channels, oh, ow))
+                               .astype(dt)) if bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _input(x, "x")
+        name = type(self).__name__
+        _check_nchw(x, name, self.in_channels)
+        if tuple(x.shape[2:]) != self.input_size:
+            raise ValueError(f"{name} expects inputs of size {self.input_size} (input_size), "
+                             f"got x of shape {x.shape}")
+        return F.locally_connected2d(x, self.weight, self.bias, stride=self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, input_size={self.input_size}, "
+                f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"bias={self.bias is not None}")
 
 
 class _Pool2d(Module):

@@ -597,3 +597,63 @@ def conv2d_backward_weights(dy, x, khw, stride=(1, 1), padding=(0, 0)):
             win = xp[:, :, r : r + kh, c : c + kw]
             dw += np.einsum("no,ncij->ocij", dy[:, :, oh, ow], win)
     return dw, dy.sum(axis=(0, 2, 3))
+
+
+# ------------------------------------------------------------------ 2-D locally connected layer
+__all__ += [
+    "locally_connected2d",
+    "locally_connected2d_backward_data",
+    "locally_connected2d_backward_weights",
+]
+
+
+def _lc2d_out(H, W, kh, kw, stride):
+    return (H - kh) // stride[0] + 1, (W - kw) // stride[1] + 1
+
+
+def locally_connected2d(x, w, b=None, stride=(1, 1)):
+    """y[n, o, oh, ow] = b[o, oh, ow] + sum_{c, i, j} w[oh, ow, o, c, i, j] * x[n, c, oh*sh + i,
+    ow*sw + j]: one output position at a time, the window times that position's own kernel."""
+    x, w = _f64(x), _f64(w)
+    N, _, H, W = x.shape
+    OH, OW, C_out, _, kh, kw = w.shape
+    assert (OH, OW) == _lc2d_out(H, W, kh, kw, stride)
+    y = np.zeros((N, C_out, OH, OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            win = x[:, :, r : r + kh, c : c + kw]
+            y[:, :, oh, ow] = np.einsum("ncij,ocij->no", win, w[oh, ow])
+    if b is not None:
+        y += _f64(b)[None]
+    return y
+
+
+def locally_connected2d_backward_data(dy, w, hw, stride=(1, 1)):
+    """dx of sum(y * dy): every output position sends dy[n, o, oh, ow] * w[oh, ow, o] back to
+    the window it read."""
+    dy, w = _f64(dy), _f64(w)
+    N, _, OH, OW = dy.shape
+    _, _, _, C_in, kh, kw = w.shape
+    dx = np.zeros((N, C_in, *hw))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            dx[:, :, r : r + kh, c : c + kw] += np.einsum("no,ocij->ncij", dy[:, :, oh, ow],
+                                                          w[oh, ow])
+    return dx
+
+
+def locally_connected2d_backward_weights(dy, x, khw, stride=(1, 1)):
+    """(dw, db) of sum(y * dy): dw[oh, ow, o] = sum over n of dy[n, o, oh, ow] * the window;
+    db[o, oh, ow] = sum of dy over n."""
+    dy, x = _f64(dy), _f64(x)
+    N, C_out, OH, OW = dy.shape
+    kh, kw = khw
+    dw = np.zeros((OH, OW, C_out, x.shape[1], kh, kw))
+    for oh in range(OH):
+        for ow in range(OW):
+            r, c = oh * stride[0], ow * stride[1]
+            win = x[:, :, r : r + kh, c : c + kw]
+            dw[oh, ow] = np.einsum("no,ncij->ocij", dy[:, :, oh, ow], win)
+    return dw, dy.sum(axis=0)
