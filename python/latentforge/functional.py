@@ -1532,6 +1532,55 @@ class LocalContrastNorm2d(Function):
 
     float32 runs on the native kernels (``_C.local_contrast_norm2d_forward`` / ``_backward``,
     csrc/ops/local_contrast_norm2d.h); float64 (gradcheck) on numpy."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, *, size: int = 5, sigma: Any = None,
+                eps: float = 1e-4) -> np.ndarray:
+        size, sigma, eps = _lcn_params(size, sigma, eps)
+        if x.ndim != 4:
+            raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+        if min(x.shape[1:]) < 1:
+            raise ValueError(f"x must have C, H, W >= 1, got shape {x.shape}")
+        ctx.params = (size, sigma, eps)
+        if _f32(x):
+            xc = _contig(x)
+            y, m, s, c = _C.local_contrast_norm2d_forward(xc, size, sigma, eps)
+        else:
+            xc = x
+            y, m, s, c = _lcn_forward_numpy(x, size, sigma, eps)
+        ctx.save_for_backward(xc, m, s, c)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, m, s, c = ctx.saved_tensors
+        size, sigma, eps = ctx.params
+        if _f32(g, x):
+            return (_C.local_contrast_norm2d_backward(_contig(g), x, m, s, c, size, sigma, eps),)
+        return (_lcn_backward_numpy(g, x, m, s, c, size, sigma, eps),)
+
+
+def local_contrast_norm2d(x: Tensor, size: int = 5, sigma: float | None = None,
+                          eps: float = 1e-4) -> Tensor:
+    """Differentiable local contrast normalisation of an ``(N, C, H, W)`` tensor: see
+    :class:`LocalContrastNorm2d`.
+
+    ``size`` is the odd side of the Gaussian window (default 5); ``sigma`` its standard deviation
+    in pixels (default ``size / 4``, torch7's ``image.gaussian`` convention, so the window edge
+    sits at 2 sigma); ``eps`` (default 1e-4) bounds the divisor from below, which keeps flat
+    regions (and a constant image, whose output is 0) finite."""
+    x = _input(x, "x")
+    size, sigma, eps = _lcn_params(size, sigma, eps)
+    if x.ndim != 4:
+        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
+    return LocalContrastNorm2d.apply(x, size=size, sigma=sigma, eps=eps)
+
+
+__all__ += ["LocalContrastNorm2d", "local_contrast_norm2d"]
+
+
 # --------------------------------------------------------------------------- locally connected
 def _lc2d_stride(stride: Any) -> tuple[int, int]:
     """The validated ``(sh, sw)`` stride of a locally connected layer (an int or a pair, >= 1)."""
@@ -1581,6 +1630,44 @@ def _lc2d_windows(x: np.ndarray, kh: int, kw: int, s) -> np.ndarray:
     return win[:, :, :: s[0], :: s[1]]
 
 
+def _lc2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, s, native: bool):
+    """y of the locally connected layer: the native kernel for float32, else numpy."""
+    if native:
+        return _C.locally_connected2d_forward(_contig(x), _contig(w),
+                                              None if b is None else _contig(b), s)
+    win = _lc2d_windows(x, *w.shape[4:], s)
+    y = np.einsum("nchwij,hwocij->nohw", win, w, optimize=True)
+    if b is not None:
+        y = y + b[None]
+    return np.ascontiguousarray(y, dtype=np.result_type(x, w))
+
+
+def _lc2d_backward_data(g: np.ndarray, w: np.ndarray, x_hw, s, native: bool) -> np.ndarray:
+    """dx = the transpose of the layer applied to g (every window gets g * w)."""
+    if native:
+        return _C.locally_connected2d_backward_data(_contig(g), _contig(w), tuple(x_hw), s)
+    kh, kw = w.shape[4:]
+    n, _, oh, ow = g.shape
+    gx = np.zeros((n, w.shape[3], *x_hw), dtype=np.result_type(g, w))
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i : i + s[0] * (oh - 1) + 1 : s[0],
+               j : j + s[1] * (ow - 1) + 1 : s[1]] += np.einsum(
+                "nohw,hwoc->nchw", g, w[..., i, j], optimize=True)
+    return gx
+
+
+def _lc2d_backward_weights(g: np.ndarray, x: np.ndarray, k_hw, s, want_b: bool, native: bool):
+    """(dw, db): g times each window summed over the batch, and g summed over the batch (None
+    unless ``want_b``)."""
+    if native:
+        return _C.locally_connected2d_backward_weights(_contig(g), _contig(x), tuple(k_hw), s,
+                                                       bias=want_b)
+    win = _lc2d_windows(x, *k_hw, s)
+    gw = np.einsum("nchwij,nohw->hwocij", win, g, optimize=True)
+    return gw, (g.sum(axis=0) if want_b else None)
+
+
 class LocallyConnected2d(Function):
     """2-D locally connected layer (Le et al. 2012): a convolution whose weights are *untied*,
     one ``(C_out, C_in, kh, kw)`` filter (and one bias) per output position, no padding.
@@ -1601,100 +1688,75 @@ class LocallyConnected2d(Function):
     fresh_grads = True
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, *, size: int = 5, sigma: Any = None,
-                eps: float = 1e-4) -> np.ndarray:
-        size, sigma, eps = _lcn_params(size, sigma, eps)
-        if x.ndim != 4:
-            raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
-        if min(x.shape[1:]) < 1:
-            raise ValueError(f"x must have C, H, W >= 1, got shape {x.shape}")
-        ctx.params = (size, sigma, eps)
-        if _f32(x):
-            xc = _contig(x)
-            y, m, s, c = _C.local_contrast_norm2d_forward(xc, size, sigma, eps)
-        else:
-            xc = x
-            y, m, s, c = _lcn_forward_numpy(x, size, sigma, eps)
-        ctx.save_for_backward(xc, m, s, c)
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *,
                 stride: Any = 1) -> np.ndarray:
         s = _lc2d_stride(stride)
         _lc2d_check_shapes(x.shape, w.shape, None if b is None else b.shape, s)
-        kh, kw = w.shape[4:]
         native = _native() and _f32(x, w, *(() if b is None else (b,)))
-        if native:
-            y = _C.locally_connected2d_forward(_contig(x), _contig(w),
-                                               None if b is None else _contig(b), s)
-        else:
-            win = _lc2d_windows(x, kh, kw, s)
-            y = np.einsum("nchwij,hwocij->nohw", win, w, optimize=True)
-            if b is not None:
-                y = y + b[None]
-            y = np.ascontiguousarray(y, dtype=np.result_type(x, w))
+        y = _lc2d_forward(x, w, b, s, native)
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
         ctx.stride, ctx.native = s, native
-        ctx.x_hw, ctx.k_hw, ctx.has_bias = x.shape[2:], (kh, kw), b is not None
+        ctx.x_hw, ctx.k_hw, ctx.has_bias = x.shape[2:], w.shape[4:], b is not None
         return y
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        x, m, s, c = ctx.saved_tensors
-        size, sigma, eps = ctx.params
-        if _f32(g, x):
-            return (_C.local_contrast_norm2d_backward(_contig(g), x, m, s, c, size, sigma, eps),)
-        return (_lcn_backward_numpy(g, x, m, s, c, size, sigma, eps),)
-
-
-def local_contrast_norm2d(x: Tensor, size: int = 5, sigma: float | None = None,
-                          eps: float = 1e-4) -> Tensor:
-    """Differentiable local contrast normalisation of an ``(N, C, H, W)`` tensor: see
-    :class:`LocalContrastNorm2d`.
-
-    ``size`` is the odd side of the Gaussian window (default 5); ``sigma`` its standard deviation
-    in pixels (default ``size / 4``, torch7's ``image.gaussian`` convention, so the window edge
-    sits at 2 sigma); ``eps`` (default 1e-4) bounds the divisor from below, which keeps flat
-    regions (and a constant image, whose output is 0) finite."""
-    x = _input(x, "x")
-    size, sigma, eps = _lcn_params(size, sigma, eps)
-    if x.ndim != 4:
-        raise ValueError(f"x must be 4-D (N, C, H, W), got shape {x.shape}")
-    return LocalContrastNorm2d.apply(x, size=size, sigma=sigma, eps=eps)
-
-
-__all__ += ["LocalContrastNorm2d", "local_contrast_norm2d"]
         x, w = ctx.saved_tensors
         s = ctx.stride
-        need = ctx.needs_input_grad
-        want_b = ctx.has_bias and need[2]
+        want_b = ctx.has_bias and ctx.needs_input_grad[2]
+        native = ctx.native and _f32(g)
         gx = gw = gb = None
-        if ctx.native and _f32(g):
-            g = _contig(g)
-            if w is not None:
-                gx = _C.locally_connected2d_backward_data(g, _contig(w), ctx.x_hw, s)
-            if x is not None:
-                gw, gb = _C.locally_connected2d_backward_weights(g, _contig(x), ctx.k_hw, s,
-                                                                 bias=want_b)
-            elif want_b:
-                gb = g.sum(axis=0, dtype=np.float64).astype(g.dtype)
-        else:
-            kh, kw = ctx.k_hw
-            if w is not None:
-                n, _, oh, ow = g.shape
-                gx = np.zeros((n, w.shape[3], *ctx.x_hw), dtype=np.result_type(g, w))
-                for i in range(kh):
-                    for j in range(kw):
-                        gx[:, :, i : i + s[0] * (oh - 1) + 1 : s[0],
-                           j : j + s[1] * (ow - 1) + 1 : s[1]] += np.einsum(
-                            "nohw,hwoc->nchw", g, w[..., i, j], optimize=True)
-            if x is not None:
-                win = _lc2d_windows(x, kh, kw, s)
-                gw = np.einsum("nchwij,nohw->hwocij", win, g, optimize=True)
-            if want_b:
-                gb = g.sum(axis=0)
+        if w is not None:
+            gx = _lc2d_backward_data(g, w, ctx.x_hw, s, native)
+        if x is not None:
+            gw, gb = _lc2d_backward_weights(g, x, ctx.k_hw, s, want_b, native)
+        elif want_b:
+            gb = g.sum(axis=0, dtype=np.float64).astype(g.dtype)
         if not ctx.has_bias:
             return gx, gw
         return gx, gw, gb
+
+
+class LocallyConnectedTranspose2d(Function):
+    """The transpose (adjoint) of a locally connected layer without bias: inputs ``(h, w)``
+    with h ``(N, C_out, OH, OW)`` and w ``(OH, OW, C_out, C_in, kh, kw)``, keywords
+    ``input_size`` (H, W) and ``stride``; output ``(N, C_in, H, W)``::
+
+        x[n, c, oh*sh + i, ow*sw + j] += sum_o w[oh, ow, o, c, i, j] * h[n, o, oh, ow]
+
+    It is the layer's data gradient used forward (a decoder: ``W2^T h`` of Le et al.'s
+    reconstruction objective). Its gradients are the layer's forward (for ``h``) and the
+    layer's weight gradient with the roles of data and gradient swapped (for ``w``), on the
+    same native kernels.
+    """
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx: Context, h: np.ndarray, w: np.ndarray, *, input_size: Any,
+                stride: Any = 1) -> np.ndarray:
+        s = _lc2d_stride(stride)
+        x_hw = tuple(int(v) for v in input_size)
+        _lc2d_check_shapes((h.shape[0], w.shape[3]) + x_hw, w.shape, None, s)
+        if h.ndim != 4 or tuple(h.shape[1:]) != (w.shape[2], w.shape[0], w.shape[1]):
+            raise ValueError(f"locally_connected2d_transpose: h must have shape (N, "
+                             f"{w.shape[2]}, {w.shape[0]}, {w.shape[1]}) for weight of shape "
+                             f"{tuple(w.shape)}, got {tuple(h.shape)}")
+        native = _native() and _f32(h, w)
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(h if need[1] else None, w if need[0] else None)
+        ctx.stride, ctx.native, ctx.k_hw = s, native, w.shape[4:]
+        return _lc2d_backward_data(h, w, x_hw, s, native)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        h, w = ctx.saved_tensors
+        native = ctx.native and _f32(g)
+        gh = None if w is None else _lc2d_forward(g, w, None, ctx.stride, native)
+        gw = None if h is None else _lc2d_backward_weights(h, g, ctx.k_hw, ctx.stride, False,
+                                                           native)[0]
+        return gh, gw
 
 
 def locally_connected2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -1711,4 +1773,15 @@ def locally_connected2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     return LocallyConnected2d.apply(*inputs, stride=s)
 
 
-__all__ += ["LocallyConnected2d", "locally_connected2d"]
+def locally_connected2d_transpose(h: Tensor, weight: Tensor, input_size: Any,
+                                  stride: Any = 1) -> Tensor:
+    """Differentiable transpose of :func:`locally_connected2d` (no bias): maps ``(N, C_out, OH,
+    OW)`` back to ``(N, C_in, *input_size)`` with an ``(OH, OW, C_out, C_in, kh, kw)`` weight;
+    see :class:`LocallyConnectedTranspose2d`."""
+    h, weight = _input(h, "h"), _input(weight, "weight")
+    s = _lc2d_stride(stride)
+    return LocallyConnectedTranspose2d.apply(h, weight, input_size=tuple(input_size), stride=s)
+
+
+__all__ += ["LocallyConnected2d", "locally_connected2d", "LocallyConnectedTranspose2d",
+            "locally_connected2d_transpose"]

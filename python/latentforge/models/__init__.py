@@ -9,6 +9,7 @@ from .mlp import MLPClassifier
 from .pca import PCA
 from .rbm import DBN, RBM
 from .tsne import TSNE
+from . import cat  # the cat-paper network (lf.nn modules, not estimators)
 from .word2vec import KeyedVectors, Word2Vec
 
 __all__ = ["DBN", "DNN", "PCA", "TSNE", "Autoencoder", "ConvNetClassifier", "KeyedVectors",

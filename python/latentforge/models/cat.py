@@ -8,7 +8,7 @@ Each of its identical parts (Le et al.'s "layers") is
     local contrast normalization (subtractive, then divisive)  ->  the part's output
 
 and is trained without labels as a reconstruction-TICA autoencoder (the paper's objective
-(1)): a second, untied locally connected map ``W2`` decodes ``h`` back to the part's input,
+(1)): the transpose of a locally connected map ``W2`` decodes ``h`` back to the part's input,
 and the loss is
 
     mean_n ( ||W2^T h(x_n) - x_n||^2 / d  +  lambda * mean_k p_k(x_n) )
@@ -16,6 +16,12 @@ and the loss is
 (the squared error per input value and the mean pooled activation: the scale of ``lambda``
 does not depend on the input size). The parts are stacked: part k+1 reads part k's output. The
 encoding filters have no bias, as in the paper.
+
+``W2`` is the encoder's own weight by default (``tied=True``, reconstruction ICA as in Le et
+al. 2011): with untied weights the sparsity term alone can be driven to zero by shrinking
+``W1`` and growing ``W2`` by the same factor, so an untied part (``tied=False``, the cat
+paper's ``W1, W2``) needs the optimizer's ``max_norm`` (or weight decay) to keep the scales
+fixed.
 
 :class:`CatPart` is one part, :class:`CatNet` the stack; both are ``lf.nn.Module``\\ s, so
 they train with any ``lf.optim`` rule, with :class:`latentforge.distributed.DownpourSGD` (the
@@ -34,7 +40,7 @@ from .. import losses, nn
 from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 
-__all__ = ["CatPart", "CatNet", "tica_loss"]
+__all__ = ["CatPart", "CatNet", "probe", "tica_loss"]
 
 
 def _size(v: Any, name: str) -> tuple[int, int]:
@@ -66,12 +72,15 @@ class CatPart(nn.Module):
         Local contrast normalization window.
     sparsity : float
         ``lambda``: the weight of the pooled activations in the loss.
+    tied : bool
+        Decode with the encoder's weight (True) or with a separate ``decoder_weight``.
     random_state : int, Generator or None
 
     Attributes
     ----------
     encoder : nn.LocallyConnected2d (no bias)
-    decoder_weight : Parameter, the encoder weight's shape: the untied decoding map ``W2``
+    decoder_weight : Parameter of the encoder weight's shape (``tied=False``), or the encoder's
+        weight itself (``tied=True``)
     pool : nn.L2Pool2d
     lcn : nn.LocalContrastNorm2d
     output_shape : (maps, OH, OW)
@@ -79,7 +88,7 @@ class CatPart(nn.Module):
 
     def __init__(self, in_channels: int, maps: int, input_size: Any, kernel_size: int,
                  pool_size: int = 5, lcn_size: int = 5, sparsity: float = 0.1,
-                 random_state: Any = None):
+                 tied: bool = True, random_state: Any = None):
         super().__init__()
         rng = check_random_state(random_state)
         h, w = _size(input_size, "input_size")
@@ -91,8 +100,13 @@ class CatPart(nn.Module):
                                              random_state=rng)
         wshape = self.encoder.weight.data.shape
         k = int(np.prod(wshape[3:]))
-        self.decoder_weight = nn.Parameter(
-            rng.uniform(-1 / np.sqrt(k), 1 / np.sqrt(k), size=wshape).astype(np.float32))
+        self.tied = bool(tied)
+        if self.tied:
+            self._decoder_weight = self.encoder.weight  # private: listed once, as the encoder's
+        else:
+            self._decoder_weight = nn.Parameter(
+                rng.uniform(-1 / np.sqrt(k), 1 / np.sqrt(k), size=wshape).astype(np.float32))
+            self.decoder_weight = self._decoder_weight
         self.pool = nn.L2Pool2d(int(pool_size), stride=1, padding=int(pool_size) // 2)
         self.lcn = nn.LocalContrastNorm2d(int(lcn_size))
         self.input_shape = (int(in_channels), h, w)
@@ -112,7 +126,7 @@ class CatPart(nn.Module):
 
     def reconstruct(self, h: Tensor) -> Tensor:
         """``W2^T h``: the decoded input (N, in_channels, H, W)."""
-        return F.locally_connected2d_transpose(h, self.decoder_weight,
+        return F.locally_connected2d_transpose(h, self._decoder_weight,
                                                self.input_shape[1:])
 
     def loss(self, x: Tensor) -> Tensor:
@@ -125,7 +139,8 @@ class CatPart(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in={self.input_shape}, out={self.output_shape}, "
-                f"kernel_size={self.encoder.kernel_size}, sparsity={self.sparsity}")
+                f"kernel_size={self.encoder.kernel_size}, sparsity={self.sparsity}, "
+                f"tied={self.tied}")
 
 
 class CatNet(nn.Module):
@@ -138,7 +153,7 @@ class CatNet(nn.Module):
     maps : int or sequence of int
         Feature maps of each part (an int: the same for every part).
     n_parts : int
-    kernel_size, pool_size, lcn_size, sparsity
+    kernel_size, pool_size, lcn_size, sparsity, tied
         As :class:`CatPart` (the same for every part).
     random_state : int, Generator or None
 
@@ -149,7 +164,7 @@ class CatNet(nn.Module):
 
     def __init__(self, input_shape: Any = (1, 28, 28), maps: Any = 8, n_parts: int = 3,
                  kernel_size: int = 3, pool_size: int = 5, lcn_size: int = 5,
-                 sparsity: float = 0.1, random_state: Any = None):
+                 sparsity: float = 0.1, tied: bool = True, random_state: Any = None):
         super().__init__()
         shape = tuple(int(s) for s in input_shape)
         if len(shape) == 2:
@@ -170,7 +185,7 @@ class CatNet(nn.Module):
             if h < kernel_size or w < kernel_size:
                 raise ValueError(f"part {i + 1} gets a {h}x{w} input, smaller than "
                                  f"kernel_size={kernel_size}: use fewer parts")
-            part = CatPart(c, m, (h, w), kernel_size, pool_size, lcn_size, sparsity, rng)
+            part = CatPart(c, m, (h, w), kernel_size, pool_size, lcn_size, sparsity, tied, rng)
             parts.append(part)
             c, h, w = part.output_shape
         self.parts = parts
@@ -216,6 +231,32 @@ class CatNet(nn.Module):
             for m, mode in modes:
                 m.training = mode
         return np.concatenate(out)
+
+
+class _Features(nn.Module):
+    """Flat input rows -> one part's activations, flattened (a probe for ``lf.insight``)."""
+
+    def __init__(self, net: CatNet, part: int, stage: str):
+        super().__init__()
+        self._net, self._part, self._stage = net, part, stage
+
+    def forward(self, x: Tensor) -> Tensor:
+        net = self._net
+        x = net._images(x)
+        k = self._part
+        x = net.forward(x, upto=k)
+        p = net.parts[k]
+        f = {"filters": p.filters, "pooled": p.pooled, "normalized": p}[self._stage](x)
+        return f.reshape(f.data.shape[0], -1)
+
+
+def probe(net: CatNet, part: int = -1, stage: str = "pooled") -> nn.Module:
+    """A module mapping flat input rows to the activations :meth:`CatNet.features` returns,
+    for :func:`latentforge.insight.maximize_activation` / ``top_activating`` (its parameters
+    are the network's own)."""
+    if stage not in ("filters", "pooled", "normalized"):
+        raise ValueError(f"stage must be 'filters', 'pooled' or 'normalized', got {stage!r}")
+    return _Features(net, range(len(net.parts))[part], stage)
 
 
 def tica_loss(model: nn.Module, xb: Any, yb: Any = None) -> Tensor:
