@@ -7,9 +7,11 @@
 #include "core/cuda_runtime.h"
 #include "ops/batch_norm.h"
 #include "ops/conv2d.h"
+#include "ops/elementwise.h"
 #include "ops/gemm.h"
 #include "ops/local_contrast_norm2d.h"
 #include "ops/locally_connected2d.h"
+#include "ops/optim.h"
 #include "ops/pool2d.h"
 #include "ops/word2vec.h"
 
@@ -202,6 +204,83 @@ void local_contrast_norm2d_backward_cuda_from_host(float*, const float*, const f
                                                    const float*, const float*, int64_t, int64_t,
                                                    int64_t, int64_t, int64_t, double, double, int) {
   built_without_cuda("local_contrast_norm2d_backward_cuda_from_host");
+}
+
+void activation_forward_cuda(float*, const float*, int64_t, Activation, void*) {
+  built_without_cuda("activation_forward_cuda");
+}
+
+void activation_backward_cuda(float*, const float*, const float*, int64_t, Activation, void*) {
+  built_without_cuda("activation_backward_cuda");
+}
+
+void softmax_rows_cuda(float*, const float*, int64_t, int64_t, void*) {
+  built_without_cuda("softmax_rows_cuda");
+}
+
+void softmax_rows_backward_cuda(float*, const float*, const float*, int64_t, int64_t, void*) {
+  built_without_cuda("softmax_rows_backward_cuda");
+}
+
+void log_softmax_rows_cuda(float*, const float*, int64_t, int64_t, void*) {
+  built_without_cuda("log_softmax_rows_cuda");
+}
+
+void log_softmax_rows_backward_cuda(float*, const float*, const float*, int64_t, int64_t, void*) {
+  built_without_cuda("log_softmax_rows_backward_cuda");
+}
+
+void elementwise_cuda_from_host(ElementwiseCudaOp, float*, const float*, const float*, int64_t,
+                                int64_t, Activation, int) {
+  built_without_cuda("elementwise_cuda_from_host");
+}
+
+void sgd_step_cuda(float*, const float*, int64_t, float, float, float, void*) {
+  built_without_cuda("sgd_step_cuda");
+}
+
+void momentum_step_cuda(float*, float*, const float*, int64_t, float, float, float, float, void*) {
+  built_without_cuda("momentum_step_cuda");
+}
+
+void nesterov_step_cuda(float*, float*, const float*, int64_t, float, float, float, float, void*) {
+  built_without_cuda("nesterov_step_cuda");
+}
+
+void adagrad_step_cuda(float*, float*, const float*, int64_t, float, float, float, float, void*) {
+  built_without_cuda("adagrad_step_cuda");
+}
+
+void rmsprop_step_cuda(float*, float*, float*, const float*, int64_t, float, float, float, float,
+                       float, float, void*) {
+  built_without_cuda("rmsprop_step_cuda");
+}
+
+void adam_step_cuda(float*, float*, float*, const float*, int64_t, int64_t, float, float, float,
+                    float, float, float, void*) {
+  built_without_cuda("adam_step_cuda");
+}
+
+void adadelta_step_cuda(float*, float*, float*, const float*, int64_t, float, float, float, float,
+                        float, void*) {
+  built_without_cuda("adadelta_step_cuda");
+}
+
+void max_norm_columns_cuda(float*, int32_t*, int64_t, int64_t, float, void*) {
+  built_without_cuda("max_norm_columns_cuda");
+}
+
+void max_norm_rows_cuda(float*, int32_t*, int64_t, int64_t, float, void*) {
+  built_without_cuda("max_norm_rows_cuda");
+}
+
+void optim_step_cuda_from_host(OptimRule, float*, float*, float*, const float*, int64_t,
+                               const OptimHyper&, int) {
+  built_without_cuda("optim_step_cuda_from_host");
+}
+
+int64_t max_norm_cuda_from_host(float*, int64_t, int64_t, float, int, int) {
+  built_without_cuda("max_norm_cuda_from_host");
 }
 
 }  // namespace lf

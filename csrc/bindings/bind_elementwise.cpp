@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/elementwise_args.h"
 #include "core/parallel.h"
 #include "ops/elementwise.h"
 
@@ -91,6 +93,20 @@ py::array softmax_rows_backward(const py::object& dy_obj, const py::object& y_ob
   return dx;
 }
 
+// The CUDA kernels on host arrays (copies in and out), for the device tests.
+py::array elementwise_cuda(const std::string& op, const py::object& a, const py::object& b, int act,
+                           int config) {
+  auto c = lf::bind::elementwise_cuda_call(op, a, b, act);
+  float* out = c.out.mutable_data();
+  const float* ap = cptr<float>(c.a);
+  const float* bp = c.has_b ? cptr<float>(c.b) : nullptr;
+  {
+    py::gil_scoped_release release;
+    lf::elementwise_cuda_from_host(c.op, out, ap, bp, c.rows, c.cols, c.act, config);
+  }
+  return std::move(c.out);
+}
+
 }  // namespace
 
 void bind_elementwise(py::module_& m) {
@@ -106,4 +122,10 @@ void bind_elementwise(py::module_& m) {
         "(naive=True: the double-precision reference).");
   m.def("softmax_rows_backward", &softmax_rows_backward, py::arg("dy"), py::arg("y"),
         "dx = y * (dy - rowsum(dy * y)) for the softmax output y (2-D).");
+  m.def("_elementwise_cuda", &elementwise_cuda, py::arg("op"), py::arg("a"),
+        py::arg("b") = py::none(), py::arg("act") = 0, py::arg("config") = 0,
+        "Test entry: the CUDA kernel `op` (activation_forward, activation_backward, "
+        "softmax_forward, softmax_backward, log_softmax_forward, log_softmax_backward; a = x or "
+        "dy, b = y for the backward ops) on host arrays under launch configuration `config`. "
+        "Raises RuntimeError without CUDA.");
 }

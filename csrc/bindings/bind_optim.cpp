@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/optim_args.h"
 #include "core/parallel.h"
 #include "ops/optim.h"
 
@@ -20,60 +21,10 @@ namespace py = pybind11;
 
 namespace {
 
+using lf::bind::operand;
+using lf::bind::Operands;
+using lf::bind::operands;
 using lf::bind::shape_str;
-
-// A validated operand: the array (kept alive), its data pointer and element count.
-struct Operand {
-  py::array arr;
-  float* data = nullptr;
-  int64_t n = 0;
-};
-
-Operand operand(const py::object& obj, const char* name, bool writable,
-                const py::array* like = nullptr) {
-  Operand o;
-  o.arr = lf::bind::array_arg<float>(obj, name, -1, nullptr, writable);
-  if (like != nullptr) {
-    bool same = o.arr.ndim() == like->ndim();
-    for (py::ssize_t d = 0; same && d < like->ndim(); ++d) same = o.arr.shape(d) == like->shape(d);
-    if (!same) {
-      throw py::value_error(std::string(name) + " must have the shape of param " +
-                            shape_str(*like) + ", got " + shape_str(o.arr));
-    }
-  }
-  o.n = static_cast<int64_t>(o.arr.size());
-  o.data = static_cast<float*>(const_cast<void*>(o.arr.data()));
-  return o;
-}
-
-// param, grad and states: param first, grad second. Every pair must be disjoint in memory,
-// since the kernels read grad while writing param and the states element by element.
-struct Operands {
-  Operand param, grad;
-  std::vector<Operand> states;
-};
-
-Operands operands(const py::object& param, const py::object& grad,
-                  std::initializer_list<std::pair<const py::object*, const char*>> states) {
-  Operands ops;
-  ops.param = operand(param, "param", /*writable=*/true);
-  ops.grad = operand(grad, "grad", /*writable=*/false, &ops.param.arr);
-  for (const auto& [obj, name] : states) {
-    ops.states.push_back(operand(*obj, name, /*writable=*/true, &ops.param.arr));
-  }
-  std::vector<std::pair<const py::array*, std::string>> all = {{&ops.param.arr, "param"},
-                                                               {&ops.grad.arr, "grad"}};
-  auto it = states.begin();
-  for (const auto& s : ops.states) all.emplace_back(&s.arr, (it++)->second);
-  for (size_t i = 0; i < all.size(); ++i) {
-    for (size_t j = i + 1; j < all.size(); ++j) {
-      if (lf::bind::overlaps(*all[i].first, *all[j].first)) {
-        throw py::value_error(all[i].second + " and " + all[j].second + " must not share memory");
-      }
-    }
-  }
-  return ops;
-}
 
 void sgd(const py::object& param, const py::object& grad, float lr, float weight_decay, float l1) {
   const auto o = operands(param, grad, {});
@@ -154,6 +105,28 @@ int64_t max_norm(const py::object& W, float max_norm, int axis) {
                    : lf::max_norm_rows_cpu(w.data, rows, cols, max_norm, nt);
 }
 
+// The CUDA kernels on host arrays (copied to the device, updated, copied back), for the device
+// tests. Same in-place contract as the CPU entries.
+void optim_cuda_step(const std::string& rule, const py::object& param, const py::object& grad,
+                     const py::object& state0, const py::object& state1, float lr, float momentum,
+                     float alpha, float rho, float beta1, float beta2, float eps,
+                     float weight_decay, float l1, int64_t step, int config) {
+  const auto c = lf::bind::optim_cuda_call(rule, param, grad, state0, state1, momentum);
+  const lf::OptimHyper h =
+      lf::bind::optim_hyper(lr, momentum, alpha, rho, beta1, beta2, eps, weight_decay, l1, step);
+  py::gil_scoped_release release;
+  lf::optim_step_cuda_from_host(c.rule, c.ops.param.data, c.state0, c.state1, c.ops.grad.data,
+                                c.ops.param.n, h, config);
+}
+
+int64_t optim_cuda_max_norm(const py::object& W, float max_norm, int axis, int config) {
+  const py::array w = lf::bind::max_norm_matrix(W, axis);
+  float* wp = lf::bind::mptr<float>(w);
+  const int64_t rows = w.shape(0), cols = w.shape(1);
+  py::gil_scoped_release release;
+  return lf::max_norm_cuda_from_host(wp, rows, cols, max_norm, axis, config);
+}
+
 }  // namespace
 
 void bind_optim(py::module_& m) {
@@ -186,5 +159,17 @@ void bind_optim(py::module_& m) {
         "norm exceeds max_norm to norm max_norm: rows (axis=1, norms over axis 1; W stored "
         "(out_features, in_features) as lf.nn.Linear does) or columns (axis=0; W stored "
         "(in_features, out_features) as for lf.ops.linear). Returns the number rescaled.");
+  m.def("_optim_cuda_step", &optim_cuda_step, arg("rule"), arg("param"), arg("grad"),
+        arg("state0") = py::none(), arg("state1") = py::none(), py::kw_only(), arg("lr"),
+        arg("momentum") = 0.0f, arg("alpha") = 0.0f, arg("rho") = 0.0f, arg("beta1") = 0.0f,
+        arg("beta2") = 0.0f, arg("eps") = 0.0f, arg("weight_decay") = 0.0f, arg("l1") = 0.0f,
+        arg("step") = 1, arg("config") = 0,
+        "Test entry: one CUDA step of `rule` (sgd, momentum, nesterov, adagrad, rmsprop, adam, "
+        "adadelta) on host arrays under launch configuration `config`; the states in the order "
+        "of the CPU entry's." LF_IN_PLACE " Raises RuntimeError without CUDA.");
+  m.def("_optim_cuda_max_norm", &optim_cuda_max_norm, arg("W"), arg("max_norm"), arg("axis") = 1,
+        arg("config") = 0,
+        "Test entry: optim_max_norm by the CUDA kernels on a host matrix (in place); returns the "
+        "number rescaled. Raises RuntimeError without CUDA.");
 #undef LF_IN_PLACE
 }

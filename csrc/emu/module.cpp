@@ -19,15 +19,19 @@
 
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
+#include "bindings/elementwise_args.h"
 #include "bindings/local_contrast_norm2d_args.h"
 #include "bindings/locally_connected2d_args.h"
+#include "bindings/optim_args.h"
 #include "bindings/pool2d_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/conv2d_cuda_emu.h"
+#include "emu/elementwise_cuda_emu.h"
 #include "emu/gemm_cuda_emu.h"
 #include "emu/local_contrast_norm2d_cuda_emu.h"
 #include "emu/locally_connected2d_cuda_emu.h"
+#include "emu/optim_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
 #include "emu/word2vec_cuda_emu.h"
@@ -547,6 +551,56 @@ py::tuple w2v_train_emu(const py::object& syn0_obj, const py::object& syn1_obj,
   return py::make_tuple(r.loss_sum, r.words, r.pairs);
 }
 
+// ---- elementwise and optimizers (ops/elementwise_cuda.cuh, ops/optim_cuda.cuh) ----
+
+py::array elementwise_cuda_emu(const std::string& op, const py::object& a, const py::object& b,
+                               int act, int config, const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  auto c = lf::bind::elementwise_cuda_call(op, a, b, act);
+  // Outputs start at -1e30 (see fresh_output): an element no thread wrote fails a test.
+  std::fill_n(c.out.mutable_data(), c.out.size(), -1e30f);
+  float* out = c.out.mutable_data();
+  const float* ap = lf::bind::cptr<float>(c.a);
+  const float* bp = c.has_b ? lf::bind::cptr<float>(c.b) : nullptr;
+  {
+    py::gil_scoped_release release;
+    lf::elementwise_cuda_emulated(c.op, out, ap, bp, c.rows, c.cols, c.act, config, s);
+  }
+  return std::move(c.out);
+}
+
+void optim_cuda_step_emu(const std::string& rule, const py::object& param, const py::object& grad,
+                         const py::object& state0, const py::object& state1, float lr,
+                         float momentum, float alpha, float rho, float beta1, float beta2,
+                         float eps, float weight_decay, float l1, int64_t step, int config,
+                         const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto c = lf::bind::optim_cuda_call(rule, param, grad, state0, state1, momentum);
+  const lf::OptimHyper h =
+      lf::bind::optim_hyper(lr, momentum, alpha, rho, beta1, beta2, eps, weight_decay, l1, step);
+  py::gil_scoped_release release;
+  lf::optim_step_cuda_emulated(c.rule, c.ops.param.data, c.state0, c.state1, c.ops.grad.data,
+                               c.ops.param.n, h, config, s);
+}
+
+py::tuple optim_cuda_max_norm_emu(const py::object& W, float max_norm, int axis, int config,
+                                  const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const py::array w = lf::bind::max_norm_matrix(W, axis);
+  float* wp = lf::bind::mptr<float>(w);
+  const int64_t rows = w.shape(0), cols = w.shape(1);
+  // Flags start at -7: a vector no thread decided fails a test.
+  py::array_t<int32_t> flags(static_cast<py::ssize_t>(axis == 0 ? cols : rows));
+  std::fill_n(flags.mutable_data(), flags.size(), int32_t{-7});
+  int32_t* fp = flags.mutable_data();
+  int64_t count;
+  {
+    py::gil_scoped_release release;
+    count = lf::max_norm_cuda_emulated(wp, fp, rows, cols, max_norm, axis, config, s);
+  }
+  return py::make_tuple(count, std::move(flags));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -578,6 +632,30 @@ PYBIND11_MODULE(_emu, m) {
         py::arg("schedule") = "forward", py::arg("seed") = 0,
         "The CUDA pooling backward kernel run by the emulator (argmax for 'max', x and y for 'l2', "
         "None otherwise; input_hw is read for 'max' and 'avg'). Returns dx.");
+  m.def("elementwise_cuda", &elementwise_cuda_emu, py::arg("op"), py::arg("a"),
+        py::arg("b") = py::none(), py::arg("act") = 0, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The emulated CUDA elementwise kernel `op` (as _C._elementwise_cuda): activation_forward, "
+        "activation_backward, softmax_forward, softmax_backward, log_softmax_forward, "
+        "log_softmax_backward. Returns a new array.");
+  m.def(
+      "elementwise_cuda_num_configs", [] { return lf::kElementwiseCudaConfigs; },
+      "Number of launch configurations of the elementwise kernels.");
+  m.def("optim_cuda_step", &optim_cuda_step_emu, py::arg("rule"), py::arg("param"), py::arg("grad"),
+        py::arg("state0") = py::none(), py::arg("state1") = py::none(), py::kw_only(),
+        py::arg("lr"), py::arg("momentum") = 0.0f, py::arg("alpha") = 0.0f, py::arg("rho") = 0.0f,
+        py::arg("beta1") = 0.0f, py::arg("beta2") = 0.0f, py::arg("eps") = 0.0f,
+        py::arg("weight_decay") = 0.0f, py::arg("l1") = 0.0f, py::arg("step") = 1,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "One emulated CUDA optimizer step (as _C._optim_cuda_step), in place.");
+  m.def("optim_cuda_max_norm", &optim_cuda_max_norm_emu, py::arg("W"), py::arg("max_norm"),
+        py::arg("axis") = 1, py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("seed") = 0,
+        "The emulated CUDA max-norm (as _C._optim_cuda_max_norm), in place; returns (count, "
+        "flags) with flags[k] = 1 when vector k was rescaled.");
+  m.def(
+      "optim_cuda_num_configs", [] { return lf::kOptimCudaConfigs; },
+      "Number of launch configurations of the optimizer kernels.");
   m.def(
       "pool2d_cuda_num_configs", [] { return lf::kPool2dCudaConfigs; },
       "Number of launch configurations of the CUDA pooling kernels.");

@@ -75,4 +75,58 @@ int64_t max_norm_columns_cpu(float* W, int64_t rows, int64_t cols, float max_nor
 // does: the incoming weights of output unit i are the row W[i, :]. Returns the rows rescaled.
 int64_t max_norm_rows_cpu(float* W, int64_t rows, int64_t cols, float max_norm, int num_threads);
 
+// ---- CUDA sibling (ops/optim_cuda.cu): the contracts above with DEVICE pointers, launched on
+// `stream` (a cudaStream_t as void*; nullptr is the legacy default stream), asynchronous. One
+// thread per element (grid-stride loop), the CPU's per-element arithmetic in the same order,
+// compiled with -fmad=false and IEEE sqrtf and `/`, with Adam's bias corrections computed on the
+// host in double as on the CPU: every update equals the CPU kernel's bit for bit.
+void sgd_step_cuda(float* param, const float* grad, int64_t n, float lr, float weight_decay,
+                   float l1, void* stream);
+void momentum_step_cuda(float* param, float* momentum_buf, const float* grad, int64_t n, float lr,
+                        float momentum, float weight_decay, float l1, void* stream);
+void nesterov_step_cuda(float* param, float* momentum_buf, const float* grad, int64_t n, float lr,
+                        float momentum, float weight_decay, float l1, void* stream);
+void adagrad_step_cuda(float* param, float* sum_sq, const float* grad, int64_t n, float lr,
+                       float eps, float weight_decay, float l1, void* stream);
+void rmsprop_step_cuda(float* param, float* square_avg, float* momentum_buf, const float* grad,
+                       int64_t n, float lr, float alpha, float eps, float momentum,
+                       float weight_decay, float l1, void* stream);
+void adam_step_cuda(float* param, float* exp_avg, float* exp_avg_sq, const float* grad, int64_t n,
+                    int64_t step, float lr, float beta1, float beta2, float eps, float weight_decay,
+                    float l1, void* stream);
+void adadelta_step_cuda(float* param, float* square_avg, float* acc_delta, const float* grad,
+                        int64_t n, float lr, float rho, float eps, float weight_decay, float l1,
+                        void* stream);
+// Max-norm on the device. The count cannot be returned without a synchronization, so the
+// launchers write per-vector flags instead: rescaled[k] = 1 if vector k was rescaled, else 0
+// (rescaled may be nullptr; nothing is written when rows or cols is 0). Columns: one thread per
+// column summing the rows in order in double, as the CPU does (same norms, same bits). Rows: one
+// block per row, the squares summed in double in a fixed tree order (the norm may differ from the
+// CPU's serial sum in the last double bits).
+void max_norm_columns_cuda(float* W, int32_t* rescaled, int64_t rows, int64_t cols, float max_norm,
+                           void* stream);
+void max_norm_rows_cuda(float* W, int32_t* rescaled, int64_t rows, int64_t cols, float max_norm,
+                        void* stream);
+
+// The rules, for the host-array entry and the emulator.
+enum class OptimRule : int { sgd, momentum, nesterov, adagrad, rmsprop, adam, adadelta };
+// The hyperparameters of every rule (each rule reads its own; the names are the CPU arguments').
+struct OptimHyper {
+  float lr = 0.0f, momentum = 0.0f, alpha = 0.0f, rho = 0.0f, beta1 = 0.0f, beta2 = 0.0f;
+  float eps = 0.0f, weight_decay = 0.0f, l1 = 0.0f;
+  int64_t step = 1;
+};
+// Launch configurations (block size, grid cap): the launchers above use 0, the tests run all.
+inline constexpr int kOptimCudaConfigs = 2;
+// One step of `rule` on HOST arrays (copied in, updated on the device, copied back; synchronous)
+// under launch configuration `config`, for the device tests. state0 / state1 are the rule's state
+// buffers in the order of its CPU signature (momentum_buf; sum_sq; square_avg + momentum_buf or
+// nullptr; exp_avg + exp_avg_sq; square_avg + acc_delta); unused ones may be nullptr.
+void optim_step_cuda_from_host(OptimRule rule, float* param, float* state0, float* state1,
+                               const float* grad, int64_t n, const OptimHyper& h, int config);
+// Max-norm on a HOST matrix (axis 0: columns, 1: rows, as lf::ops / optim_max_norm); returns the
+// number of vectors rescaled.
+int64_t max_norm_cuda_from_host(float* W, int64_t rows, int64_t cols, float max_norm, int axis,
+                                int config);
+
 }  // namespace lf

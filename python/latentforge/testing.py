@@ -67,6 +67,28 @@ DOT_FACTOR = 16.0
 #: the rest is absolute (below). 1e-4 is generous (50x); RTOL_ACT would do once a device run
 #: has measured it.
 RTOL_CUDA = 1e-4
+#: CUDA elementwise activation / row softmax forward (or its CPU emulation) vs the CPU kernel
+#: and vs the double reference, relative (tests/ops/test_elementwise_cuda.py): the CPU's SIMD
+#: polynomial errs by <= RTOL_ACT (34 u), the device's expf / tanhf by <= 2 ulp (libdevice; the
+#: emulator uses glibc's) plus ~2 u for sigmoid's 1 + e and division (softmax: the float32
+#: normaliser; both kernels round x - max to float before exp), so RTOL_ACT + 4 u bounds both
+#: comparisons. Max observed under the emulator (3e5 activations in [-20, 20], softmax rows up
+#: to 8 x 4099), vs the CPU kernel / vs the double reference: sigmoid 2.8 u / 2.4 u, tanh
+#: 6.1 u / 3.0 u, softmax 5.3 u / 11.3 u; a 3x margin. Not yet measured on a device.
+ACT_CUDA_RTOL = RTOL_ACT + 4 * F32_U
+#: CUDA row log-softmax (or its emulation) vs the float64 formula, absolute, in units of
+#: ``F32_U * (|x - max| + |lse| + 1)`` forward and ``F32_U * (|dy| + exp(y) sum|dy|)`` backward:
+#: forward rounds x - max, the double sum's log to float and the difference (3 u) after expf's
+#: <= 2 ulp on each term of the sum (<= 2 u of lse's argument, i.e. <= 2 u absolute in lse);
+#: backward rounds the double row sum, expf(y) (2 ulp), a product and a difference (5 u).
+#: Max observed under the emulator (rows up to 8 x 4099): 1.75 forward, 1.77 backward; 8 is a
+#: 4.5x margin.
+LOG_SOFTMAX_CUDA_TOL = 8
+#: CUDA max-norm over rows (or its emulation) vs the CPU kernel, relative: the block adds the
+#: squares in double in a tree instead of in order, so the norm may differ in its last double bits
+#: and the float32 scale c / norm by 1 ulp after rounding; W * scale then differs by <= 2 u.
+#: The emulated kernel has matched the CPU bit for bit on every shape tried (up to 8 x 4099).
+MAX_NORM_CUDA_RTOL = 2 * F32_U
 #: Absolute part: two float32 summation orders differ by <= 2 * DOT_FACTOR * u * alpha *
 #: sum|a_k b_k| ~= 2 * 16 * u * 0.5 * K/4 = 8e-6 for K = 33 uniform(-1, 1) operands.
 ATOL_CUDA = 1e-5
