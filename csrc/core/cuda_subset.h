@@ -10,7 +10,18 @@
 //                        emulator needs the name and the type to give every block freshly
 //                        poisoned shared memory, which a plain `__shared__` declaration cannot
 //                        give it; cuda_emu.h rejects a plain `__shared__` at compile time.
+//   LF_DYNAMIC_SHARED(T, n)  the launch's dynamic shared memory viewed as T elements, written
+//                        instead of `extern __shared__ T n[];`: under nvcc a `T* const n` into one
+//                        16-byte aligned extern byte array (so kernels of one file may view it as
+//                        different types), in the emulator a bounds-checked view of the bytes the
+//                        launch gave. Every LF_DYNAMIC_SHARED of a kernel views the same bytes.
 //   LF_UNROLL            `#pragma unroll` under nvcc, nothing on the host.
+//
+// And three device functions in lf::LF_KERNEL_NS, for warp-level code (a block's threads form
+// warps of 32 consecutive linear thread indices, x fastest, as on every GPU):
+//   linear_thread_id()   threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
+//   lane_id()            linear_thread_id() % 32, the thread's lane in its warp
+//   warp_id()            linear_thread_id() / 32, its warp in the block
 #pragma once
 
 #ifndef LF_KERNEL_NS
@@ -27,4 +38,22 @@
 #else
 #define LF_UNROLL
 #endif
+#endif
+
+#ifndef LF_DYNAMIC_SHARED
+#define LF_DYNAMIC_SHARED(type, name)                                      \
+  extern __shared__ __align__(16) unsigned char lf_dynamic_shared_bytes[]; \
+  type* const name = reinterpret_cast<type*>(lf_dynamic_shared_bytes)
+#endif
+
+#if defined(__CUDACC__) || defined(LF_CUDA_EMULATION)
+namespace lf::LF_KERNEL_NS {
+
+__device__ __forceinline__ unsigned linear_thread_id() {
+  return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}
+__device__ __forceinline__ unsigned lane_id() { return linear_thread_id() % 32u; }
+__device__ __forceinline__ unsigned warp_id() { return linear_thread_id() / 32u; }
+
+}  // namespace lf::LF_KERNEL_NS
 #endif

@@ -34,6 +34,7 @@
 #include "emu/optim_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
+#include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
@@ -78,6 +79,23 @@ py::array_t<float> float_input(const py::object& obj, const char* name, uint64_t
                           " elements, got " + std::to_string(a.size()));
   }
   return py::reinterpret_borrow<py::array_t<float>>(a);
+}
+
+py::array_t<int32_t> int_input(const py::object& obj, const char* name, uint64_t size) {
+  const py::array a = lf::bind::array_arg<int32_t>(obj, name, 1);
+  if (static_cast<uint64_t>(a.size()) != size) {
+    throw py::value_error(std::string(name) + " must have " + std::to_string(size) +
+                          " elements, got " + std::to_string(a.size()));
+  }
+  return py::reinterpret_borrow<py::array_t<int32_t>>(a);
+}
+
+// A fresh array of `size` copies of `value` (for outputs: a value the kernel would not write).
+template <class T>
+py::array_t<T> filled(uint64_t size, T value) {
+  py::array_t<T> a(static_cast<py::ssize_t>(size));
+  std::fill_n(a.mutable_data(), size, value);
+  return a;
 }
 
 // Outputs start at -1e30, neither a value the kernels compute nor the poison (NaN): an element
@@ -882,4 +900,243 @@ PYBIND11_MODULE(_emu, m) {
       py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward", py::arg("seed") = 0,
       "Launches a kernel that adds 1 per thread to runs[linear thread index in the grid], with "
       "the grid and block exactly as given (invalid configurations included).");
+
+  // ---- atomics, warp primitives, dynamic shared memory (emu/warp_atomic_kernels.cuh) ----
+  m.def(
+      "atomic_sums",
+      [](const py::object& xf_obj, const py::object& xi_obj, Dim3 grid, Dim3 block,
+         const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto xf = float_input(xf_obj, "xf", g.n);
+        const auto xi = int_input(xi_obj, "xi", g.n);
+        auto block_f = fresh_output(g.blocks);
+        auto block_i = filled<int32_t>(g.blocks, -7);
+        auto tickets_i = filled<int32_t>(g.n, -7);
+        auto tickets_u = filled<uint32_t>(g.n, 0xdeadbeefu);
+        auto tickets_f = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        t::AtomicSums r;
+        {
+          py::gil_scoped_release release;
+          r = t::atomic_sums(block_f.mutable_data(), block_i.mutable_data(),
+                             tickets_i.mutable_data(), tickets_u.mutable_data(),
+                             tickets_f.mutable_data(), xf.data(), xi.data(), grid, block, s);
+        }
+        py::dict d;
+        d["total_f"] = r.total_f;
+        d["total_i"] = r.total_i;
+        d["total_u"] = r.total_u;
+        d["counter_i"] = r.counter_i;
+        d["counter_u"] = r.counter_u;
+        d["counter_f"] = r.counter_f;
+        d["block_f"] = block_f;
+        d["block_i"] = block_i;
+        d["tickets_i"] = tickets_i;
+        d["tickets_u"] = tickets_u;
+        d["tickets_f"] = tickets_f;
+        return d;
+      },
+      py::arg("xf"), py::arg("xi"), py::arg("grid"), py::arg("block"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "atomicAdd sums over the grid (total_f/i/u) and per block through shared memory "
+      "(block_f/i), and tickets_i/u/f: what atomicAdd(counter, 1) returned to each thread.");
+  m.def(
+      "atomic_minmax",
+      [](const py::object& x_obj, Dim3 grid, Dim3 block, const std::string& schedule,
+         uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto x = int_input(x_obj, "x", g.n);
+        auto old_max = filled<int32_t>(g.n, -7);
+        int32_t extremes[2];
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::atomic_minmax(extremes, old_max.mutable_data(), x.data(), grid, block, s);
+        }
+        return py::make_tuple(extremes[0], extremes[1], old_max);
+      },
+      py::arg("x"), py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "(max, min, old_max): atomicMax/atomicMin of x over the grid, and what atomicMax returned "
+      "to each thread.");
+  m.def(
+      "spin_lock",
+      [](Dim3 grid, Dim3 block, int iters, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        if (iters < 0) throw py::value_error("iters must be >= 0");
+        auto slots = filled<uint32_t>((g.n + 1) / 2, 0u);
+        auto claimed_old = filled<uint32_t>(g.n, 0xdeadbeefu);
+        const auto s = parse_schedule(schedule, seed);
+        int32_t counter;
+        {
+          py::gil_scoped_release release;
+          counter =
+              t::spin_lock(slots.mutable_data(), claimed_old.mutable_data(), iters, grid, block, s);
+        }
+        return py::make_tuple(counter, slots, claimed_old);
+      },
+      py::arg("grid"), py::arg("block"), py::arg("iters"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "(counter, slots, claimed_old): a plain counter incremented `iters` times per thread "
+      "under an atomicCAS spin lock; unsigned atomicCAS claims of slots[i // 2] by i + 1.");
+  m.def(
+      "misaligned_atomic",
+      [](const std::string& schedule, uint64_t seed) {
+        const auto s = parse_schedule(schedule, seed);
+        py::gil_scoped_release release;
+        t::misaligned_atomic(s);
+      },
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "A one-thread kernel whose atomicAdd targets a misaligned int (always fails).");
+  m.def(
+      "warp_sum",
+      [](const py::object& x_obj, const py::object& xi_obj, Dim3 grid, Dim3 block, int mode,
+         const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        if (mode < 0 || mode > 2) throw py::value_error("mode must be 0, 1 or 2");
+        const auto x = float_input(x_obj, "x", g.n);
+        const auto xi = int_input(xi_obj, "xi", g.n);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::warp_sum(out.mutable_data(), x.data(), xi.data(), mode, grid, block, s);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("xi"), py::arg("grid"), py::arg("block"), py::arg("mode"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "Warp sums, each lane's final value: mode 0 __shfl_down_sync (lane 0 holds the sum), "
+      "1 __shfl_xor_sync (every lane does), 2 __shfl_down_sync on the ints xi.");
+  m.def(
+      "block_sum",
+      [](const py::object& x_obj, Dim3 grid, Dim3 block, int rounds, const std::string& schedule,
+         uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        if (g.threads % 32 != 0) throw py::value_error("block_sum() needs whole warps");
+        if (rounds < 0) throw py::value_error("rounds must be >= 0");
+        const auto x = float_input(x_obj, "x", g.n);
+        auto out = fresh_output(g.blocks);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::block_sum(out.mutable_data(), x.data(), rounds, grid, block, s);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("grid"), py::arg("block"), py::arg("rounds"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "out[b] = sum over r < rounds of (r + 1) * sum of block b's x, by warp shuffles, shared "
+      "memory and __syncthreads().");
+  m.def(
+      "vote",
+      [](const py::object& pred_obj, Dim3 grid, Dim3 block, const std::string& schedule,
+         uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto pred = int_input(pred_obj, "pred", g.n);
+        py::array_t<uint32_t> votes({static_cast<py::ssize_t>(g.n), py::ssize_t{3}});
+        std::fill_n(votes.mutable_data(), 3 * g.n, 0xdeadbeefu);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::vote(votes.mutable_data(), pred.data(), grid, block, s);
+        }
+        return votes;
+      },
+      py::arg("pred"), py::arg("grid"), py::arg("block"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "votes[i] = (__ballot_sync, __all_sync, __any_sync) of pred over the lanes that exist in "
+      "thread i's warp.");
+  m.def(
+      "shuffle",
+      [](const py::object& xf_obj, const py::object& xi_obj, Dim3 grid, Dim3 block, int src,
+         unsigned delta, int lane_mask, int width, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto xf = float_input(xf_obj, "xf", g.n);
+        const auto xi = int_input(xi_obj, "xi", g.n);
+        py::array_t<float> out_f({static_cast<py::ssize_t>(g.n), py::ssize_t{4}});
+        py::array_t<int32_t> out_i({static_cast<py::ssize_t>(g.n), py::ssize_t{4}});
+        std::fill_n(out_f.mutable_data(), 4 * g.n, -1e30f);
+        std::fill_n(out_i.mutable_data(), 4 * g.n, int32_t{-7});
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::shuffle(out_f.mutable_data(), out_i.mutable_data(), xf.data(), xi.data(), src, delta,
+                     lane_mask, width, grid, block, s);
+        }
+        return py::make_tuple(out_f, out_i);
+      },
+      py::arg("xf"), py::arg("xi"), py::arg("grid"), py::arg("block"), py::arg("src"),
+      py::arg("delta"), py::arg("lane_mask"), py::arg("width") = 32,
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "(out_f, out_i), each (n, 4): __shfl_sync(src), __shfl_up_sync(delta), "
+      "__shfl_down_sync(delta), __shfl_xor_sync(lane_mask) with the full mask and `width`.");
+  m.def(
+      "warp_shared_sum",
+      [](const py::object& x_obj, Dim3 grid, Dim3 block, bool sync, const std::string& schedule,
+         uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto x = float_input(x_obj, "x", g.n);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::warp_shared_sum(out.mutable_data(), x.data(), sync, grid, block, s);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("grid"), py::arg("block"), py::arg("sync"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "A warp sum through shared memory (lane 0 gets it), ordered by __syncwarp() or, "
+      "sync=False, by nothing (lockstep assumed).");
+  m.def(
+      "warp_misuse",
+      [](Dim3 grid, Dim3 block, int mode, const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::warp_misuse(out.mutable_data(), mode, grid, block, s);
+        }
+        return out;
+      },
+      py::arg("grid"), py::arg("block"), py::arg("mode"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "Warp primitive misuse by mode (see warp_misuse_kernel; 0 and 10 are correct). "
+      "Returns 1 per thread that finished.");
+  m.def(
+      "dynamic_neighbour",
+      [](const py::object& x_obj, Dim3 grid, Dim3 block, int64_t writer, size_t dynamic_bytes,
+         const std::string& schedule, uint64_t seed) {
+        const Grid g = grid_arg(grid, block);
+        const auto x = float_input(x_obj, "x", g.n);
+        auto out = fresh_output(g.n);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::dynamic_neighbour(out.mutable_data(), x.data(), writer, dynamic_bytes, grid, block, s);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("grid"), py::arg("block"), py::arg("writer"), py::arg("dynamic_bytes"),
+      py::arg("schedule") = "forward", py::arg("seed") = 0,
+      "out[i] = x[next thread of the block] through dynamic shared memory, written only by "
+      "block `writer` (-1: by every block).");
+  m.def(
+      "static_and_dynamic",
+      [](unsigned threads, size_t dynamic_bytes, const std::string& schedule, uint64_t seed) {
+        if (threads == 0 || threads > 1024) throw py::value_error("threads must be in [1, 1024]");
+        auto out = fresh_output(threads);
+        const auto s = parse_schedule(schedule, seed);
+        {
+          py::gil_scoped_release release;
+          t::static_and_dynamic(out.mutable_data(), dynamic_bytes, Dim3{threads, 1, 1}, s);
+        }
+        return out;
+      },
+      py::arg("threads"), py::arg("dynamic_bytes"), py::arg("schedule") = "forward",
+      py::arg("seed") = 0,
+      "A kernel with 32 KiB of static shared memory and `dynamic_bytes` of dynamic shared "
+      "memory (one float per thread of each).");
 }
