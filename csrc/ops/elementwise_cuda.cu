@@ -17,26 +17,13 @@ namespace lf {
 
 namespace {
 
-// A launch function for the .cuh dispatcher: kernel<<<grid, block, 0, stream>>>(args...).
-struct StreamLaunch {
-  cudaStream_t stream;
-  bool launched = false;
-  template <class Kernel, class... Args>
-  void operator()(dim3 grid, dim3 block, Kernel kernel, Args... args) {
-    kernel<<<grid, block, 0, stream>>>(args...);
-    launched = true;
-  }
-};
+using cuda::StreamLaunch;
 
 void run_on_stream(ElementwiseCudaOp op, float* out, const float* a, const float* b, int64_t rows,
                    int64_t cols, Activation act, int config, void* stream, const char* what) {
   StreamLaunch l{static_cast<cudaStream_t>(stream)};
   gpu::elementwise_cuda_run(op, out, a, b, rows, cols, act, config, l);
-  if (!l.launched) return;
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
+  l.check(what);
 }
 
 cuda::DeviceBuffer upload_n(const float* host, int64_t n) {

@@ -17,30 +17,13 @@ namespace lf {
 
 namespace {
 
-// A launch function for the .cuh dispatchers: kernel<<<grid, block, 0, stream>>>(args...).
-struct StreamLaunch {
-  cudaStream_t stream;
-  bool launched = false;
-  template <class Kernel, class... Args>
-  void operator()(dim3 grid, dim3 block, Kernel kernel, Args... args) {
-    kernel<<<grid, block, 0, stream>>>(args...);
-    launched = true;
-  }
-};
-
-void check_launch(const StreamLaunch& l, const char* what) {
-  if (!l.launched) return;
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
-}
+using cuda::StreamLaunch;
 
 void step_on_stream(OptimRule rule, float* param, float* s0, float* s1, const float* grad,
                     int64_t n, const OptimHyper& h, int config, void* stream, const char* what) {
   StreamLaunch l{static_cast<cudaStream_t>(stream)};
   gpu::optim_cuda_run(rule, param, s0, s1, grad, n, h, config, l);
-  check_launch(l, what);
+  l.check(what);
 }
 
 OptimHyper hyper(float lr, float weight_decay, float l1) {
@@ -138,14 +121,14 @@ void max_norm_columns_cuda(float* W, int32_t* rescaled, int64_t rows, int64_t co
                            void* stream) {
   StreamLaunch l{static_cast<cudaStream_t>(stream)};
   gpu::max_norm_cuda_run(W, rescaled, rows, cols, max_norm, /*axis=*/0, 0, l);
-  check_launch(l, "max_norm_columns_cuda");
+  l.check("max_norm_columns_cuda");
 }
 
 void max_norm_rows_cuda(float* W, int32_t* rescaled, int64_t rows, int64_t cols, float max_norm,
                         void* stream) {
   StreamLaunch l{static_cast<cudaStream_t>(stream)};
   gpu::max_norm_cuda_run(W, rescaled, rows, cols, max_norm, /*axis=*/1, 0, l);
-  check_launch(l, "max_norm_rows_cuda");
+  l.check("max_norm_rows_cuda");
 }
 
 void optim_step_cuda_from_host(OptimRule rule, float* param, float* state0, float* state1,
@@ -159,7 +142,7 @@ void optim_step_cuda_from_host(OptimRule rule, float* param, float* state0, floa
   StreamLaunch l{nullptr};
   gpu::optim_cuda_run(rule, d_p.get(), state0 ? d_s0.get() : nullptr, state1 ? d_s1.get() : nullptr,
                       d_g.get(), n, h, config, l);
-  check_launch(l, "optim_step_cuda_from_host");
+  l.check("optim_step_cuda_from_host");
   cuda::cuda_check(cudaStreamSynchronize(nullptr), "optimizer kernel execution");
   download_n(param, d_p, n);
   download_n(state0, d_s0, n);
@@ -177,7 +160,7 @@ int64_t max_norm_cuda_from_host(float* W, int64_t rows, int64_t cols, float max_
   StreamLaunch l{nullptr};
   gpu::max_norm_cuda_run(d_w.get(), reinterpret_cast<int32_t*>(d_flags.get()), rows, cols, max_norm,
                          axis, config, l);
-  check_launch(l, "max_norm_cuda_from_host");
+  l.check("max_norm_cuda_from_host");
   cuda::cuda_check(cudaStreamSynchronize(nullptr), "max-norm kernel execution");
   download_n(W, d_w, n);
   std::vector<int32_t> flags(static_cast<size_t>(vectors));

@@ -594,6 +594,22 @@ class _DataParallel(ParamsMixin):
         self.staleness_ = _summarize_staleness(history["staleness"])
         self.failures_ = failures
 
+    @keeps_progress_on_interrupt
+    def fit(self, X: Any, y: Any = None) -> _DataParallel:
+        """Train on ``X`` (n_samples, n_features) and ``y`` (see ``loss``); returns self."""
+        ray, cfg, X, y, loss_fn = self._start(X, y)
+        started = _start_ray(ray, self.address, self.num_cpus)
+        self.interrupted_ = False
+        try:
+            self._run(ray, cfg, X, y, loss_fn)
+        finally:
+            if started:
+                ray.shutdown()
+        return self
+
+    def _run(self, ray: Any, cfg: dict, X: np.ndarray, y: Any, loss_fn: Callable) -> None:
+        raise NotImplementedError
+
 
 _PARAMS_DOC = """
     Parameters
@@ -657,7 +673,6 @@ _ATTRS_DOC = """
         With ``loss="cross_entropy"``: the labels, in the order of the model's outputs.
     n_features_in_ : int
 """
-
 
 class DownpourSGD(_DataParallel):
     __doc__ = (
@@ -725,19 +740,6 @@ class DownpourSGD(_DataParallel):
                                         f"model's {n_params} parameters (a shard owns whole "
                                         "parameters)")
         return cfg
-
-    @keeps_progress_on_interrupt
-    def fit(self, X: Any, y: Any = None) -> DownpourSGD:
-        """Train on ``X`` (n_samples, n_features) and ``y`` (see ``loss``); returns self."""
-        ray, cfg, X, y, loss_fn = self._start(X, y)
-        started = _start_ray(ray, self.address, self.num_cpus)
-        self.interrupted_ = False
-        try:
-            self._run(ray, cfg, X, y, loss_fn)
-        finally:
-            if started:
-                ray.shutdown()
-        return self
 
     def _run(self, ray: Any, cfg: dict, X: np.ndarray, y: Any, loss_fn: Callable) -> None:
         t0 = time.time()
@@ -890,19 +892,6 @@ class SyncSGD(_DataParallel):
         self.num_cpus = num_cpus
         self.random_state = random_state
         self.verbose = verbose
-
-    @keeps_progress_on_interrupt
-    def fit(self, X: Any, y: Any = None) -> SyncSGD:
-        """Train on ``X`` (n_samples, n_features) and ``y`` (see ``loss``); returns self."""
-        ray, cfg, X, y, loss_fn = self._start(X, y)
-        started = _start_ray(ray, self.address, self.num_cpus)
-        self.interrupted_ = False
-        try:
-            self._run(ray, cfg, X, y, loss_fn)
-        finally:
-            if started:
-                ray.shutdown()
-        return self
 
     def _run(self, ray: Any, cfg: dict, X: np.ndarray, y: Any, loss_fn: Callable) -> None:
         t0 = time.time()
