@@ -76,7 +76,9 @@ def feature_visualization(X, y, Xt, yt, epochs: int, seed: int, outdir: str) -> 
     layers = insight.layers(cnn)
     conv2 = next(i for i, m in enumerate(layers) if m is not conv1
                  and type(m).__name__ == "Conv2d")
-    _units_figure(cnn, conv2, [(c,) for c in range(8)], Xt, radius,
+    # the second block's feature maps after pooling and ReLU (the mean of a rectified map)
+    relu2 = next(i for i, m in enumerate(layers) if i > conv2 and type(m).__name__ == "ReLU")
+    _units_figure(cnn, relu2, [(c,) for c in range(8)], Xt, radius,
                   f"{outdir}/insight_cnn_units.png", names=[f"map {c}" for c in range(8)])
     # The output units: what the CNN thinks each digit looks like.
     _units_figure(cnn, -1, range(10), Xt, radius, f"{outdir}/insight_cnn_classes.png",
