@@ -390,3 +390,19 @@ def test_import_latentforge_does_not_import_ray():
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "DownpourSGD"
+
+
+def test_downpour_trains_a_cat_paper_part():
+    """The cat-paper model is an lf.nn module like any other: one part, its TICA loss."""
+    from latentforge.models.cat import CatPart, tica_loss
+
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 1 * 10 * 10)).astype(np.float32)
+    part = CatPart(1, 3, (10, 10), 3, random_state=0)
+    before = float(tica_loss(part, X).data)
+    run = dist.DownpourSGD(part, tica_loss, lr=0.05, n_workers=2, batch_size=16, epochs=3,
+                           random_state=0).fit(X)
+    after = float(tica_loss(run.model_, X).data)
+    assert after < 0.8 * before
+    assert np.array_equal(part.encoder.weight.data,
+                          CatPart(1, 3, (10, 10), 3, random_state=0).encoder.weight.data)
