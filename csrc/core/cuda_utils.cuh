@@ -51,6 +51,13 @@ inline DeviceBuffer upload(const float* host, int64_t rows, int64_t cols, int64_
   return dev;
 }
 
+// Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
+// here; faults during execution surface at the caller's next synchronization.
+inline void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
+}
+
 // A launch function for the kernels' .cuh dispatchers: kernel<<<grid, block, 0, stream>>>(args...),
 // remembering whether anything was launched (a dispatcher launches nothing for empty sizes).
 struct StreamLaunch {
@@ -61,12 +68,8 @@ struct StreamLaunch {
     kernel<<<grid, block, 0, stream>>>(args...);
     launched = true;
   }
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
   void check(const char* what) const {
-    if (!launched) return;
-    const cudaError_t err = cudaGetLastError();
-    LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
+    if (launched) check_launch(what);
   }
 };
 

@@ -14,10 +14,7 @@ namespace lf {
 
 namespace {
 
-void check_launch(const char* who) {
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, who, ": kernel launch failed: ", cudaGetErrorString(err));
-}
+using cuda::check_launch;
 
 // A device copy of `count` host floats, or an empty buffer for a null pointer.
 cuda::DeviceBuffer upload_or_null(const float* host, int64_t count) {

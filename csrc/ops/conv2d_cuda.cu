@@ -12,12 +12,7 @@ namespace lf {
 
 namespace {
 
-void check_launch(const char* what) {
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
-}
+using cuda::check_launch;
 
 }  // namespace
 

@@ -24,11 +24,7 @@ void gemm_forward_cuda_config(float* C, int64_t ldc, const float* A, int64_t lda
                                                               trans_b, M, N, K, alpha, beta, bias,
                                                               static_cast<int>(act));
   });
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess,
-              "gemm_forward_cuda: kernel launch failed: ", cudaGetErrorString(err));
+  cuda::check_launch("gemm_forward_cuda");
 }
 
 void gemm_forward_cuda(float* C, int64_t ldc, const float* A, int64_t lda, bool trans_a,

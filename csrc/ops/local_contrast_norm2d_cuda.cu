@@ -21,9 +21,7 @@ struct StreamLaunch {
   template <class... Params, class... Args>
   void operator()(dim3 grid, dim3 block, void (*kernel)(Params...), Args&&... args) const {
     kernel<<<grid, block, 0, stream>>>(static_cast<Params>(args)...);
-    const cudaError_t err = cudaGetLastError();
-    LF_CHECK_RT(err == cudaSuccess,
-                "local_contrast_norm2d_cuda: kernel launch failed: ", cudaGetErrorString(err));
+    cuda::check_launch("local_contrast_norm2d_cuda");
   }
 };
 

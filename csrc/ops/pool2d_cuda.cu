@@ -15,12 +15,7 @@ namespace lf {
 
 namespace {
 
-void check_launch(const char* what) {
-  // Launch errors (bad configuration, no device, a sticky error from an earlier kernel) surface
-  // here; faults during execution surface at the caller's next synchronization.
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, what, ": kernel launch failed: ", cudaGetErrorString(err));
-}
+using cuda::check_launch;
 
 // int32 and float have the same size: argmax travels in a float-typed device buffer.
 static_assert(sizeof(int32_t) == sizeof(float), "argmax shares the float device buffers");

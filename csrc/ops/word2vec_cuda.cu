@@ -16,10 +16,7 @@ namespace lf {
 
 namespace {
 
-void check_launch(const char* who) {
-  const cudaError_t err = cudaGetLastError();
-  LF_CHECK_RT(err == cudaSuccess, who, ": kernel launch failed: ", cudaGetErrorString(err));
-}
+using cuda::check_launch;
 
 // An owning device array of T (any trivially copyable element type).
 template <class T>
