@@ -168,11 +168,8 @@ def _input_size(net: nn.Module, model: Any) -> int | None:
     n = getattr(model, "n_features_in_", None)
     if n is not None:
         return int(n)
-    for m in _leaves(net):
-        if isinstance(m, nn.Linear):
-            return int(m.in_features)
-        return None
-    return None
+    first = _leaves(net)[0]  # a dense first layer says its input width; others do not
+    return int(first.in_features) if isinstance(first, nn.Linear) else None
 
 
 def _as_float(X: Any, name: str) -> np.ndarray:
