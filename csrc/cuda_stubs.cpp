@@ -31,6 +31,22 @@ int cuda_device_count() { return 0; }
 
 std::string cuda_device_name(int) { built_without_cuda("cuda_device_name"); }
 
+std::string cuda_architectures() { return ""; }
+
+int cuda_pointer_device(std::uintptr_t) { built_without_cuda("cuda_pointer_device"); }
+
+int cuda_current_device() { built_without_cuda("cuda_current_device"); }
+
+CudaDeviceGuard::CudaDeviceGuard(int) { built_without_cuda("CudaDeviceGuard"); }
+
+CudaDeviceGuard::~CudaDeviceGuard() = default;
+
+void cuda_stream_wait(std::uintptr_t, std::uintptr_t) { built_without_cuda("cuda_stream_wait"); }
+
+void cuda_stream_synchronize(std::uintptr_t) { built_without_cuda("cuda_stream_synchronize"); }
+
+void* cuda_stream_handle(std::uintptr_t) { built_without_cuda("cuda_stream_handle"); }
+
 void gemm_forward_cuda(float*, int64_t, const float*, int64_t, bool, const float*, int64_t, bool,
                        int64_t, int64_t, int64_t, float, float, const float*, Activation, void*) {
   built_without_cuda("gemm_forward_cuda");

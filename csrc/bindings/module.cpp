@@ -23,10 +23,14 @@ void bind_local_contrast_norm2d(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_locally_connected2d(py::module_& m);
 void bind_word2vec(py::module_& m);
+void bind_device(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "latentforge native kernels (private; use the latentforge package API)";
   bind_core(m);  // first: the Activation enum is used in other signatures' defaults
+  // Device-pointer entry points (bindings/device_args.h); ops add theirs in bind_<op>.cpp.
+  m.def_submodule("device", "device-pointer entry points (private; see latentforge._device)");
+  bind_device(m);
   bind_gemm(m);
   bind_elementwise(m);
   bind_optim(m);
