@@ -5,11 +5,14 @@
 // layer (latentforge.functional / latentforge.ops) also takes ints and the default stride.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <array>
 #include <cstdint>
 #include <utility>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/pool2d_args.h"
 #include "core/parallel.h"
 #include "ops/pool2d.h"
@@ -204,4 +207,37 @@ void bind_pool2d(py::module_& m) {
         py::arg("stride"), py::arg("padding"), py::arg("config") = 0,
         "The CUDA pooling backward on host arrays (argmax for 'max', x and y for 'l2', None "
         "otherwise; input_hw is read for 'max' and 'avg'). Returns dx.");
+
+  // Device pointers (bindings/device_args.h). Shape: (n, c, h, w, kh, kw, sh, sw, ph, pw),
+  // validated by pool2d_shape; argmax (int32) is written by max mode only (0 otherwise).
+  auto d = lf::bind::device_module(m);
+  using u = std::uintptr_t;
+  d.def(
+      "pool2d_forward",
+      [](int device, u stream, u y, u argmax, u x, std::array<int64_t, 10> g, int mode) {
+        if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (avg) or 2 (l2)");
+        const auto s = lf::pool2d_shape(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
+        lf::bind::launch_on(device, stream, [&](void* st) {
+          lf::pool2d_forward_cuda(lf::bind::dptr<float>(y), lf::bind::dptr<int32_t>(argmax),
+                                  lf::bind::dptr<const float>(x), s,
+                                  static_cast<lf::PoolMode>(mode), st);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("y"), py::arg("argmax"), py::arg("x"),
+      py::arg("geometry"), py::arg("mode"));
+  d.def(
+      "pool2d_backward",
+      [](int device, u stream, u dx, u dy, u argmax, u x, u y, std::array<int64_t, 10> g,
+         int mode) {
+        if (mode < 0 || mode > 2) throw py::value_error("mode must be 0 (max), 1 (avg) or 2 (l2)");
+        const auto s = lf::pool2d_shape(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
+        lf::bind::launch_on(device, stream, [&](void* st) {
+          lf::pool2d_backward_cuda(lf::bind::dptr<float>(dx), lf::bind::dptr<const float>(dy),
+                                   lf::bind::dptr<const int32_t>(argmax),
+                                   lf::bind::dptr<const float>(x), lf::bind::dptr<const float>(y),
+                                   s, static_cast<lf::PoolMode>(mode), st);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("dx"), py::arg("dy"), py::arg("argmax"),
+      py::arg("x"), py::arg("y"), py::arg("geometry"), py::arg("mode"));
 }

@@ -157,4 +157,6 @@ def build_info() -> dict[str, Any]:
         "cuda_devices": int(_C.cuda_device_count()),
         # Ops with a CUDA kernel in this build (latentforge/_optable.py lists them all).
         "cuda_ops": [op.name for op in _optable.OPS if op.cuda] if _C.cuda_compiled() else [],
+        # The architectures (CMAKE_CUDA_ARCHITECTURES) the device kernels were compiled for.
+        "cuda_architectures": [a for a in _C.device.architectures().split(",") if a],
     }

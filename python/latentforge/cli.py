@@ -5,6 +5,7 @@ Subcommands::
     latentforge info [--json]             build information (ISA, OpenMP, CUDA, threads)
     latentforge bench [--suite NAME ...]  benchmark suites (default: all registered)
                       [--full] [--repeats N] [--threads N] [--json PATH] [--list]
+    latentforge bench --device cuda       the CUDA kernels on CuPy arrays (needs a GPU)
 
 ``bench`` exits with status 1 when any benchmarked latentforge result failed
 its correctness check against the reference.
@@ -62,12 +63,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for s in SUITES:
             print(f"{s.name.ljust(width)}  {s.description}")
         return 0
-    names: list[str] = args.suite or [s.name for s in SUITES]
-    try:
-        suites = [get_suite(n) for n in dict.fromkeys(names)]
-    except KeyError as exc:
-        print(f"latentforge bench: {exc.args[0]}", file=sys.stderr)
-        return 2
+    if args.device == "cuda":
+        if args.suite:
+            print("latentforge bench: --device cuda runs the device suite; drop --suite",
+                  file=sys.stderr)
+            return 2
+        from latentforge.bench import Suite
+
+        suites = [Suite("device", "CUDA kernels on CuPy arrays vs cuBLAS",
+                        "latentforge.bench.device")]
+    else:
+        names: list[str] = args.suite or [s.name for s in SUITES]
+        try:
+            suites = [get_suite(n) for n in dict.fromkeys(names)]
+        except KeyError as exc:
+            print(f"latentforge bench: {exc.args[0]}", file=sys.stderr)
+            return 2
 
     options: dict[str, Any] = {"threads": args.threads, "smoke": args.smoke}
     if args.min_time is not None:
@@ -148,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stat", choices=("best", "median"), help="statistic shown in the tables (default best)"
     )
     p_bench.add_argument("--smoke", action="store_true", help="tiny sizes, a quick check")
+    p_bench.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="cpu (default): the CPU suites; cuda: the CUDA kernels on CuPy arrays vs cuBLAS "
+             "(says so and measures nothing when no GPU is found)")
     p_bench.add_argument(
         "--offline", action="store_true",
         help="never download MNIST (default: fetch it into ~/.cache/latentforge, 11 MB, when "

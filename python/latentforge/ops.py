@@ -4,6 +4,11 @@ Input rules are those of :mod:`latentforge._backend`: float32 inputs are used in
 float64/float16 and non-contiguous inputs are converted to float32 once per call, and
 integer/bool/complex/object inputs raise ``TypeError``. The GIL is released while the kernel
 runs, so calls from several Python threads run in parallel.
+
+Every op also takes CUDA device arrays (CuPy, or anything with ``__cuda_array_interface__`` or
+a CUDA DLPack capsule) and then runs its CUDA kernel on them in place, on CuPy's current stream,
+returning a CuPy array: the rules of :mod:`latentforge._device` (float32, C-contiguous, one
+device, no mixing with host arrays, never an implicit copy).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _device
 from ._backend import Activation, as_float32, as_float32_matrix
 from ._backend import activation as _activation
 
@@ -49,8 +54,61 @@ def _check_scalar(v: float, name: str) -> float:
     return f
 
 
+def _device_matrix(call: _device.Call, name: str) -> tuple[_device.DeviceArray, bool, int]:
+    """A 2-D device operand as ``(array, transposed, leading dimension)``: a C-ordered matrix is
+    read as is, a Fortran-ordered one (a ``.T`` view) as the transpose of a C-ordered one."""
+    arr = call[name]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got {arr.ndim}-D array of shape {arr.shape}")
+    if arr.c_contiguous:
+        return arr, False, max(arr.shape[1], 1)
+    if arr.f_contiguous_matrix:
+        return arr, True, max(arr.shape[0], 1)
+    raise ValueError(
+        f"{call.what}: {name} must be C- or Fortran-contiguous on the device (got strides "
+        f"{arr.strides} for shape {arr.shape}); use cupy.ascontiguousarray({name})"
+    )
+
+
+def _matmul_device(A, B, C, trans_a, trans_b, alpha, beta, bias, act, names):
+    call = _device.Call("gemm", **{names[0]: A, names[1]: B, names[2]: bias})
+    a, flip_a, lda = _device_matrix(call, names[0])
+    b, flip_b, ldb = _device_matrix(call, names[1])
+    # A Fortran-ordered (r, c) matrix is the C-ordered (c, r) one transposed.
+    sa = a.shape[::-1] if flip_a else a.shape
+    sb = b.shape[::-1] if flip_b else b.shape
+    ta, tb = bool(trans_a) ^ flip_a, bool(trans_b) ^ flip_b
+    M, K = (sa[1], sa[0]) if ta else sa
+    Kb, N = (sb[1], sb[0]) if tb else sb
+    if K != Kb:
+        raise ValueError(
+            f"inner dimensions do not match: op({names[0]}) has shape ({M}, {K}) and "
+            f"op({names[1]}) has shape ({Kb}, {N})"
+        )
+    bias_ptr = 0
+    if bias is not None:
+        bv = call.contiguous(names[2])
+        if bv.shape != (N,):
+            raise ValueError(f"{names[2]} must have shape ({N},), got {bv.shape}")
+        bias_ptr = bv.ptr
+    if C is not None:
+        out = _device.output_check(call, C, "C", (M, N))
+        for arr in call.arrays.values():
+            if arr.ptr == out.ptr and arr.size:
+                raise ValueError("C must not overlap A, B or bias")
+    elif beta != 0.0:
+        raise ValueError("beta != 0 needs an input C (C=None means C is treated as absent)")
+    else:
+        C = call.empty((M, N))
+    call.launch(_C.device.gemm, _device.ptr(C), max(N, 1), a.ptr, lda, ta, b.ptr, ldb, tb, M, N,
+                K, alpha, beta, bias_ptr, act)
+    return C
+
+
 def _matmul(A, B, C, trans_a, trans_b, alpha, beta, bias, act,
             names=("A", "B", "bias")) -> np.ndarray:
+    if _device.classify({names[0]: A, names[1]: B, names[2]: bias, "C": C}):
+        return _matmul_device(A, B, C, trans_a, trans_b, alpha, beta, bias, act, names)
     a, flip_a = as_float32_matrix(A, names[0])
     b, flip_b = as_float32_matrix(B, names[1])
     ta, tb = bool(trans_a) ^ flip_a, bool(trans_b) ^ flip_b
@@ -180,6 +238,26 @@ def pool_geometry(shape: tuple[int, ...], kernel_size: Any, stride: Any, padding
     return k, s, p, out
 
 
+_POOL_MODES = {"max_pool2d": 0, "avg_pool2d": 1, "l2_pool2d": 2}
+
+
+def _pool_device(what: str, x, kernel_size, stride, padding):
+    """Device pooling: ``(y, argmax or None)`` as CuPy arrays."""
+    call = _device.Call(what, x=x)
+    xa = call.contiguous("x")
+    if xa.ndim != 4:
+        raise ValueError(f"x must be 4-D, got {xa.ndim}-D array of shape {xa.shape}")
+    k, s, p, (oh, ow) = pool_geometry(xa.shape, kernel_size, stride, padding)
+    n, c = xa.shape[:2]
+    y = call.empty((n, c, oh, ow))
+    mode = _POOL_MODES[what]
+    argmax = call.empty((n, c, oh, ow), np.int32) if mode == 0 else None
+    geometry = (n, c, xa.shape[2], xa.shape[3], *k, *s, *p)
+    call.launch(_C.device.pool2d_forward, _device.ptr(y),
+                0 if argmax is None else _device.ptr(argmax), xa.ptr, geometry, mode)
+    return y, argmax
+
+
 def _pool_input(x: Any) -> np.ndarray:
     x = as_float32(x, "x", ndim=4)
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -194,9 +272,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, return_indices: bool =
     makes it NaN. With ``return_indices=True`` also returns the int32 argmax: the flat index
     ``h * W + w`` of the selected element in its input plane.
     """
-    x = _pool_input(x)
-    k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
-    y, argmax = _C.max_pool2d_forward(x, k, s, p)
+    if _device.classify({"x": x}):
+        y, argmax = _pool_device("max_pool2d", x, kernel_size, stride, padding)
+    else:
+        x = _pool_input(x)
+        k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
+        y, argmax = _C.max_pool2d_forward(x, k, s, p)
     return (y, argmax) if return_indices else y
 
 
@@ -204,6 +285,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
     """2-D average pooling of ``(N, C, H, W)`` ``x``: window sums divided by ``kh * kw``
     (padding counts as zeros: PyTorch's ``count_include_pad=True``). Arguments as in
     :func:`max_pool2d`."""
+    if _device.classify({"x": x}):
+        return _pool_device("avg_pool2d", x, kernel_size, stride, padding)[0]
     x = _pool_input(x)
     k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
     return _C.avg_pool2d_forward(x, k, s, p)
@@ -213,6 +296,8 @@ def l2_pool2d(x, kernel_size, stride=None, padding=0) -> np.ndarray:
     """2-D L2 pooling of ``(N, C, H, W)`` ``x``: ``sqrt(sum of x**2 over the window)``, padding
     contributing 0 (``torch.nn.functional.lp_pool2d`` with ``p=2``, plus padding). Arguments as
     in :func:`max_pool2d`."""
+    if _device.classify({"x": x}):
+        return _pool_device("l2_pool2d", x, kernel_size, stride, padding)[0]
     x = _pool_input(x)
     k, s, p, _ = pool_geometry(x.shape, kernel_size, stride, padding)
     return _C.l2_pool2d_forward(x, k, s, p)
@@ -288,8 +373,29 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
     ndarray of float32, shape ``(N, C_out, OH, OW)`` with ``OH = (H + 2 ph - kh) // sh + 1``.
     """
     s, p = conv2d_params(stride, padding)
+    if _device.classify({"x": x, "weight": weight, "bias": bias}):
+        return _conv2d_device(x, weight, bias, s, p)
     xa = np.ascontiguousarray(as_float32(x, "x"))
     wa = np.ascontiguousarray(as_float32(weight, "weight"))
     ba = None if bias is None else np.ascontiguousarray(as_float32(bias, "bias", ndim=1))
     conv2d_check_shapes(xa.shape, wa.shape, None if ba is None else ba.shape)
     return _C.conv2d_forward(xa, wa, ba, s, p)
+
+
+def _conv2d_device(x, weight, bias, s, p):
+    call = _device.Call("conv2d", x=x, weight=weight, bias=bias)
+    xa, wa = call.contiguous("x"), call.contiguous("weight")
+    ba = None if bias is None else call.contiguous("bias")
+    conv2d_check_shapes(xa.shape, wa.shape, None if ba is None else ba.shape)
+    N, C_in, H, W = xa.shape
+    C_out, _, kh, kw = wa.shape
+    if kh > H + 2 * p[0] or kw > W + 2 * p[1]:
+        raise ValueError(
+            f"conv2d: kernel ({kh}, {kw}) is larger than the padded input "
+            f"({H + 2 * p[0]}, {W + 2 * p[1]})"
+        )
+    oh, ow = (H + 2 * p[0] - kh) // s[0] + 1, (W + 2 * p[1] - kw) // s[1] + 1
+    y = call.empty((N, C_out, oh, ow))
+    call.launch(_C.device.conv2d_forward, _device.ptr(y), xa.ptr, wa.ptr,
+                0 if ba is None else ba.ptr, (N, C_in, H, W, C_out, kh, kw, *s, *p))
+    return y

@@ -1,0 +1,119 @@
+"""Device benchmark (``latentforge bench --device cuda``): latentforge's CUDA kernels on CuPy
+arrays against what a GPU user would otherwise call, side by side in one run.
+
+* GEMM: ``lf.ops.gemm`` on CuPy float32 matrices vs ``cupy.matmul`` (cuBLAS), square sizes,
+  timed with CUDA events on the same stream, interleaved, after a correctness check against
+  cuBLAS (max|lf - cuBLAS| / max|cuBLAS| <= 1e-4; a case that fails is reported and not timed).
+* Training throughput vs PyTorch CUDA and t-SNE vs a GPU t-SNE: listed with the reason they are
+  not measured (the models do not run on the device yet: ``device="cuda"`` is not implemented
+  for them), never silently left out.
+
+Without a GPU (a CPU-only build, no CUDA device, or no CuPy) the suite says which, measures
+nothing and reports ``skipped`` (exit status 0: nothing failed, nothing was claimed).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .. import _C
+from . import SuiteResult
+from ._harness import fmt, fmt_ratio, format_table, machine_meta, say
+
+SUITE = "device"
+
+SQUARE_DEFAULT: tuple[int, ...] = (512, 1024, 2048, 4096)
+SQUARE_FULL: tuple[int, ...] = (512, 1024, 2048, 4096, 8192)
+SQUARE_SMOKE: tuple[int, ...] = (256,)
+
+NOT_MEASURED = {
+    "training vs PyTorch CUDA": "models have no device path yet (device='cuda' not implemented)",
+    "t-SNE vs GPU t-SNE": "TSNE has no device path yet (the device t-SNE kernels are not wired "
+    "into the model)",
+}
+
+
+def why_no_gpu() -> str | None:
+    """None when a device benchmark can run, else the reason it cannot (one line)."""
+    if not _C.cuda_compiled():
+        return "this latentforge was built without CUDA (no nvcc at build time)"
+    if _C.cuda_device_count() == 0:
+        return "no CUDA device was found on this machine (no GPU or no driver)"
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return "CuPy is not installed (pip install 'latentforge[cuda]')"
+    return None
+
+
+def _time_pair(cp, f_lf, f_peer, repeats: int) -> tuple[float, float]:
+    """Best milliseconds per call of each, interleaved, with CUDA events on the current stream."""
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        for i, f in enumerate((f_lf, f_peer)):
+            start, stop = cp.cuda.Event(), cp.cuda.Event()
+            start.record()
+            f()
+            stop.record()
+            stop.synchronize()
+            best[i] = min(best[i], cp.cuda.get_elapsed_time(start, stop))
+    return best[0], best[1]
+
+
+def run(
+    full: bool = False,
+    repeats: int | None = None,
+    out: Any = sys.stdout,
+    *,
+    progress: Any = sys.stderr,
+    smoke: bool = False,
+    **_: Any,
+) -> SuiteResult:
+    import latentforge as lf
+
+    meta = machine_meta()
+    reason = why_no_gpu()
+    if reason is not None:
+        print(f"no GPU: {reason}. The device benchmarks were not run.", file=out)
+        meta["skipped"] = reason
+        return SuiteResult([], meta)
+
+    import cupy as cp
+
+    meta["device"] = _C.cuda_device_name(0)
+    meta["cupy"] = cp.__version__
+    sizes = SQUARE_SMOKE if smoke else (SQUARE_FULL if full else SQUARE_DEFAULT)
+    reps = repeats or (3 if smoke else 10)
+    results, rows = [], []
+    rng = cp.random.default_rng(0)
+    for n in sizes:
+        say(progress, f"[device] gemm n={n}")
+        A = rng.standard_normal((n, n), dtype=cp.float32)
+        B = rng.standard_normal((n, n), dtype=cp.float32)
+        res: dict[str, Any] = {"case": f"gemm {n}", "n": n}
+        try:
+            ours, ref = lf.ops.gemm(A, B), cp.matmul(A, B)
+            err = float(cp.abs(ours - ref).max() / cp.abs(ref).max())
+            res["rel_err"] = err
+            res["verified"] = err <= 1e-4
+            if res["verified"]:
+                t_lf, t_peer = _time_pair(cp, lambda A=A, B=B: lf.ops.gemm(A, B),
+                                          lambda A=A, B=B: cp.matmul(A, B), reps)
+                res.update(lf_ms=t_lf, cublas_ms=t_peer, ratio=t_peer / t_lf,
+                           lf_tflops=2 * n**3 / t_lf / 1e9)
+        except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
+            res["error"] = f"{type(exc).__name__}: {exc}"
+        results.append(res)
+        rows.append([
+            f"{n}", fmt(res.get("lf_ms"), ".3f"), fmt(res.get("cublas_ms"), ".3f"),
+            fmt_ratio(res.get("ratio")), fmt(res.get("lf_tflops"), ".1f"),
+            res.get("error") or ("ok" if res.get("verified") else f"FAILED (err {err:.1e})"),
+        ])
+    print(f"GEMM on {meta['device']} (float32, TF32 off), ms per call, best of {reps}", file=out)
+    print(format_table(["n", "lf ms", "cuBLAS ms", "cuBLAS/lf", "lf TFLOP/s", "check"], rows),
+          file=out)
+    for what, why in NOT_MEASURED.items():
+        print(f"not measured: {what}: {why}", file=out)
+        results.append({"case": what, "skipped": why})
+    return SuiteResult(results, meta)
