@@ -342,7 +342,8 @@ class Call:
         stream = self.stream()
         # The launch stream handle in the interface's convention: CuPy's null stream is 0.
         for arr in self.arrays.values():
-            if arr.stream is not None:
+            # CuPy's null stream (0) is the legacy default stream (1 in the interface).
+            if arr.stream is not None and arr.stream != (stream or 1):
                 _C.device.stream_wait(stream, arr.stream)
         fn(self.device, stream, *args)
 
