@@ -12,6 +12,7 @@
 
 #include "bindings/array_check.h"
 #include "bindings/batch_norm_args.h"
+#include "bindings/device_args.h"
 #include "core/parallel.h"
 #include "ops/batch_norm.h"
 
@@ -216,4 +217,52 @@ void bind_batch_norm(py::module_& m) {
   m.def(
       "_batch_norm_cuda_num_configs", [] { return lf::kBatchNormCudaConfigs; },
       "Number of launch configurations (block sizes) of the CUDA batch-norm kernels.");
+
+  // Device pointers (bindings/device_args.h), launch configuration 0. Shapes (N, C, HW).
+  auto d = lf::bind::device_module(m);
+  using u = std::uintptr_t;
+  using lf::bind::dptr;
+  d.def(
+      "batch_norm_forward_train",
+      [](int device, u stream, u y, u mean, u invstd, u running_mean, u running_var, u x, u gamma,
+         u beta, int64_t N, int64_t C, int64_t HW, double momentum, double eps) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::batch_norm_forward_train_cuda(dptr<float>(y), dptr<float>(mean), dptr<float>(invstd),
+                                            dptr<float>(running_mean), dptr<float>(running_var),
+                                            dptr<const float>(x), dptr<const float>(gamma),
+                                            dptr<const float>(beta), N, C, HW, momentum, eps, 0, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("y"), py::arg("mean"), py::arg("invstd"),
+      py::arg("running_mean"), py::arg("running_var"), py::arg("x"), py::arg("gamma"),
+      py::arg("beta"), py::arg("N"), py::arg("C"), py::arg("HW"), py::arg("momentum"),
+      py::arg("eps"));
+  d.def(
+      "batch_norm_backward",
+      [](int device, u stream, u dx, u dgamma, u dbeta, u dy, u x, u mean, u invstd, u gamma,
+         int64_t N, int64_t C, int64_t HW, bool training) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::batch_norm_backward_cuda(dptr<float>(dx), dptr<float>(dgamma), dptr<float>(dbeta),
+                                       dptr<const float>(dy), dptr<const float>(x),
+                                       dptr<const float>(mean), dptr<const float>(invstd),
+                                       dptr<const float>(gamma), N, C, HW, training, 0, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("dx"), py::arg("dgamma"), py::arg("dbeta"),
+      py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("invstd"), py::arg("gamma"),
+      py::arg("N"), py::arg("C"), py::arg("HW"), py::arg("training"));
+  d.def(
+      "batch_norm_forward_eval",
+      [](int device, u stream, u y, u x, u gamma, u beta, u mean, u var, int64_t N, int64_t C,
+         int64_t HW, double eps) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::batch_norm_forward_eval_cuda(dptr<float>(y), dptr<const float>(x),
+                                           dptr<const float>(gamma), dptr<const float>(beta),
+                                           dptr<const float>(mean), dptr<const float>(var), N, C,
+                                           HW, eps, 0, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("y"), py::arg("x"), py::arg("gamma"),
+      py::arg("beta"), py::arg("mean"), py::arg("var"), py::arg("N"), py::arg("C"), py::arg("HW"),
+      py::arg("eps"));
 }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/local_contrast_norm2d_args.h"
 #include "core/parallel.h"
 #include "ops/local_contrast_norm2d.h"
@@ -125,4 +126,36 @@ void bind_local_contrast_norm2d(py::module_& m) {
       py::arg("dy"), py::arg("x"), py::arg("mean"), py::arg("sigma_map"), py::arg("c"),
       py::arg("size"), py::arg("sigma"), py::arg("eps"), py::arg("config") = 0,
       "The CUDA backward on host arrays. Returns dx.");
+
+  // Device pointers (bindings/device_args.h), launch configuration 0. Shape (N, C, H, W).
+  auto d = lf::bind::device_module(m);
+  using u = std::uintptr_t;
+  using lf::bind::dptr;
+  d.def(
+      "local_contrast_norm2d_forward",
+      [](int device, u stream, u y, u mean, u sigma_map, u c, u x, int64_t N, int64_t C, int64_t H,
+         int64_t W, int64_t size, double sigma, double eps) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::local_contrast_norm2d_forward_cuda(
+              dptr<float>(y), dptr<float>(mean), dptr<float>(sigma_map), dptr<float>(c),
+              dptr<const float>(x), N, C, H, W, size, sigma, eps, 0, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("y"), py::arg("mean"), py::arg("sigma_map"),
+      py::arg("c"), py::arg("x"), py::arg("N"), py::arg("C"), py::arg("H"), py::arg("W"),
+      py::arg("size"), py::arg("sigma"), py::arg("eps"));
+  d.def(
+      "local_contrast_norm2d_backward",
+      [](int device, u stream, u dx, u work, u dy, u x, u mean, u sigma_map, u c, int64_t N,
+         int64_t C, int64_t H, int64_t W, int64_t size, double sigma, double eps) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::local_contrast_norm2d_backward_cuda(
+              dptr<float>(dx), dptr<float>(work), dptr<const float>(dy), dptr<const float>(x),
+              dptr<const float>(mean), dptr<const float>(sigma_map), dptr<const float>(c), N, C, H,
+              W, size, sigma, eps, 0, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("dx"), py::arg("work"), py::arg("dy"),
+      py::arg("x"), py::arg("mean"), py::arg("sigma_map"), py::arg("c"), py::arg("N"), py::arg("C"),
+      py::arg("H"), py::arg("W"), py::arg("size"), py::arg("sigma"), py::arg("eps"));
 }

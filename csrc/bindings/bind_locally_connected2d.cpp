@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/locally_connected2d_args.h"
 #include "core/parallel.h"
 #include "ops/locally_connected2d.h"
@@ -177,4 +179,43 @@ void bind_locally_connected2d(py::module_& m) {
         "arrays (RuntimeError without CUDA or a device). pass_ 0: forward(a=x, b=weight, "
         "c=bias); 1: backward_data(a=dy, b=weight, hw=input_hw); 2: backward_weights(a=dy, b=x, "
         "hw=kernel_hw, bias) -> (dw, db or None).");
+
+  // Device pointers (bindings/device_args.h). Geometry: (N, C_in, H, W, C_out, kh, kw, sh, sw).
+  auto d = lf::bind::device_module(m);
+  using u = std::uintptr_t;
+  using G = std::array<int64_t, 9>;
+  using lf::bind::dptr;
+  d.def(
+      "locally_connected2d_forward",
+      [](int device, u stream, u y, u x, u w, u bias, G g) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::locally_connected2d_forward_cuda(dptr<float>(y), dptr<const float>(x),
+                                               dptr<const float>(w), dptr<const float>(bias), g[0],
+                                               g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("y"), py::arg("x"), py::arg("weight"),
+      py::arg("bias"), py::arg("geometry"));
+  d.def(
+      "locally_connected2d_backward_data",
+      [](int device, u stream, u dx, u dy, u w, G g) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::locally_connected2d_backward_data_cuda(dptr<float>(dx), dptr<const float>(dy),
+                                                     dptr<const float>(w), g[0], g[1], g[2], g[3],
+                                                     g[4], g[5], g[6], g[7], g[8], s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("dx"), py::arg("dy"), py::arg("weight"),
+      py::arg("geometry"));
+  d.def(
+      "locally_connected2d_backward_weights",
+      [](int device, u stream, u dw, u db, u dy, u x, G g) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::locally_connected2d_backward_weights_cuda(
+              dptr<float>(dw), dptr<float>(db), dptr<const float>(dy), dptr<const float>(x), g[0],
+              g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("dw"), py::arg("db"), py::arg("dy"),
+      py::arg("x"), py::arg("geometry"));
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/sigint.h"
 #include "core/parallel.h"
 #include "ops/word2vec.h"
@@ -354,4 +355,55 @@ void bind_word2vec(py::module_& m) {
         py::arg("naive") = false,
         "Trains syn0/syn1 (and bias) in place on one job; returns (loss_sum, words_processed, "
         "pairs_trained). See ops/word2vec.h.");
+
+  // Device pointers (bindings/device_args.h). The device cannot read ids / sent_ends to check
+  // them: the caller validates them on the host before uploading (word2vec_check_args).
+  auto d = lf::bind::device_module(m);
+  using u = std::uintptr_t;
+  using lf::bind::dptr;
+  d.def(
+      "alias_sample",
+      [](int device, u stream, u out, u prob, u alias, int64_t V, int64_t n, uint64_t seed,
+         uint64_t counter) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::alias_sample_cuda(dptr<int32_t>(out), dptr<const float>(prob),
+                                dptr<const int32_t>(alias), V, n, seed, counter, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("out"), py::arg("prob"), py::arg("alias"),
+      py::arg("V"), py::arg("n"), py::arg("seed"), py::arg("counter"));
+  d.def(
+      "word2vec_train",
+      [](int device, u stream, u syn0, u syn1, u bias, u ids, int64_t n, u sent_ends, int64_t S,
+         u keep_prob, u noise_prob, u noise_alias, u noise_logq, int64_t V, int64_t D,
+         int64_t blocks, u loss_per_block, u pairs_per_block, bool sg, const std::string& loss,
+         int negative, int window, float alpha, float alpha_end, uint64_t seed, uint64_t counter,
+         bool remove_accidental_hits) {
+        lf::W2vParams p;
+        if (loss != "negative" && loss != "nce")
+          throw py::value_error("loss must be 'negative' or 'nce', got '" + loss + "'");
+        p.loss = loss == "nce" ? lf::W2vLoss::nce : lf::W2vLoss::negative;
+        p.sg = sg;
+        p.negative = negative;
+        p.window = window;
+        p.alpha = alpha;
+        p.alpha_end = alpha_end;
+        p.seed = seed;
+        p.counter = counter;
+        p.remove_accidental_hits = remove_accidental_hits;
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::word2vec_train_cuda(dptr<float>(syn0), dptr<float>(syn1), dptr<float>(bias),
+                                  dptr<const int32_t>(ids), n, dptr<const int64_t>(sent_ends), S,
+                                  dptr<const float>(keep_prob), dptr<const float>(noise_prob),
+                                  dptr<const int32_t>(noise_alias), dptr<const float>(noise_logq),
+                                  V, D, p, blocks, dptr<double>(loss_per_block),
+                                  dptr<int64_t>(pairs_per_block), s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("syn0"), py::arg("syn1"), py::arg("bias"),
+      py::arg("ids"), py::arg("n"), py::arg("sent_ends"), py::arg("S"), py::arg("keep_prob"),
+      py::arg("noise_prob"), py::arg("noise_alias"), py::arg("noise_logq"), py::arg("V"),
+      py::arg("D"), py::arg("blocks"), py::arg("loss_per_block"), py::arg("pairs_per_block"),
+      py::arg("sg"), py::arg("loss"), py::arg("negative"), py::arg("window"), py::arg("alpha"),
+      py::arg("alpha_end"), py::arg("seed"), py::arg("counter"), py::arg("remove_accidental_hits"));
 }
