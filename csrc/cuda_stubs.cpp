@@ -13,6 +13,7 @@
 #include "ops/locally_connected2d.h"
 #include "ops/optim.h"
 #include "ops/pool2d.h"
+#include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
 namespace lf {
@@ -297,6 +298,25 @@ void optim_step_cuda_from_host(OptimRule, float*, float*, float*, const float*, 
 
 int64_t max_norm_cuda_from_host(float*, int64_t, int64_t, float, int, int) {
   built_without_cuda("max_norm_cuda_from_host");
+}
+
+void tsne_gradient_exact_cuda(float*, double*, const float*, const float*, int64_t, double, void*) {
+  built_without_cuda("tsne_gradient_exact_cuda");
+}
+
+void tsne_gradient_bh_cuda(float*, double*, const float*, const float*, const int64_t*,
+                           const int64_t*, const float*, int64_t, int64_t, double, double, void*) {
+  built_without_cuda("tsne_gradient_bh_cuda");
+}
+
+double tsne_gradient_exact_cuda_from_host(float*, const float*, const float*, int64_t, double, bool,
+                                          int) {
+  built_without_cuda("tsne_gradient_exact_cuda_from_host");
+}
+
+double tsne_gradient_bh_cuda_from_host(float*, const float*, const int64_t*, const int64_t*,
+                                       const float*, int64_t, int64_t, double, double, bool, int) {
+  built_without_cuda("tsne_gradient_bh_cuda_from_host");
 }
 
 }  // namespace lf

@@ -24,6 +24,7 @@
 #include "bindings/locally_connected2d_args.h"
 #include "bindings/optim_args.h"
 #include "bindings/pool2d_args.h"
+#include "bindings/tsne_bh_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/conv2d_cuda_emu.h"
@@ -34,11 +35,13 @@
 #include "emu/optim_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/schedule.h"
+#include "emu/tsne_bh_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
 #include "ops/local_contrast_norm2d.h"
+#include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
 namespace py = pybind11;
@@ -569,6 +572,55 @@ py::tuple w2v_train_emu(const py::object& syn0_obj, const py::object& syn1_obj,
   return py::make_tuple(r.loss_sum, r.words, r.pairs);
 }
 
+// ---- t-SNE gradients (ops/tsne_bh_cuda.cuh) ----
+
+// grad starts at -1e30 (see fresh_output): an element no thread wrote fails a test.
+py::array_t<float> tsne_grad_output(int64_t n) {
+  py::array_t<float> grad({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(2)});
+  std::fill_n(grad.mutable_data(), grad.size(), -1e30f);
+  return grad;
+}
+
+py::tuple tsne_exact_cuda_emu(const py::object& y_obj, const py::object& p_obj, double exaggeration,
+                              bool compute_kl, int config, const std::string& schedule,
+                              uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto a = lf::bind::tsne_exact_args(y_obj, p_obj, "tsne_gradient_exact_cuda");
+  auto grad = tsne_grad_output(a.n);
+  float* gp = grad.mutable_data();
+  const float* yp = lf::bind::cptr<float>(a.Y);
+  const float* pp = lf::bind::cptr<float>(a.P);
+  double kl;
+  {
+    py::gil_scoped_release release;
+    kl =
+        lf::tsne_gradient_exact_cuda_emulated(gp, yp, pp, a.n, exaggeration, compute_kl, config, s);
+  }
+  return py::make_tuple(std::move(grad), kl);
+}
+
+py::tuple tsne_bh_cuda_emu(const py::object& y_obj, const py::object& indptr_obj,
+                           const py::object& indices_obj, const py::object& pvals_obj, double theta,
+                           double exaggeration, bool compute_kl, int config,
+                           const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto a = lf::bind::tsne_csr_args(y_obj, indptr_obj, indices_obj, pvals_obj, theta,
+                                         "tsne_gradient_bh_cuda");
+  auto grad = tsne_grad_output(a.n);
+  float* gp = grad.mutable_data();
+  const float* yp = lf::bind::cptr<float>(a.Y);
+  const auto* ip = lf::bind::cptr<int64_t>(a.indptr);
+  const auto* jp = lf::bind::cptr<int64_t>(a.indices);
+  const float* vp = lf::bind::cptr<float>(a.pvals);
+  double kl;
+  {
+    py::gil_scoped_release release;
+    kl = lf::tsne_gradient_bh_cuda_emulated(gp, yp, ip, jp, vp, a.n, a.nnz, theta, exaggeration,
+                                            compute_kl, config, s);
+  }
+  return py::make_tuple(std::move(grad), kl);
+}
+
 // ---- elementwise and optimizers (ops/elementwise_cuda.cuh, ops/optim_cuda.cuh) ----
 
 py::array elementwise_cuda_emu(const std::string& op, const py::object& a, const py::object& b,
@@ -758,6 +810,22 @@ PYBIND11_MODULE(_emu, m) {
         "The CUDA word2vec training kernel run by the emulator (same contract as "
         "_C.word2vec_train, classic updates only): `blocks` Hogwild shards, run one after "
         "another. Returns (loss_sum, words_processed, pairs_trained).");
+
+  m.def("tsne_gradient_exact_cuda", &tsne_exact_cuda_emu, py::arg("Y"), py::arg("P"),
+        py::arg("exaggeration") = 1.0, py::arg("compute_kl") = true, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA exact t-SNE gradient (ops/tsne_bh_cuda.cuh) run by the emulator (same contract "
+        "and checks as _C.tsne_gradient_exact). Returns (grad, kl).");
+  m.def("tsne_gradient_bh_cuda", &tsne_bh_cuda_emu, py::arg("Y"), py::arg("indptr"),
+        py::arg("indices"), py::arg("pvals"), py::arg("theta") = 0.5, py::arg("exaggeration") = 1.0,
+        py::arg("compute_kl") = true, py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("seed") = 0,
+        "The CUDA Barnes-Hut t-SNE gradient run by the emulator: the host-built, flattened "
+        "quadtree and the device traversal (same contract and checks as _C.tsne_gradient_bh). "
+        "Returns (grad, kl).");
+  m.def(
+      "tsne_cuda_num_configs", [] { return lf::kTsneCudaConfigs; },
+      "Number of launch configurations of the CUDA t-SNE gradient kernels.");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

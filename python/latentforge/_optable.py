@@ -61,7 +61,7 @@ OPS: tuple[Op, ...] = (
     Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n",
        "tsne_symmetrize_naive"),
     Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)",
-       "tsne_gradient_exact_cpu"),
+       "tsne_gradient_exact_cpu", cuda=True),
     Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
        "op:tsne_bh"),
     Op("pool2d", "2-D max / average / L2 pooling over NCHW, forward and backward",

@@ -159,6 +159,15 @@ TSNE_KL_RTOL = 1e-9
 TSNE_GROUPED_KL_RTOL = 3e-7
 #: ... and absolute, for n = 2 where KL = 0 exactly (Q = P): max observed 2.7e-8.
 TSNE_GROUPED_KL_ATOL = 1e-7
+#: The CUDA exact / Barnes-Hut gradients on a device vs the CPU kernels, normwise: the same double
+#: operations in the same order (-fmad=false, IEEE double division), so bit for bit is expected;
+#: the emulated kernels match bit for bit on every case of tests/ops/test_tsne_bh_cuda.py. Not yet
+#: measured on a device: 2 u allows a last-bit difference from a double rounding we did not foresee.
+TSNE_CUDA_GRAD_TOL = 2 * F32_U
+#: ... the KL, relative (and absolute for KL ~ 0): CUDA's double log is within 1 ulp (glibc's is
+#: correctly rounded), two logs per term plus log Z; sums of n^2 such terms: <= 3 n^2 F64_U
+#: relative to sum |terms| = 2.5e-12 for n = 61, where KL ~ 1 and sum |terms| ~ 10 KL.
+TSNE_CUDA_KL_RTOL = 1e-10
 #: Barnes-Hut gradient at theta = 0.5 vs the exact one, relative 2-norm error: the
 #: approximation, not rounding. Max observed 0.022 (per-point BH, n = 2000, 10-D Gaussian
 #: input); the grouped BH is no worse (its group criterion implies the per-point one).
