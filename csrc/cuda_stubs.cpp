@@ -12,7 +12,9 @@
 #include "ops/local_contrast_norm2d.h"
 #include "ops/locally_connected2d.h"
 #include "ops/optim.h"
+#include "ops/philox.h"
 #include "ops/pool2d.h"
+#include "ops/rbm_gibbs.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -317,6 +319,43 @@ double tsne_gradient_exact_cuda_from_host(float*, const float*, const float*, in
 double tsne_gradient_bh_cuda_from_host(float*, const float*, const int64_t*, const int64_t*,
                                        const float*, int64_t, int64_t, double, double, bool, int) {
   built_without_cuda("tsne_gradient_bh_cuda_from_host");
+}
+
+void uniform_cuda(float*, int64_t, uint64_t, uint64_t, uint64_t, void*) {
+  built_without_cuda("uniform_cuda");
+}
+
+void uniform_cuda_from_host(float*, int64_t, uint64_t, uint64_t, uint64_t, int) {
+  built_without_cuda("uniform_cuda_from_host");
+}
+
+void sigmoid_bernoulli_cuda(float*, float*, const float*, int64_t, uint64_t, uint64_t, uint64_t,
+                            void*) {
+  built_without_cuda("sigmoid_bernoulli_cuda");
+}
+
+void bernoulli_cuda(float*, int32_t*, const float*, int64_t, uint64_t, uint64_t, uint64_t, void*) {
+  built_without_cuda("bernoulli_cuda");
+}
+
+void rbm_free_energy_cuda(float*, const float*, const float*, const float*, int64_t, int64_t,
+                          int64_t, void*) {
+  built_without_cuda("rbm_free_energy_cuda");
+}
+
+void sigmoid_bernoulli_cuda_from_host(float*, float*, const float*, int64_t, uint64_t, uint64_t,
+                                      uint64_t, int) {
+  built_without_cuda("sigmoid_bernoulli_cuda_from_host");
+}
+
+void bernoulli_cuda_from_host(float*, int32_t*, const float*, int64_t, uint64_t, uint64_t, uint64_t,
+                              int) {
+  built_without_cuda("bernoulli_cuda_from_host");
+}
+
+void rbm_free_energy_cuda_from_host(float*, const float*, const float*, const float*, int64_t,
+                                    int64_t, int64_t, int) {
+  built_without_cuda("rbm_free_energy_cuda_from_host");
 }
 
 }  // namespace lf

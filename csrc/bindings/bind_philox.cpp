@@ -1,6 +1,8 @@
 // Bindings of the counter-based RNG: one Philox4x32-10 block (core/rng.h) and arrays of uniform
 // draws (ops/philox.h). seed, stream and offset are Python integers in [0, 2**64) (TypeError for
 // non-integers, ValueError when out of range); the GIL is released while an array is filled.
+// Also the CUDA sibling: _C._uniform_cuda (host arrays, for the device tests) and
+// _C.device.uniform (device pointers, bindings/device_args.h).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "ops/philox.h"
@@ -77,6 +80,24 @@ std::vector<uint32_t> words(const py::object& obj, const char* name, size_t coun
   return w;
 }
 
+// The CUDA kernel on a host array (device buffer, copy out), for the device tests.
+py::array uniform_cuda(int64_t n, const py::object& seed_obj, const py::object& stream_obj,
+                       const py::object& offset_obj, int config) {
+  if (n < 0 || n > (int64_t{1} << 40)) {
+    throw py::value_error("n must be in [0, 2**40], got " + std::to_string(n));
+  }
+  const uint64_t seed = uint_arg(seed_obj, "seed", 64);
+  const uint64_t stream = uint_arg(stream_obj, "stream", 64);
+  const uint64_t offset = uint_arg(offset_obj, "offset", 64);
+  py::array_t<float> u(static_cast<py::ssize_t>(n));
+  float* up = u.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::uniform_cuda_from_host(up, n, seed, stream, offset, config);
+  }
+  return u;
+}
+
 py::list philox(const py::object& ctr_obj, const py::object& key_obj) {
   const auto c = words(ctr_obj, "ctr", 4);
   const auto k = words(key_obj, "key", 2);
@@ -96,4 +117,24 @@ void bind_philox(py::module_& m) {
         "float32 array of the given shape (int or tuple) with element i = "
         "uniform01(seed, stream, offset + i) in [0, 1), 24 random bits. naive=True runs the "
         "one-draw-per-element reference.");
+  m.def("_uniform_cuda", &uniform_cuda, py::arg("n"), py::arg("seed"), py::arg("stream"),
+        py::arg("offset") = 0, py::arg("config") = 0,
+        "Test entry: the CUDA uniform kernel (n draws, as uniform(n, seed, stream, offset)) under "
+        "launch configuration `config`, copied back to a host array. Raises RuntimeError without "
+        "CUDA.");
+
+  using u = std::uintptr_t;
+  auto d = lf::bind::device_module(m);
+  d.def(
+      "uniform",
+      [](int device, u stream, u out, int64_t n, uint64_t seed, uint64_t stream_id,
+         uint64_t offset) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::uniform_cuda(lf::bind::dptr<float>(out), n, seed, stream_id, offset, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("u"), py::arg("n"), py::arg("seed"),
+      py::arg("stream_id"), py::arg("offset"),
+      "uniform_cuda on a device pointer (ops/philox.h): u[i] = uniform01(seed, stream_id, "
+      "offset + i) for i < n; `stream` is the CUDA stream.");
 }

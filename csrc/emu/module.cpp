@@ -33,7 +33,9 @@
 #include "emu/local_contrast_norm2d_cuda_emu.h"
 #include "emu/locally_connected2d_cuda_emu.h"
 #include "emu/optim_cuda_emu.h"
+#include "emu/philox_cuda_emu.h"
 #include "emu/pool2d_cuda_emu.h"
+#include "emu/rbm_gibbs_cuda_emu.h"
 #include "emu/schedule.h"
 #include "emu/tsne_bh_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
@@ -671,6 +673,105 @@ py::tuple optim_cuda_max_norm_emu(const py::object& W, float max_norm, int axis,
   return py::make_tuple(count, std::move(flags));
 }
 
+// ---- Philox draws and RBM Gibbs (ops/philox_cuda.cuh, ops/rbm_gibbs_cuda.cuh) ----
+// Same arguments as _C._uniform_cuda, _C._sigmoid_bernoulli_cuda, _C._bernoulli_cuda and
+// _C._rbm_free_energy_cuda; the emulator's own shuffle seed is `schedule_seed` (`seed` is
+// Philox's). Outputs start at -1e30 (see fresh_output).
+
+struct DrawArgs {
+  uint64_t seed, stream, offset;
+};
+
+DrawArgs draw_args(const py::object& seed, const py::object& stream, const py::object& offset) {
+  return {lf::bind::uint_arg(seed, "seed", 64), lf::bind::uint_arg(stream, "stream", 64),
+          lf::bind::uint_arg(offset, "offset", 64)};
+}
+
+py::array uniform_cuda_emu(int64_t n, const py::object& seed, const py::object& stream,
+                           const py::object& offset, int config, const std::string& schedule,
+                           uint64_t schedule_seed) {
+  if (n < 0 || n > (int64_t{1} << 24)) {
+    throw py::value_error("n must be in [0, 2**24] (emulated), got " + std::to_string(n));
+  }
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, schedule_seed);
+  const DrawArgs d = draw_args(seed, stream, offset);
+  auto u = fresh_output(static_cast<uint64_t>(n));
+  float* up = u.mutable_data();
+  {
+    py::gil_scoped_release release;
+    lf::uniform_cuda_emulated(up, n, d.seed, d.stream, d.offset, config, s);
+  }
+  return u;
+}
+
+py::tuple sigmoid_bernoulli_cuda_emu(const py::object& z_obj, const py::object& seed,
+                                     const py::object& stream, const py::object& offset, int config,
+                                     const std::string& schedule, uint64_t schedule_seed) {
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, schedule_seed);
+  const py::array z = lf::bind::array_arg<float>(z_obj, "z");
+  const DrawArgs d = draw_args(seed, stream, offset);
+  // p is computed in place over a copy of z, as _C._sigmoid_bernoulli_cuda does on the device.
+  auto p = lf::bind::empty_like<float>(z);
+  auto s = lf::bind::empty_like<float>(z);
+  std::copy_n(lf::bind::cptr<float>(z), z.size(), p.mutable_data());
+  std::fill_n(s.mutable_data(), s.size(), -1e30f);
+  float *pp = p.mutable_data(), *sp = s.mutable_data();
+  const int64_t n = static_cast<int64_t>(z.size());
+  {
+    py::gil_scoped_release release;
+    lf::sigmoid_bernoulli_cuda_emulated(pp, sp, pp, n, d.seed, d.stream, d.offset, config, sch);
+  }
+  return py::make_tuple(std::move(p), std::move(s));
+}
+
+py::object bernoulli_cuda_emu(const py::object& p_obj, const py::object& seed,
+                              const py::object& stream, const py::object& offset, int config,
+                              bool check, const std::string& schedule, uint64_t schedule_seed) {
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, schedule_seed);
+  const py::array p = lf::bind::array_arg<float>(p_obj, "p");
+  const DrawArgs d = draw_args(seed, stream, offset);
+  auto s = lf::bind::empty_like<float>(p);
+  std::fill_n(s.mutable_data(), s.size(), -1e30f);
+  float* sp = s.mutable_data();
+  const float* pp = lf::bind::cptr<float>(p);
+  const int64_t n = static_cast<int64_t>(p.size());
+  int32_t invalid = -7;  // a flag the kernel path never leaves
+  {
+    py::gil_scoped_release release;
+    lf::bernoulli_cuda_emulated(sp, check ? nullptr : &invalid, pp, n, d.seed, d.stream, d.offset,
+                                config, sch);
+  }
+  if (check) return s;
+  return py::make_tuple(std::move(s), invalid);
+}
+
+py::array rbm_free_energy_cuda_emu(const py::object& V_obj, const py::object& bv_obj,
+                                   const py::object& Z_obj, int config, const std::string& schedule,
+                                   uint64_t schedule_seed) {
+  const lf::emu::Schedule sch = lf::emu::parse_schedule(schedule, schedule_seed);
+  const py::array V = lf::bind::array_arg<float>(V_obj, "V", 2, "(rows, n_visible)");
+  const py::array bv = lf::bind::array_arg<float>(bv_obj, "b_v");
+  const py::array Z = lf::bind::array_arg<float>(Z_obj, "Z", 2, "(rows, n_hidden)");
+  const int64_t rows = V.shape(0), nv = V.shape(1), nh = Z.shape(1);
+  if (bv.ndim() != 1 || bv.shape(0) != nv) {
+    throw py::value_error("b_v must have shape (" + std::to_string(nv) + ",), got " +
+                          lf::bind::shape_str(bv));
+  }
+  if (Z.shape(0) != rows) {
+    throw py::value_error("V and Z must have the same number of rows, got " +
+                          lf::bind::shape_str(V) + " and " + lf::bind::shape_str(Z));
+  }
+  auto F = fresh_output(static_cast<uint64_t>(rows));
+  float* fp = F.mutable_data();
+  using lf::bind::cptr;
+  const float *vp = cptr<float>(V), *bp = cptr<float>(bv), *zp = cptr<float>(Z);
+  {
+    py::gil_scoped_release release;
+    lf::rbm_free_energy_cuda_emulated(fp, vp, bp, zp, rows, nv, nh, config, sch);
+  }
+  return F;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -729,6 +830,32 @@ PYBIND11_MODULE(_emu, m) {
   m.def(
       "pool2d_cuda_num_configs", [] { return lf::kPool2dCudaConfigs; },
       "Number of launch configurations of the CUDA pooling kernels.");
+
+  m.def("uniform_cuda", &uniform_cuda_emu, py::arg("n"), py::arg("seed"), py::arg("stream"),
+        py::arg("offset") = 0, py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("schedule_seed") = 0,
+        "The emulated CUDA uniform draws (as _C._uniform_cuda): n draws from `offset` of Philox "
+        "stream (seed, stream).");
+  m.def(
+      "philox_cuda_num_configs", [] { return lf::kPhiloxCudaConfigs; },
+      "Number of launch configurations of the CUDA uniform kernel.");
+  m.def("sigmoid_bernoulli_cuda", &sigmoid_bernoulli_cuda_emu, py::arg("z"), py::arg("seed"),
+        py::arg("stream"), py::arg("offset") = 0, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("schedule_seed") = 0,
+        "The emulated CUDA fused sigmoid + Bernoulli kernel (as _C._sigmoid_bernoulli_cuda), p "
+        "in place over a copy of z. Returns (p, s).");
+  m.def("bernoulli_cuda", &bernoulli_cuda_emu, py::arg("p"), py::arg("seed"), py::arg("stream"),
+        py::arg("offset") = 0, py::arg("config") = 0, py::arg("check") = true,
+        py::arg("schedule") = "forward", py::arg("schedule_seed") = 0,
+        "The emulated CUDA Bernoulli kernel (as _C._bernoulli_cuda), run in place on a copy of p: "
+        "check=True raises ValueError from the kernel's flag; check=False returns (s, invalid).");
+  m.def("rbm_free_energy_cuda", &rbm_free_energy_cuda_emu, py::arg("V"), py::arg("b_v"),
+        py::arg("Z"), py::arg("config") = 0, py::arg("schedule") = "forward",
+        py::arg("schedule_seed") = 0,
+        "The emulated CUDA free-energy kernel (as _C._rbm_free_energy_cuda).");
+  m.def(
+      "rbm_gibbs_cuda_num_configs", [] { return lf::kRbmGibbsCudaConfigs; },
+      "Number of launch configurations of the CUDA RBM kernels.");
 
   m.def("batch_norm_forward_train_cuda", &batch_norm_forward_train_cuda, py::arg("x"),
         py::arg("gamma"), py::arg("beta"), py::arg("running_mean"), py::arg("running_var"),

@@ -19,4 +19,21 @@ void uniform_cpu(float* u, int64_t n, uint64_t seed, uint64_t stream, uint64_t o
 // Reference: one uniform01(seed, stream, offset + i) call per element, serial.
 void uniform_naive(float* u, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
 
+// ---- CUDA sibling (ops/philox_cuda.cu): the contract of uniform_cpu with a DEVICE pointer u,
+// launched on `stream` (a cudaStream_t as void*; nullptr is the legacy default stream),
+// asynchronous. The Philox stream is `stream_id` (uniform_cpu's `stream`). One thread per Philox
+// block (4 draws) of core/rng.h, the same __host__ __device__ code as the CPU, and the conversion
+// of a word to a float is exact, so u equals uniform_cpu's bit for bit for every n, offset (any
+// residue mod 4, wrapping modulo 2^64) and launch configuration. n < 0 throws
+// std::invalid_argument before anything is launched; n == 0 launches nothing.
+void uniform_cuda(float* u, int64_t n, uint64_t seed, uint64_t stream_id, uint64_t offset,
+                  void* stream);
+
+// Launch configurations (block size, grid cap): uniform_cuda uses 0, the tests run all.
+inline constexpr int kPhiloxCudaConfigs = 2;
+// uniform_cuda on a HOST array (device buffer, copy out, synchronous) under launch configuration
+// `config`, for the device tests.
+void uniform_cuda_from_host(float* u, int64_t n, uint64_t seed, uint64_t stream_id, uint64_t offset,
+                            int config);
+
 }  // namespace lf

@@ -47,9 +47,9 @@ OPS: tuple[Op, ...] = (
        "activation_forward_naive softmax_rows_naive",
        ("Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax"), cuda=True),
     Op("optim", "fused optimizer updates and the max-norm constraint", "", cuda=True),
-    Op("philox", "counter-based Philox 4x32-10 uniform draws", "uniform_naive"),
+    Op("philox", "counter-based Philox 4x32-10 uniform draws", "uniform_naive", cuda=True),
     Op("rbm_gibbs", "fused sigmoid + Bernoulli Gibbs step, Bernoulli draws, RBM free energy",
-       "sigmoid_bernoulli_naive"),
+       "sigmoid_bernoulli_naive", cuda=True),
     Op("topk", "row-wise top-k (k-sparse activations) and its backward", "topk_rows_naive",
        ("TopK",)),
     Op("batch_norm", "batch normalisation per channel of (N, C) and (N, C, H, W): training "
