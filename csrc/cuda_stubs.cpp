@@ -9,12 +9,14 @@
 #include "ops/conv2d.h"
 #include "ops/elementwise.h"
 #include "ops/gemm.h"
+#include "ops/knn.h"
 #include "ops/local_contrast_norm2d.h"
 #include "ops/locally_connected2d.h"
 #include "ops/optim.h"
 #include "ops/philox.h"
 #include "ops/pool2d.h"
 #include "ops/rbm_gibbs.h"
+#include "ops/topk.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -356,6 +358,31 @@ void bernoulli_cuda_from_host(float*, int32_t*, const float*, int64_t, uint64_t,
 void rbm_free_energy_cuda_from_host(float*, const float*, const float*, const float*, int64_t,
                                     int64_t, int64_t, int) {
   built_without_cuda("rbm_free_energy_cuda_from_host");
+}
+
+void topk_rows_cuda(float*, uint8_t*, int32_t*, const float*, int64_t, int64_t, int64_t, void*) {
+  built_without_cuda("topk_rows_cuda");
+}
+
+void topk_rows_backward_cuda(float*, const float*, const uint8_t*, int64_t, int64_t, void*) {
+  built_without_cuda("topk_rows_backward_cuda");
+}
+
+void topk_rows_cuda_from_host(float*, uint8_t*, const float*, int64_t, int64_t, int64_t, int) {
+  built_without_cuda("topk_rows_cuda_from_host");
+}
+
+void topk_rows_backward_cuda_from_host(float*, const float*, const uint8_t*, int64_t, int64_t,
+                                       int) {
+  built_without_cuda("topk_rows_backward_cuda_from_host");
+}
+
+void knn_cuda(int64_t*, float*, int32_t*, const float*, int64_t, int64_t, int64_t, void*) {
+  built_without_cuda("knn_cuda");
+}
+
+void knn_cuda_from_host(int64_t*, float*, const float*, int64_t, int64_t, int64_t, int64_t, int) {
+  built_without_cuda("knn_cuda_from_host");
 }
 
 }  // namespace lf

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/sigint.h"
 #include "core/parallel.h"
 #include "ops/knn.h"
@@ -72,6 +73,24 @@ py::tuple knn_naive(const py::object& x_obj, int64_t k) {
   return py::make_tuple(std::move(idx), std::move(dist));
 }
 
+// The CUDA pipeline on host arrays (copies in and out), for the device tests.
+py::tuple knn_cuda(const py::object& x_obj, int64_t k, int64_t tile_rows, int config) {
+  py::array X = array_arg<float>(x_obj, "X", 2, "(n_samples, n_features)");
+  const auto [n, d] = knn_shape(X, k);
+  if (tile_rows < 0)
+    throw py::value_error("tile_rows must be >= 0, got " + std::to_string(tile_rows));
+  py::array_t<int64_t> idx({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+  py::array_t<float> dist({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+  int64_t* ip = idx.mutable_data();
+  float* dp = dist.mutable_data();
+  const float* xp = static_cast<const float*>(X.data());
+  {
+    py::gil_scoped_release release;
+    lf::knn_cuda_from_host(ip, dp, xp, n, d, k, tile_rows, config);
+  }
+  return py::make_tuple(std::move(idx), std::move(dist));
+}
+
 }  // namespace
 
 void bind_knn(py::module_& m) {
@@ -86,4 +105,29 @@ void bind_knn(py::module_& m) {
         "Oracle for knn: exact squared distances accumulated in double, O(n^2 d), "
         "single-threaded. Returns (indices int64 (n, k), sq_distances float64 (n, k)), same "
         "ordering rule.");
+  m.def("_knn_cuda", &knn_cuda, py::arg("X"), py::arg("k"), py::arg("tile_rows") = 0,
+        py::arg("config") = 0,
+        "Test entry: the CUDA kNN pipeline (device GEMM tiles of tile_rows query rows, 0: "
+        "default) on host arrays under launch configuration `config`; non-finite X or an "
+        "overflowing squared norm raises ValueError (from the device's flag). Raises "
+        "RuntimeError without CUDA.");
+
+  using lf::bind::dptr;
+  using lf::bind::launch_on;
+  using u = std::uintptr_t;
+  auto dm = lf::bind::device_module(m);
+  dm.def(
+      "knn",
+      [](int device, u stream, u indices, u sq_distances, u error_flag, u X, int64_t n, int64_t d,
+         int64_t k) {
+        launch_on(device, stream, [&](void* s) {
+          lf::knn_cuda(dptr<int64_t>(indices), dptr<float>(sq_distances), dptr<int32_t>(error_flag),
+                       dptr<const float>(X), n, d, k, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("indices"), py::arg("sq_distances"),
+      py::arg("error_flag"), py::arg("X"), py::arg("n"), py::arg("d"), py::arg("k"),
+      "knn_cuda on device pointers (ops/knn.h): indices int64 and sq_distances float32 (n, k), "
+      "error_flag one int32 (0 or null: not reported) set to 1 for non-finite X or an "
+      "overflowing squared norm; X float32 (n, d).");
 }

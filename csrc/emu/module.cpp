@@ -30,6 +30,7 @@
 #include "emu/conv2d_cuda_emu.h"
 #include "emu/elementwise_cuda_emu.h"
 #include "emu/gemm_cuda_emu.h"
+#include "emu/knn_cuda_emu.h"
 #include "emu/local_contrast_norm2d_cuda_emu.h"
 #include "emu/locally_connected2d_cuda_emu.h"
 #include "emu/optim_cuda_emu.h"
@@ -37,12 +38,15 @@
 #include "emu/pool2d_cuda_emu.h"
 #include "emu/rbm_gibbs_cuda_emu.h"
 #include "emu/schedule.h"
+#include "emu/topk_cuda_emu.h"
 #include "emu/tsne_bh_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
 #include "ops/gemm.h"
+#include "ops/knn.h"
 #include "ops/local_contrast_norm2d.h"
+#include "ops/topk.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -772,6 +776,88 @@ py::array rbm_free_energy_cuda_emu(const py::object& V_obj, const py::object& bv
   return F;
 }
 
+// ---- top-k and kNN (ops/topk_cuda.cuh, ops/knn_cuda.cuh) ----
+
+void check_config(int config, int configs) {
+  if (config < 0 || config >= configs) {
+    throw py::value_error("config must be in [0, " + std::to_string(configs) + "), got " +
+                          std::to_string(config));
+  }
+}
+
+py::tuple topk_rows_cuda_emu(const py::object& x_obj, int64_t k, int config,
+                             const std::string& schedule, uint64_t seed) {
+  check_config(config, lf::kTopkCudaConfigs);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const py::array x = lf::bind::array_arg<float>(x_obj, "x", 2, "(rows, cols)");
+  const int64_t rows = x.shape(0), cols = x.shape(1);
+  if (k < 1 || k > cols) {
+    throw py::value_error("k must satisfy 1 <= k <= cols = " + std::to_string(cols) + ", got " +
+                          std::to_string(k));
+  }
+  // Outputs start at values the kernel never writes (-1e30, mask 7): an element no thread wrote
+  // fails a test.
+  py::array_t<float> y({x.shape(0), x.shape(1)});
+  py::array_t<uint8_t> mask({x.shape(0), x.shape(1)});
+  std::fill_n(y.mutable_data(), y.size(), -1e30f);
+  std::fill_n(mask.mutable_data(), mask.size(), uint8_t{7});
+  float* yp = y.mutable_data();
+  uint8_t* mp = mask.mutable_data();
+  const float* xp = lf::bind::cptr<float>(x);
+  int32_t flag = -7;
+  {
+    py::gil_scoped_release release;
+    lf::topk_rows_cuda_emulated(yp, mp, &flag, xp, rows, cols, k, config, s);
+  }
+  return py::make_tuple(std::move(y), std::move(mask), flag);
+}
+
+py::array topk_rows_backward_cuda_emu(const py::object& dy_obj, const py::object& mask_obj,
+                                      int config, const std::string& schedule, uint64_t seed) {
+  check_config(config, lf::kTopkCudaConfigs);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const py::array dy = lf::bind::array_arg<float>(dy_obj, "dy", 2, "(rows, cols)");
+  const py::array mask = lf::bind::array_arg<uint8_t>(mask_obj, "mask", 2, "(rows, cols)");
+  lf::bind::require_same_shape(dy, "dy", mask, "mask");
+  py::array_t<float> dx({dy.shape(0), dy.shape(1)});
+  std::fill_n(dx.mutable_data(), dx.size(), -1e30f);
+  float* dxp = dx.mutable_data();
+  const float* dyp = lf::bind::cptr<float>(dy);
+  const uint8_t* mp = lf::bind::cptr<uint8_t>(mask);
+  {
+    py::gil_scoped_release release;
+    lf::topk_rows_backward_cuda_emulated(dxp, dyp, mp, dy.shape(0), dy.shape(1), config, s);
+  }
+  return dx;
+}
+
+py::tuple knn_cuda_emu(const py::object& x_obj, int64_t k, int64_t tile_rows, int config,
+                       const std::string& schedule, uint64_t seed) {
+  check_config(config, lf::kKnnCudaConfigs);
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const py::array X = lf::bind::array_arg<float>(x_obj, "X", 2, "(n_samples, n_features)");
+  const int64_t n = X.shape(0), d = X.shape(1);
+  if (k < 1 || k > n - 1) {
+    throw py::value_error("k must satisfy 1 <= k <= n - 1 = " + std::to_string(n - 1) + ", got " +
+                          std::to_string(k));
+  }
+  if (tile_rows < 0)
+    throw py::value_error("tile_rows must be >= 0, got " + std::to_string(tile_rows));
+  py::array_t<int64_t> idx({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+  py::array_t<float> dist({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+  std::fill_n(idx.mutable_data(), idx.size(), int64_t{-7});
+  std::fill_n(dist.mutable_data(), dist.size(), -1e30f);
+  int64_t* ip = idx.mutable_data();
+  float* dp = dist.mutable_data();
+  const float* xp = lf::bind::cptr<float>(X);
+  bool bad;
+  {
+    py::gil_scoped_release release;
+    bad = lf::knn_cuda_emulated(ip, dp, xp, n, d, k, tile_rows, config, s);
+  }
+  return py::make_tuple(std::move(idx), std::move(dist), bad);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_emu, m) {
@@ -792,6 +878,24 @@ PYBIND11_MODULE(_emu, m) {
         "(allocated when None).");
   m.def("gemm_cuda_num_configs", &lf::gemm_cuda_emulated_num_configs,
         "Number of launch configurations of the emulated CUDA GEMM kernel.");
+  m.def("topk_rows_cuda", &topk_rows_cuda_emu, py::arg("x"), py::arg("k"), py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA row top-k kernel (ops/topk_cuda.cuh) run by the emulator. Returns (y, mask, "
+        "nan_flag): a row with a NaN is zeros (mask 0) and sets nan_flag to 1 (else 0).");
+  m.def("topk_rows_backward_cuda", &topk_rows_backward_cuda_emu, py::arg("dy"), py::arg("mask"),
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA top-k backward kernel run by the emulator. Returns dx.");
+  m.def(
+      "topk_cuda_num_configs", [] { return lf::kTopkCudaConfigs; },
+      "Number of launch configurations of the CUDA top-k kernels.");
+  m.def("knn_cuda", &knn_cuda_emu, py::arg("X"), py::arg("k"), py::arg("tile_rows") = 0,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA kNN pipeline (ops/knn_cuda.cuh: emulated device GEMM tiles of tile_rows query "
+        "rows, norms, per-row radix selection) run by the emulator. Returns (indices, "
+        "sq_distances, error_flag).");
+  m.def(
+      "knn_cuda_num_configs", [] { return lf::kKnnCudaConfigs; },
+      "Number of launch configurations of the CUDA kNN kernels.");
   m.def("pool2d_cuda_forward", &pool2d_cuda_forward, py::arg("x"), py::arg("mode"),
         py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("config") = 0,
         py::arg("schedule") = "forward", py::arg("seed") = 0,

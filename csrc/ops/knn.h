@@ -69,4 +69,39 @@ void knn_cpu(int64_t* indices, float* sq_distances, const float* X, int64_t n, i
 void knn_naive(int64_t* indices, double* sq_distances, const float* X, int64_t n, int64_t d,
                int64_t k);
 
+// ---- CUDA sibling (ops/knn_cuda.cu, kernels in ops/knn_cuda.cuh): same outputs and ordering rule
+// with DEVICE pointers, enqueued on `stream` (a cudaStream_t as void*), asynchronous.
+// Pipeline, on tiles of tile_rows query rows (a tile of tile_rows x n float32 distances):
+//   1. norms: for each tile, the device GEMM (lf::gemm_forward_cuda, alpha = -2, B = X with
+//      trans_b) of the tile's rows against themselves; s_i = -g_ii / 2 from its diagonal, so s_i
+//      is bitwise the x_i . x_i of the distance tiles (the device GEMM sums over K in a fixed
+//      order whatever the tile shape or position): an exact duplicate row is at distance 0;
+//   2. distances: for each tile, g = -2 X_tile X^T by the device GEMM, then one block per query
+//      row computes d(i, j) = max(0, (s_i + s_j) + g_ij) (the CPU's formula, two adds: no FMA)
+//      and selects the k smallest keys (bits of d) << 32 | j, j != i, with the exact block radix
+//      select of ops/topk_cuda.cuh, stages them and writes them ranked (each kept key counts the
+//      kept keys below it: O(k^2 / threads) per row, meant for k << n as in t-SNE).
+// The GEMM's products x_it x_jt are the same for (i, j) and (j, i), so d(i, j) == d(j, i) bitwise
+// as on the CPU; the values differ from knn_cpu's by rounding (FMA contraction and the CPU
+// micro-kernels' blocking), within the error bound documented above for knn_cpu.
+// Errors: argument errors (n, d, k, null pointers, n > INT32_MAX) throw std::invalid_argument
+// before anything is enqueued. Non-finite X and squared norms above kKnnMaxSqNorm cannot throw on
+// the device: they set *error_flag (one int32 of device memory, cleared by this call on the stream
+// first; may be null), and the outputs are then unspecified (but written, and indices stay in
+// [0, n)). The host-array entry below throws std::invalid_argument when the flag is set.
+// Scratch (stream-ordered cudaMallocAsync / cudaFreeAsync): tile_rows x n floats, n floats and
+// tile_rows x k 64-bit keys; tile_rows = min(n, max(1, kKnnCudaTileFloats / n)).
+inline constexpr int64_t kKnnCudaTileFloats = int64_t{1} << 25;  // 128 MiB of distances per tile
+void knn_cuda(int64_t* indices, float* sq_distances, int32_t* error_flag, const float* X, int64_t n,
+              int64_t d, int64_t k, void* stream);
+
+// Launch configurations of the kernels (block size of the selection and the device GEMM's config):
+// knn_cuda uses 0; the tests run all.
+inline constexpr int kKnnCudaConfigs = 2;
+// knn_cuda on HOST arrays (copies in and out, synchronous, current device) with tiles of
+// `tile_rows` query rows (0: the default above) and launch configuration `config`. Throws
+// std::invalid_argument when the device reports non-finite X or an overflowing squared norm.
+void knn_cuda_from_host(int64_t* indices, float* sq_distances, const float* X, int64_t n, int64_t d,
+                        int64_t k, int64_t tile_rows, int config);
+
 }  // namespace lf
