@@ -17,33 +17,87 @@ inline void cuda_check(cudaError_t err, const char* what) {
   LF_CHECK_RT(err == cudaSuccess, "CUDA error in ", what, ": ", cudaGetErrorString(err));
 }
 
-// Owns one device allocation; frees it on every path, including exceptions.
-class DeviceBuffer {
+// Owns one device allocation of `count` T (cudaMalloc, synchronous), freed on every path,
+// including exceptions: the host-array entry points' buffers. upload / download copy `count`
+// elements synchronously.
+template <class T>
+class DeviceArray {
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t count) {
-    if (count)
-      cuda_check(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(float)), "cudaMalloc");
+  DeviceArray() = default;
+  explicit DeviceArray(int64_t count) {
+    if (count > 0)
+      cuda_check(
+          cudaMalloc(reinterpret_cast<void**>(&ptr_), static_cast<size_t>(count) * sizeof(T)),
+          "cudaMalloc");
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(o.ptr_) { o.ptr_ = nullptr; }
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  // `count` elements, initialised from `host` unless it is null.
+  DeviceArray(const T* host, int64_t count) : DeviceArray(count) {
+    if (host != nullptr) upload(host, count);
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  DeviceArray(DeviceArray&& o) noexcept : ptr_(o.ptr_) { o.ptr_ = nullptr; }
+  DeviceArray& operator=(DeviceArray&& o) noexcept {
     std::swap(ptr_, o.ptr_);
     return *this;
   }
-  ~DeviceBuffer() {
+  ~DeviceArray() {
     if (ptr_) cudaFree(ptr_);  // errors cannot be reported from a destructor
   }
-  float* get() const { return ptr_; }
+  T* get() const { return ptr_; }
+  void upload(const T* host, int64_t count) {
+    if (count > 0)
+      cuda_check(
+          cudaMemcpy(ptr_, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice),
+          "cudaMemcpy (host to device)");
+  }
+  void download(T* host, int64_t count) const {
+    if (count > 0)
+      cuda_check(
+          cudaMemcpy(host, ptr_, static_cast<size_t>(count) * sizeof(T), cudaMemcpyDeviceToHost),
+          "cudaMemcpy (device to host)");
+  }
 
  private:
-  float* ptr_ = nullptr;
+  T* ptr_ = nullptr;
+};
+
+using DeviceBuffer = DeviceArray<float>;
+
+// `count` elements of T allocated and freed in stream order (cudaMallocAsync / cudaFreeAsync on
+// `stream`): launchers use it for scratch and return without waiting for their kernels.
+template <class T>
+class StreamArray {
+ public:
+  StreamArray(int64_t count, cudaStream_t stream) : stream_(stream) {
+    if (count > 0)
+      cuda_check(cudaMallocAsync(reinterpret_cast<void**>(&ptr_),
+                                 static_cast<size_t>(count) * sizeof(T), stream_),
+                 "cudaMallocAsync");
+  }
+  StreamArray(const StreamArray&) = delete;
+  StreamArray& operator=(const StreamArray&) = delete;
+  ~StreamArray() {
+    if (ptr_) cudaFreeAsync(ptr_, stream_);  // errors cannot be reported from a destructor
+  }
+  T* get() const { return ptr_; }
+  // Host to device on the stream. From pageable memory the call returns once the data is staged,
+  // so `host` may be released afterwards.
+  void upload(const T* host, int64_t count) {
+    if (count > 0)
+      cuda_check(cudaMemcpyAsync(ptr_, host, static_cast<size_t>(count) * sizeof(T),
+                                 cudaMemcpyHostToDevice, stream_),
+                 "cudaMemcpyAsync (host to device)");
+  }
+
+ private:
+  T* ptr_ = nullptr;
+  cudaStream_t stream_;
 };
 
 // A rows x cols host matrix with leading dimension ld, copied into a compact device buffer.
 inline DeviceBuffer upload(const float* host, int64_t rows, int64_t cols, int64_t ld) {
-  DeviceBuffer dev(static_cast<size_t>(rows * cols));
+  DeviceBuffer dev(rows * cols);
   if (rows > 0 && cols > 0)
     cuda_check(cudaMemcpy2D(dev.get(), cols * sizeof(float), host, ld * sizeof(float),
                             cols * sizeof(float), rows, cudaMemcpyHostToDevice),

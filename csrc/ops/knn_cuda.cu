@@ -17,38 +17,19 @@ namespace lf {
 namespace {
 
 using cuda::cuda_check;
+using cuda::StreamArray;
 using cuda::StreamLaunch;
-
-// Stream-ordered scratch: allocated and freed on `stream` (cudaMallocAsync / cudaFreeAsync), so
-// the launcher never blocks the host and the memory is released after the kernels that use it.
 template <class T>
-class StreamBuffer {
- public:
-  StreamBuffer(size_t count, cudaStream_t stream) : stream_(stream) {
-    if (count)
-      cuda_check(cudaMallocAsync(reinterpret_cast<void**>(&ptr_), count * sizeof(T), stream),
-                 "cudaMallocAsync");
-  }
-  StreamBuffer(const StreamBuffer&) = delete;
-  StreamBuffer& operator=(const StreamBuffer&) = delete;
-  ~StreamBuffer() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);  // errors cannot be reported from a destructor
-  }
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
+using Buffer = cuda::DeviceArray<T>;
 
 void run(int64_t* indices, float* sq_distances, int32_t* flag, const float* X, int64_t n, int64_t d,
          int64_t k, int64_t tile_rows, int config, void* stream) {
   gpu::knn_cuda_check(indices, sq_distances, X, n, d, k, tile_rows, config);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int64_t mq = gpu::knn_cuda_tile_rows(n, tile_rows);
-  StreamBuffer<float> tile(static_cast<size_t>(mq) * static_cast<size_t>(n), s);
-  StreamBuffer<float> norms(static_cast<size_t>(n), s);
-  StreamBuffer<unsigned long long> keys(static_cast<size_t>(mq) * static_cast<size_t>(k), s);
+  StreamArray<float> tile(static_cast<size_t>(mq) * static_cast<size_t>(n), s);
+  StreamArray<float> norms(static_cast<size_t>(n), s);
+  StreamArray<unsigned long long> keys(static_cast<size_t>(mq) * static_cast<size_t>(k), s);
   StreamLaunch l{s};
   auto gemm = [&](float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb,
                   int64_t M, int64_t N, int64_t K) {
@@ -59,24 +40,6 @@ void run(int64_t* indices, float* sq_distances, int32_t* flag, const float* X, i
                     keys.get(), l, gemm);
   l.check("knn_cuda");
 }
-
-template <class T>
-class Buffer {  // synchronous device allocation for the host-array entry
- public:
-  explicit Buffer(size_t count) {
-    if (count)
-      cuda_check(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T)), "cudaMalloc");
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-};
 
 }  // namespace
 

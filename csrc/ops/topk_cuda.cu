@@ -17,35 +17,8 @@ namespace {
 
 using cuda::cuda_check;
 using cuda::StreamLaunch;
-
-// One device allocation of `count` T, freed on every path.
 template <class T>
-class Buffer {
- public:
-  explicit Buffer(size_t count) {
-    if (count)
-      cuda_check(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T)), "cudaMalloc");
-  }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() {
-    if (ptr_) cudaFree(ptr_);  // errors cannot be reported from a destructor
-  }
-  T* get() const { return ptr_; }
-  void upload(const T* host, size_t count) {
-    if (count)
-      cuda_check(cudaMemcpy(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice),
-                 "cudaMemcpy (host to device)");
-  }
-  void download(T* host, size_t count) const {
-    if (count)
-      cuda_check(cudaMemcpy(host, ptr_, count * sizeof(T), cudaMemcpyDeviceToHost),
-                 "cudaMemcpy (device to host)");
-  }
-
- private:
-  T* ptr_ = nullptr;
-};
+using Buffer = cuda::DeviceArray<T>;
 
 void forward(float* y, uint8_t* mask, int32_t* nan_flag, const float* x, int64_t rows, int64_t cols,
              int64_t k, int config, void* stream) {

@@ -19,40 +19,10 @@ namespace lf {
 namespace {
 
 using cuda::cuda_check;
+using cuda::StreamArray;
 using cuda::StreamLaunch;
-
-// count elements of T, allocated and freed in stream order (cudaMallocAsync / cudaFreeAsync on
-// `stream`): the launchers return without waiting for their kernels.
 template <class T>
-class StreamArray {
- public:
-  StreamArray(int64_t count, cudaStream_t stream) : stream_(stream) {
-    if (count > 0) {
-      cuda_check(cudaMallocAsync(reinterpret_cast<void**>(&ptr_),
-                                 static_cast<size_t>(count) * sizeof(T), stream_),
-                 "cudaMallocAsync");
-    }
-  }
-  StreamArray(const StreamArray&) = delete;
-  StreamArray& operator=(const StreamArray&) = delete;
-  ~StreamArray() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);  // errors cannot be reported from a destructor
-  }
-  T* get() const { return ptr_; }
-  // Host to device on the stream. From pageable memory the call returns once the data is staged,
-  // so `host` may be released afterwards.
-  void upload(const T* host, int64_t count) {
-    if (count > 0) {
-      cuda_check(cudaMemcpyAsync(ptr_, host, static_cast<size_t>(count) * sizeof(T),
-                                 cudaMemcpyHostToDevice, stream_),
-                 "cudaMemcpyAsync (host to device)");
-    }
-  }
-
- private:
-  T* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
+using Uploaded = cuda::DeviceArray<T>;  // the host-array entries' buffers
 
 void exact_on_stream(float* grad, double* kl, const float* Y, const float* P, int64_t n,
                      double exaggeration, int config, cudaStream_t stream) {
@@ -88,40 +58,6 @@ void bh_on_stream(float* grad, double* kl, const float* Y, const float* Y_host,
                         exaggeration, scratch.get(), config, l);
   l.check("tsne_gradient_bh_cuda");
 }
-
-// An owning device array for the host-array entries (synchronous, the default stream).
-template <class T>
-class Uploaded {
- public:
-  Uploaded(const T* host, int64_t count) {
-    if (count > 0) {
-      cuda_check(
-          cudaMalloc(reinterpret_cast<void**>(&ptr_), static_cast<size_t>(count) * sizeof(T)),
-          "cudaMalloc");
-      if (host != nullptr) {
-        cuda_check(
-            cudaMemcpy(ptr_, host, static_cast<size_t>(count) * sizeof(T), cudaMemcpyHostToDevice),
-            "cudaMemcpy (host to device)");
-      }
-    }
-  }
-  Uploaded(const Uploaded&) = delete;
-  Uploaded& operator=(const Uploaded&) = delete;
-  ~Uploaded() {
-    if (ptr_) cudaFree(ptr_);
-  }
-  T* get() const { return ptr_; }
-  void download(T* host, int64_t count) const {
-    if (count > 0) {
-      cuda_check(
-          cudaMemcpy(host, ptr_, static_cast<size_t>(count) * sizeof(T), cudaMemcpyDeviceToHost),
-          "cudaMemcpy (device to host)");
-    }
-  }
-
- private:
-  T* ptr_ = nullptr;
-};
 
 double finish_from_host(float* grad, const Uploaded<float>& d_grad, const Uploaded<double>& d_kl,
                         int64_t n, bool compute_kl, const char* what) {
