@@ -13,6 +13,7 @@
 #include "ops/locally_connected2d.h"
 #include "ops/optim.h"
 #include "ops/pool2d.h"
+#include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -317,6 +318,16 @@ double tsne_gradient_exact_cuda_from_host(float*, const float*, const float*, in
 double tsne_gradient_bh_cuda_from_host(float*, const float*, const int64_t*, const int64_t*,
                                        const float*, int64_t, int64_t, double, double, bool, int) {
   built_without_cuda("tsne_gradient_bh_cuda_from_host");
+}
+
+void tsne_perplexity_cuda(float*, float*, const float*, int64_t, int64_t, double, double, int,
+                          void*) {
+  built_without_cuda("tsne_perplexity_cuda");
+}
+
+void tsne_perplexity_cuda_from_host(float*, float*, const float*, int64_t, int64_t, double, double,
+                                    int, int) {
+  built_without_cuda("tsne_perplexity_cuda_from_host");
 }
 
 }  // namespace lf
