@@ -17,6 +17,7 @@
 #include "ops/pool2d.h"
 #include "ops/rbm_gibbs.h"
 #include "ops/topk.h"
+#include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -383,6 +384,16 @@ void knn_cuda(int64_t*, float*, int32_t*, const float*, int64_t, int64_t, int64_
 
 void knn_cuda_from_host(int64_t*, float*, const float*, int64_t, int64_t, int64_t, int64_t, int) {
   built_without_cuda("knn_cuda_from_host");
+}
+
+void tsne_perplexity_cuda(float*, float*, const float*, int64_t, int64_t, double, double, int,
+                          void*) {
+  built_without_cuda("tsne_perplexity_cuda");
+}
+
+void tsne_perplexity_cuda_from_host(float*, float*, const float*, int64_t, int64_t, double, double,
+                                    int, int) {
+  built_without_cuda("tsne_perplexity_cuda_from_host");
 }
 
 }  // namespace lf

@@ -39,6 +39,7 @@
 #include "emu/rbm_gibbs_cuda_emu.h"
 #include "emu/schedule.h"
 #include "emu/topk_cuda_emu.h"
+#include "emu/tsne_affinity_cuda_emu.h"
 #include "emu/tsne_bh_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
@@ -47,6 +48,7 @@
 #include "ops/knn.h"
 #include "ops/local_contrast_norm2d.h"
 #include "ops/topk.h"
+#include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
 #include "ops/word2vec.h"
 
@@ -627,6 +629,30 @@ py::tuple tsne_bh_cuda_emu(const py::object& y_obj, const py::object& indptr_obj
   return py::make_tuple(std::move(grad), kl);
 }
 
+// ---- t-SNE perplexity calibration (ops/tsne_affinity_cuda.cuh) ----
+
+// P and beta start at -1e30 (see fresh_output): an element no thread wrote fails a test.
+py::tuple tsne_perplexity_cuda_emu(const py::object& d_obj, double perplexity, double tol,
+                                   int max_iter, int config, const std::string& schedule,
+                                   uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto D = lf::bind::array_arg<float>(d_obj, "D", 2, "(rows, k squared neighbour distances)");
+  const int64_t rows = D.shape(0), k = D.shape(1);
+  if (k < 1) throw py::value_error("D must have at least one column (k >= 1)");
+  py::array_t<float> P({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(k)});
+  py::array_t<float> beta(static_cast<py::ssize_t>(rows));
+  std::fill_n(P.mutable_data(), P.size(), -1e30f);
+  std::fill_n(beta.mutable_data(), beta.size(), -1e30f);
+  float* pp = P.mutable_data();
+  float* bp = beta.mutable_data();
+  const float* dp = static_cast<const float*>(D.data());
+  {
+    py::gil_scoped_release release;
+    lf::tsne_perplexity_cuda_emulated(pp, bp, dp, rows, k, perplexity, tol, max_iter, config, s);
+  }
+  return py::make_tuple(std::move(P), std::move(beta));
+}
+
 // ---- elementwise and optimizers (ops/elementwise_cuda.cuh, ops/optim_cuda.cuh) ----
 
 py::array elementwise_cuda_emu(const std::string& op, const py::object& a, const py::object& b,
@@ -1057,6 +1083,15 @@ PYBIND11_MODULE(_emu, m) {
   m.def(
       "tsne_cuda_num_configs", [] { return lf::kTsneCudaConfigs; },
       "Number of launch configurations of the CUDA t-SNE gradient kernels.");
+
+  m.def("tsne_perplexity_cuda", &tsne_perplexity_cuda_emu, py::arg("D"), py::arg("perplexity"),
+        py::arg("tol") = 1e-5, py::arg("max_iter") = 200, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA t-SNE perplexity calibration (ops/tsne_affinity_cuda.cuh) run by the emulator "
+        "(same contract and checks as _C.tsne_perplexity). Returns (P, beta).");
+  m.def(
+      "tsne_perplexity_cuda_num_configs", [] { return lf::kTsnePerplexityCudaConfigs; },
+      "Number of launch configurations of the CUDA t-SNE perplexity calibration kernel.");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

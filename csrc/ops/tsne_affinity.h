@@ -33,4 +33,31 @@ namespace lf {
 void tsne_perplexity_cpu(float* P, float* beta_out, const float* D, int64_t rows, int64_t k,
                          double perplexity, double tol, int max_iter, int num_threads);
 
+// ---- CUDA sibling (ops/tsne_affinity_cuda.cu, kernel in ops/tsne_affinity_cuda.cuh) ----
+// The same calibration on a stream (cudaStream_t as void*; nullptr is the legacy default stream):
+// one thread per row (grid-stride), the CPU's loop of tsne_perplexity_cpu written out again with
+// the same double operations in the same order (the bisection, its start, its stopping rule and
+// the special cases are identical). The launcher is compiled with -fmad=false and log(perplexity)
+// is computed on the host, so the only difference from the CPU is CUDA's exp and log (within 1
+// ulp, not glibc's): they can move H in its last bits, which at worst changes one bisection
+// decision when |H - log(perplexity)| is within an ulp of tol (the emulated kernel, which uses
+// the host's libm, equals the CPU bit for bit). No scratch memory: the shifted distances and the
+// weights are recomputed from D (same values), nothing is atomic, and results do not depend on
+// the launch configuration.
+//
+// Memory: P (rows x k float), beta_out (rows float), D (rows x k float), all device memory. The
+// launcher checks the sizes and scalars (std::invalid_argument, the CPU's messages) but cannot
+// check device contents: D must be finite (the *_from_host helper and the bindings check it).
+// It returns without synchronizing.
+inline constexpr int kTsnePerplexityCudaConfigs = 2;  // launch configurations (emulator tests)
+
+void tsne_perplexity_cuda(float* P, float* beta_out, const float* D, int64_t rows, int64_t k,
+                          double perplexity, double tol, int max_iter, void* stream);
+
+// Host arrays in and out (uploads, launches with launch configuration `config`, synchronizes and
+// downloads); checks D like the CPU kernel. For tests and the device test suite.
+void tsne_perplexity_cuda_from_host(float* P, float* beta_out, const float* D, int64_t rows,
+                                    int64_t k, double perplexity, double tol, int max_iter,
+                                    int config);
+
 }  // namespace lf
