@@ -24,6 +24,8 @@
 //   warp_id()            linear_thread_id() / 32, its warp in the block
 #pragma once
 
+#include <cstdint>
+
 #ifndef LF_KERNEL_NS
 #define LF_KERNEL_NS gpu
 #endif
@@ -54,6 +56,23 @@ __device__ __forceinline__ unsigned linear_thread_id() {
 }
 __device__ __forceinline__ unsigned lane_id() { return linear_thread_id() % 32u; }
 __device__ __forceinline__ unsigned warp_id() { return linear_thread_id() / 32u; }
+
+// Launch shape (host side) of the kernels that run one thread per work item in a grid-stride loop
+// (rowwise = false) or one block per row (rowwise = true), for `items` items or rows. Config 0,
+// for the device: 256 threads and up to 2^20 blocks. Config 1, for the emulator tests: small and
+// ragged, so that they run several grid-stride rounds and partial blocks: 96 threads (not a power
+// of two) and at most 5 blocks per item, or 32 threads and at most 3 blocks per row.
+struct GridShape {
+  dim3 grid, block;
+};
+inline GridShape items_or_rows_grid(bool rowwise, int64_t items, int config) {
+  const int64_t threads = rowwise ? (config == 0 ? 256 : 32) : (config == 0 ? 256 : 96);
+  int64_t blocks = rowwise ? items : (items + threads - 1) / threads;
+  const int64_t cap = config == 0 ? int64_t{1} << 20 : (rowwise ? 3 : 5);
+  if (blocks > cap) blocks = cap;
+  if (blocks < 1) blocks = 1;
+  return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
+}
 
 }  // namespace lf::LF_KERNEL_NS
 #endif

@@ -39,20 +39,8 @@ inline EwLaunch ew_cuda_geometry(bool rowwise, int64_t rows, int64_t cols, int c
   LF_CHECK(config >= 0 && config < ::lf::kElementwiseCudaConfigs,
            "elementwise_cuda: config must be in [0, ", ::lf::kElementwiseCudaConfigs, "), got ",
            config);
-  int64_t threads, blocks;
-  if (rowwise) {
-    threads = config == 0 ? 256 : 32;
-    blocks = rows;
-    const int64_t cap = config == 0 ? int64_t{1} << 20 : 3;
-    if (blocks > cap) blocks = cap;
-  } else {
-    threads = config == 0 ? 256 : 96;
-    blocks = (rows * cols + threads - 1) / threads;
-    const int64_t cap = config == 0 ? int64_t{1} << 20 : 5;
-    if (blocks > cap) blocks = cap;
-  }
-  if (blocks < 1) blocks = 1;
-  return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
+  const GridShape g = items_or_rows_grid(rowwise, rowwise ? rows : rows * cols, config);
+  return {g.grid, g.block};
 }
 
 // Host-side checks shared by the launcher and the emulator.

@@ -36,12 +36,8 @@ struct OptimLaunch {
 inline OptimLaunch optim_cuda_geometry(bool rowwise, int64_t items, int config) {
   LF_CHECK(config >= 0 && config < ::lf::kOptimCudaConfigs, "optim_cuda: config must be in [0, ",
            ::lf::kOptimCudaConfigs, "), got ", config);
-  const int64_t threads = rowwise ? (config == 0 ? 256 : 32) : (config == 0 ? 256 : 96);
-  int64_t blocks = rowwise ? items : (items + threads - 1) / threads;
-  const int64_t cap = config == 0 ? int64_t{1} << 20 : (rowwise ? 3 : 5);
-  if (blocks > cap) blocks = cap;
-  if (blocks < 1) blocks = 1;
-  return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
+  const GridShape g = items_or_rows_grid(rowwise, items, config);
+  return {g.grid, g.block};
 }
 
 // ---- host-side checks: the CPU kernels' rules and messages (ops/optim_cpu.cpp) ----

@@ -51,12 +51,8 @@ __device__ __forceinline__ void philox_call_draws(float d[4], int64_t k, uint64_
 inline PhiloxLaunch philox_cuda_geometry(int64_t work, int config) {
   LF_CHECK(config >= 0 && config < ::lf::kPhiloxCudaConfigs, "philox_cuda: config must be in [0, ",
            ::lf::kPhiloxCudaConfigs, "), got ", config);
-  const int64_t threads = config == 0 ? 256 : 96;
-  const int64_t cap = config == 0 ? int64_t{1} << 20 : 5;
-  int64_t blocks = (work + threads - 1) / threads;
-  if (blocks > cap) blocks = cap;
-  if (blocks < 1) blocks = 1;
-  return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
+  const GridShape g = items_or_rows_grid(false, work, config);
+  return {g.grid, g.block};
 }
 
 // Host-side checks shared by the launcher and the emulator.
