@@ -19,6 +19,7 @@
 #include "ops/topk.h"
 #include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
+#include "ops/tsne_symmetrize.h"
 #include "ops/word2vec.h"
 
 namespace lf {
@@ -394,6 +395,16 @@ void tsne_perplexity_cuda(float*, float*, const float*, int64_t, int64_t, double
 void tsne_perplexity_cuda_from_host(float*, float*, const float*, int64_t, int64_t, double, double,
                                     int, int) {
   built_without_cuda("tsne_perplexity_cuda_from_host");
+}
+
+void tsne_symmetrize_cuda(int64_t*, int64_t*, float*, int32_t*, const int64_t*, const float*,
+                          int64_t, int64_t, void*) {
+  built_without_cuda("tsne_symmetrize_cuda");
+}
+
+void tsne_symmetrize_cuda_from_host(CsrMatrixF32*, const int64_t*, const float*, int64_t, int64_t,
+                                    int) {
+  built_without_cuda("tsne_symmetrize_cuda_from_host");
 }
 
 }  // namespace lf

@@ -41,6 +41,7 @@
 #include "emu/topk_cuda_emu.h"
 #include "emu/tsne_affinity_cuda_emu.h"
 #include "emu/tsne_bh_cuda_emu.h"
+#include "emu/tsne_symmetrize_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
 #include "ops/conv2d.h"
@@ -50,6 +51,7 @@
 #include "ops/topk.h"
 #include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
+#include "ops/tsne_symmetrize.h"
 #include "ops/word2vec.h"
 
 namespace py = pybind11;
@@ -653,6 +655,42 @@ py::tuple tsne_perplexity_cuda_emu(const py::object& d_obj, double perplexity, d
   return py::make_tuple(std::move(P), std::move(beta));
 }
 
+// ---- t-SNE symmetrisation (ops/tsne_symmetrize_cuda.cuh) ----
+
+// A 1-D numpy copy of a vector.
+template <class T>
+py::array_t<T> vector_array(const std::vector<T>& v) {
+  py::array_t<T> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+py::tuple tsne_symmetrize_cuda_emu(const py::object& idx_obj, const py::object& p_obj, int64_t n,
+                                   int config, const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto I = lf::bind::array_arg<int64_t>(idx_obj, "indices", 2, "(n, k)");
+  const auto P = lf::bind::array_arg<float>(p_obj, "P_cond", 2, "(n, k)");
+  if (n < 0) throw py::value_error("n must be >= 0, got " + std::to_string(n));
+  if (I.shape(0) != n) {
+    throw py::value_error("indices must have n = " + std::to_string(n) + " rows, got shape " +
+                          lf::bind::shape_str(I));
+  }
+  if (P.shape(0) != I.shape(0) || P.shape(1) != I.shape(1)) {
+    throw py::value_error("P_cond must have the shape of indices " + lf::bind::shape_str(I) +
+                          ", got " + lf::bind::shape_str(P));
+  }
+  const int64_t k = I.shape(1);
+  const auto* ip = static_cast<const int64_t*>(I.data());
+  const auto* pp = static_cast<const float*>(P.data());
+  lf::CsrMatrixF32 csr;
+  {
+    py::gil_scoped_release release;
+    lf::tsne_symmetrize_cuda_emulated(&csr, ip, pp, n, k, config, s);
+  }
+  return py::make_tuple(vector_array(csr.indptr), vector_array(csr.indices),
+                        vector_array(csr.data));
+}
+
 // ---- elementwise and optimizers (ops/elementwise_cuda.cuh, ops/optim_cuda.cuh) ----
 
 py::array elementwise_cuda_emu(const std::string& op, const py::object& a, const py::object& b,
@@ -1092,6 +1130,14 @@ PYBIND11_MODULE(_emu, m) {
   m.def(
       "tsne_perplexity_cuda_num_configs", [] { return lf::kTsnePerplexityCudaConfigs; },
       "Number of launch configurations of the CUDA t-SNE perplexity calibration kernel.");
+
+  m.def("tsne_symmetrize_cuda", &tsne_symmetrize_cuda_emu, py::arg("indices"), py::arg("P_cond"),
+        py::arg("n"), py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA t-SNE symmetrisation (ops/tsne_symmetrize_cuda.cuh) run by the emulator (same "
+        "contract and checks as _C.tsne_symmetrize). Returns (indptr, indices, data).");
+  m.def(
+      "tsne_symmetrize_cuda_num_configs", [] { return lf::kTsneSymmetrizeCudaConfigs; },
+      "Number of launch configurations of the CUDA t-SNE symmetrisation kernels.");
 
   // ---- the emulator's own test kernels (emu/broken_kernels.cuh) ----
   // Each takes the grid and block as (x, y, z) and returns a fresh output (see fresh_output).

@@ -60,7 +60,7 @@ OPS: tuple[Op, ...] = (
     Op("tsne_affinity", "per-point perplexity calibration of t-SNE affinities", "",
        cuda=True),
     Op("tsne_symmetrize", "sparse symmetrisation P = (P_cond + P_cond^T) / 2n",
-       "tsne_symmetrize_naive"),
+       "tsne_symmetrize_naive", cuda=True),
     Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)",
        "tsne_gradient_exact_cpu", cuda=True),
     Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
