@@ -19,6 +19,7 @@
 #include "ops/topk.h"
 #include "ops/tsne_affinity.h"
 #include "ops/tsne_bh.h"
+#include "ops/tsne_grouped.h"
 #include "ops/tsne_symmetrize.h"
 #include "ops/word2vec.h"
 
@@ -405,6 +406,29 @@ void tsne_symmetrize_cuda(int64_t*, int64_t*, float*, int32_t*, const int64_t*, 
 void tsne_symmetrize_cuda_from_host(CsrMatrixF32*, const int64_t*, const float*, int64_t, int64_t,
                                     int) {
   built_without_cuda("tsne_symmetrize_cuda_from_host");
+}
+
+void tsne_step_cuda(double*, double*, double*, int32_t*, const float*, int64_t, double, double,
+                    double, void*) {
+  built_without_cuda("tsne_step_cuda");
+}
+
+void tsne_step_bh_cuda(double*, double*, double*, int32_t*, double*, const int64_t*, const int64_t*,
+                       const float*, int64_t, int64_t, double, double, double, double, double,
+                       void*) {
+  built_without_cuda("tsne_step_bh_cuda");
+}
+
+bool tsne_step_cuda_from_host(double*, double*, double*, const float*, int64_t, double, double,
+                              double, int) {
+  built_without_cuda("tsne_step_cuda_from_host");
+}
+
+TsneBarnesHut::StepResult tsne_step_bh_cuda_from_host(double*, double*, double*, const int64_t*,
+                                                      const int64_t*, const float*, int64_t,
+                                                      int64_t, double, double, double, double,
+                                                      double, bool, int) {
+  built_without_cuda("tsne_step_bh_cuda_from_host");
 }
 
 }  // namespace lf

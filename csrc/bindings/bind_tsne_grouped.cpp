@@ -11,7 +11,9 @@
 #include <utility>
 
 #include "bindings/array_check.h"
+#include "bindings/device_args.h"
 #include "bindings/tsne_args.h"
+#include "bindings/tsne_grouped_args.h"
 #include "core/parallel.h"
 #include "ops/tsne_grouped.h"
 
@@ -71,39 +73,56 @@ py::tuple bh_gradient(lf::TsneBarnesHut& self, const py::object& y_obj, double t
 py::tuple bh_step(lf::TsneBarnesHut& self, const py::object& y_obj, const py::object& u_obj,
                   const py::object& g_obj, double theta, double exaggeration, double momentum,
                   double learning_rate, double min_gain, bool compute_kl) {
-  const char* names[3] = {"Y", "update", "gains"};
-  const py::object* objs[3] = {&y_obj, &u_obj, &g_obj};
-  py::array arr[3];
-  for (int a = 0; a < 3; ++a) {
-    arr[a] = array_arg<double>(*objs[a], names[a], 2, nullptr, /*writable=*/true);
-    if (arr[a].shape(0) != self.n() || arr[a].shape(1) != 2) {
-      throw py::value_error(std::string(names[a]) + " must have shape (" +
-                            std::to_string(self.n()) + ", 2), got " + lf::bind::shape_str(arr[a]));
-    }
-  }
-  const auto bytes = static_cast<size_t>(self.n()) * 2 * sizeof(double);
-  for (int a = 0; a < 3; ++a) {
-    for (int b = a + 1; b < 3; ++b) {
-      const auto* pa = static_cast<const char*>(arr[a].data());
-      const auto* pb = static_cast<const char*>(arr[b].data());
-      if (pa < pb + bytes && pb < pa + bytes) {
-        throw py::value_error(std::string(names[a]) + " and " + names[b] +
-                              " must not share memory");
-      }
-    }
-  }
-  if (!(std::isfinite(momentum) && std::isfinite(learning_rate) && std::isfinite(min_gain))) {
-    throw py::value_error("momentum, learning_rate and min_gain must be finite");
-  }
-  auto* yp = static_cast<double*>(arr[0].mutable_data());
-  auto* up = static_cast<double*>(arr[1].mutable_data());
-  auto* gp = static_cast<double*>(arr[2].mutable_data());
+  const auto st =
+      lf::bind::tsne_step_state(y_obj, u_obj, g_obj, self.n(), momentum, learning_rate, min_gain);
+  auto* yp = lf::bind::mptr<double>(st.Y);
+  auto* up = lf::bind::mptr<double>(st.update);
+  auto* gp = lf::bind::mptr<double>(st.gains);
   const int nt = lf::num_threads();
   lf::TsneBarnesHut::StepResult r{};
   {
     py::gil_scoped_release release;
     r = self.step(yp, up, gp, theta, exaggeration, momentum, learning_rate, min_gain, compute_kl,
                   nt);
+  }
+  return py::make_tuple(r.kl, r.finite);
+}
+
+// ---- the CUDA step on host arrays (RuntimeError without CUDA or without a device) ----
+
+bool tsne_step_cuda(const py::object& y_obj, const py::object& u_obj, const py::object& g_obj,
+                    const py::object& grad_obj, double momentum, double learning_rate,
+                    double min_gain, int config) {
+  const auto st =
+      lf::bind::tsne_step_state(y_obj, u_obj, g_obj, -1, momentum, learning_rate, min_gain);
+  const py::array grad = lf::bind::tsne_step_grad(grad_obj, st.n);
+  auto* yp = lf::bind::mptr<double>(st.Y);
+  auto* up = lf::bind::mptr<double>(st.update);
+  auto* gp = lf::bind::mptr<double>(st.gains);
+  const float* dp = lf::bind::cptr<float>(grad);
+  py::gil_scoped_release release;
+  return lf::tsne_step_cuda_from_host(yp, up, gp, dp, st.n, momentum, learning_rate, min_gain,
+                                      config);
+}
+
+py::tuple tsne_step_bh_cuda(const py::object& y_obj, const py::object& u_obj,
+                            const py::object& g_obj, const py::object& indptr_obj,
+                            const py::object& indices_obj, const py::object& pvals_obj,
+                            double theta, double exaggeration, double momentum,
+                            double learning_rate, double min_gain, bool compute_kl, int config) {
+  const auto st =
+      lf::bind::tsne_step_state(y_obj, u_obj, g_obj, -1, momentum, learning_rate, min_gain);
+  const auto c = lf::bind::tsne_step_csr(indptr_obj, indices_obj, pvals_obj, st.n, theta);
+  auto* yp = lf::bind::mptr<double>(st.Y);
+  auto* up = lf::bind::mptr<double>(st.update);
+  auto* gp = lf::bind::mptr<double>(st.gains);
+  lf::TsneBarnesHut::StepResult r{};
+  {
+    py::gil_scoped_release release;
+    r = lf::tsne_step_bh_cuda_from_host(
+        yp, up, gp, lf::bind::cptr<int64_t>(c.indptr), lf::bind::cptr<int64_t>(c.indices),
+        lf::bind::cptr<float>(c.pvals), st.n, c.nnz, theta, exaggeration, momentum, learning_rate,
+        min_gain, compute_kl, config);
   }
   return py::make_tuple(r.kl, r.finite);
 }
@@ -144,4 +163,62 @@ void bind_tsne_grouped(py::module_& m) {
            "gains + 0.2, gains * 0.8) floored at min_gain; update = momentum * update - "
            "learning_rate * gains * g; Y += update. Returns (kl, finite): finite is False (and "
            "nothing is modified) when the gradient has a NaN or Inf.");
+
+  m.def("_tsne_step_cuda", &tsne_step_cuda, py::arg("Y"), py::arg("update"), py::arg("gains"),
+        py::arg("grad"), py::arg("momentum"), py::arg("learning_rate"), py::arg("min_gain") = 0.01,
+        py::arg("config") = 0,
+        "TsneBarnesHut.step's update on the GPU given the gradient grad (n, 2) float32, in place "
+        "on Y, update, gains (float64 (n, 2)); returns finite (False: nothing modified).");
+  m.def("_tsne_step_bh_cuda", &tsne_step_bh_cuda, py::arg("Y"), py::arg("update"), py::arg("gains"),
+        py::arg("indptr"), py::arg("indices"), py::arg("pvals"), py::arg("theta"),
+        py::arg("exaggeration"), py::arg("momentum"), py::arg("learning_rate"),
+        py::arg("min_gain") = 0.01, py::arg("compute_kl") = false, py::arg("config") = 0,
+        "One t-SNE iteration on the GPU: tsne_gradient_bh_cuda's (per-point Barnes-Hut) gradient "
+        "at float32(Y), then the step's update, in place; returns (kl, finite).");
+  m.def(
+      "_tsne_step_cuda_num_configs", [] { return lf::kTsneStepCudaConfigs; },
+      "Number of launch configurations of the CUDA t-SNE step kernels.");
+
+  // Device pointers (addresses) and a stream; finite: one int32 (0 allowed for tsne_step), kl = 0
+  // skips the KL.
+  auto d = lf::bind::device_module(m);
+  d.def(
+      "tsne_step",
+      [](int device, std::uintptr_t stream, std::uintptr_t Y, std::uintptr_t update,
+         std::uintptr_t gains, std::uintptr_t finite, std::uintptr_t grad, int64_t n,
+         double momentum, double learning_rate, double min_gain) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::tsne_step_cuda(lf::bind::dptr<double>(Y), lf::bind::dptr<double>(update),
+                             lf::bind::dptr<double>(gains), lf::bind::dptr<int32_t>(finite),
+                             lf::bind::dptr<const float>(grad), n, momentum, learning_rate,
+                             min_gain, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("Y"), py::arg("update"), py::arg("gains"),
+      py::arg("finite"), py::arg("grad"), py::arg("n"), py::arg("momentum"),
+      py::arg("learning_rate"), py::arg("min_gain"),
+      "tsne_step_cuda on device pointers (ops/tsne_grouped.h): Y, update, gains (n, 2) float64 in "
+      "place, finite one int32 or 0, grad (n, 2) float32.");
+  d.def(
+      "tsne_step_bh",
+      [](int device, std::uintptr_t stream, std::uintptr_t Y, std::uintptr_t update,
+         std::uintptr_t gains, std::uintptr_t finite, std::uintptr_t kl, std::uintptr_t indptr,
+         std::uintptr_t indices, std::uintptr_t pvals, int64_t n, int64_t nnz, double theta,
+         double exaggeration, double momentum, double learning_rate, double min_gain) {
+        lf::bind::launch_on(device, stream, [&](void* s) {
+          lf::tsne_step_bh_cuda(lf::bind::dptr<double>(Y), lf::bind::dptr<double>(update),
+                                lf::bind::dptr<double>(gains), lf::bind::dptr<int32_t>(finite),
+                                lf::bind::dptr<double>(kl), lf::bind::dptr<const int64_t>(indptr),
+                                lf::bind::dptr<const int64_t>(indices),
+                                lf::bind::dptr<const float>(pvals), n, nnz, theta, exaggeration,
+                                momentum, learning_rate, min_gain, s);
+        });
+      },
+      py::arg("device"), py::arg("stream"), py::arg("Y"), py::arg("update"), py::arg("gains"),
+      py::arg("finite"), py::arg("kl"), py::arg("indptr"), py::arg("indices"), py::arg("pvals"),
+      py::arg("n"), py::arg("nnz"), py::arg("theta"), py::arg("exaggeration"), py::arg("momentum"),
+      py::arg("learning_rate"), py::arg("min_gain"),
+      "tsne_step_bh_cuda on device pointers (ops/tsne_grouped.h): float32(Y) is copied to the "
+      "host to build the quadtree (the call synchronizes `stream`), the gradient (tsne_bh's) and "
+      "the update run on the device.");
 }

@@ -25,6 +25,7 @@
 #include "bindings/optim_args.h"
 #include "bindings/pool2d_args.h"
 #include "bindings/tsne_bh_args.h"
+#include "bindings/tsne_grouped_args.h"
 #include "emu/batch_norm_cuda_emu.h"
 #include "emu/broken_kernels_emu.h"
 #include "emu/conv2d_cuda_emu.h"
@@ -41,6 +42,7 @@
 #include "emu/topk_cuda_emu.h"
 #include "emu/tsne_affinity_cuda_emu.h"
 #include "emu/tsne_bh_cuda_emu.h"
+#include "emu/tsne_grouped_cuda_emu.h"
 #include "emu/tsne_symmetrize_cuda_emu.h"
 #include "emu/warp_atomic_kernels_emu.h"
 #include "emu/word2vec_cuda_emu.h"
@@ -631,6 +633,48 @@ py::tuple tsne_bh_cuda_emu(const py::object& y_obj, const py::object& indptr_obj
   return py::make_tuple(std::move(grad), kl);
 }
 
+// ---- t-SNE optimiser step (ops/tsne_grouped_cuda.cuh) ----
+
+bool tsne_step_cuda_emu(const py::object& y_obj, const py::object& u_obj, const py::object& g_obj,
+                        const py::object& grad_obj, double momentum, double learning_rate,
+                        double min_gain, int config, const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto st =
+      lf::bind::tsne_step_state(y_obj, u_obj, g_obj, -1, momentum, learning_rate, min_gain);
+  const py::array grad = lf::bind::tsne_step_grad(grad_obj, st.n);
+  auto* yp = lf::bind::mptr<double>(st.Y);
+  auto* up = lf::bind::mptr<double>(st.update);
+  auto* gp = lf::bind::mptr<double>(st.gains);
+  const float* dp = lf::bind::cptr<float>(grad);
+  py::gil_scoped_release release;
+  return lf::tsne_step_cuda_emulated(yp, up, gp, dp, st.n, momentum, learning_rate, min_gain,
+                                     config, s);
+}
+
+py::tuple tsne_step_bh_cuda_emu(const py::object& y_obj, const py::object& u_obj,
+                                const py::object& g_obj, const py::object& indptr_obj,
+                                const py::object& indices_obj, const py::object& pvals_obj,
+                                double theta, double exaggeration, double momentum,
+                                double learning_rate, double min_gain, bool compute_kl, int config,
+                                const std::string& schedule, uint64_t seed) {
+  const lf::emu::Schedule s = lf::emu::parse_schedule(schedule, seed);
+  const auto st =
+      lf::bind::tsne_step_state(y_obj, u_obj, g_obj, -1, momentum, learning_rate, min_gain);
+  const auto c = lf::bind::tsne_step_csr(indptr_obj, indices_obj, pvals_obj, st.n, theta);
+  auto* yp = lf::bind::mptr<double>(st.Y);
+  auto* up = lf::bind::mptr<double>(st.update);
+  auto* gp = lf::bind::mptr<double>(st.gains);
+  lf::TsneBarnesHut::StepResult r{};
+  {
+    py::gil_scoped_release release;
+    r = lf::tsne_step_bh_cuda_emulated(
+        yp, up, gp, lf::bind::cptr<int64_t>(c.indptr), lf::bind::cptr<int64_t>(c.indices),
+        lf::bind::cptr<float>(c.pvals), st.n, c.nnz, theta, exaggeration, momentum, learning_rate,
+        min_gain, compute_kl, config, s);
+  }
+  return py::make_tuple(r.kl, r.finite);
+}
+
 // ---- t-SNE perplexity calibration (ops/tsne_affinity_cuda.cuh) ----
 
 // P and beta start at -1e30 (see fresh_output): an element no thread wrote fails a test.
@@ -1121,6 +1165,22 @@ PYBIND11_MODULE(_emu, m) {
   m.def(
       "tsne_cuda_num_configs", [] { return lf::kTsneCudaConfigs; },
       "Number of launch configurations of the CUDA t-SNE gradient kernels.");
+
+  m.def("tsne_step_cuda", &tsne_step_cuda_emu, py::arg("Y"), py::arg("update"), py::arg("gains"),
+        py::arg("grad"), py::arg("momentum"), py::arg("learning_rate"), py::arg("min_gain") = 0.01,
+        py::arg("config") = 0, py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "The CUDA t-SNE step (ops/tsne_grouped_cuda.cuh) run by the emulator: TsneBarnesHut.step's "
+        "update given grad, in place on Y, update, gains; returns finite.");
+  m.def("tsne_step_bh_cuda", &tsne_step_bh_cuda_emu, py::arg("Y"), py::arg("update"),
+        py::arg("gains"), py::arg("indptr"), py::arg("indices"), py::arg("pvals"), py::arg("theta"),
+        py::arg("exaggeration"), py::arg("momentum"), py::arg("learning_rate"),
+        py::arg("min_gain") = 0.01, py::arg("compute_kl") = false, py::arg("config") = 0,
+        py::arg("schedule") = "forward", py::arg("seed") = 0,
+        "One CUDA t-SNE iteration run by the emulator: the emulated tsne_gradient_bh_cuda at "
+        "float32(Y), then the step; returns (kl, finite).");
+  m.def(
+      "tsne_step_cuda_num_configs", [] { return lf::kTsneStepCudaConfigs; },
+      "Number of launch configurations of the CUDA t-SNE step kernels.");
 
   m.def("tsne_perplexity_cuda", &tsne_perplexity_cuda_emu, py::arg("D"), py::arg("perplexity"),
         py::arg("tol") = 1e-5, py::arg("max_iter") = 200, py::arg("config") = 0,

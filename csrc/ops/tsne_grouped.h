@@ -133,4 +133,56 @@ class TsneBarnesHut {
   Timings last_timings_{};
 };
 
+// ---- CUDA sibling of step() (ops/tsne_grouped_cuda.cu, kernels in ops/tsne_grouped_cuda.cuh) ----
+// On a stream (cudaStream_t as void*; nullptr is the legacy default stream), DEVICE pointers,
+// Y / update / gains n x 2 float64 updated in place, grad n x 2 float32:
+//
+// tsne_step_cuda: step()'s update given the gradient. One block checks that every grad element is
+//   finite (fixed-order AND through shared memory) and writes *finite (one int32: 1, or 0 and
+//   nothing is modified, as step() leaves Y, update and gains untouched); then one thread per
+//   coordinate applies, in double and in this order (the file is compiled with -fmad=false):
+//     g = grad[k]; gk = update[k] * g < 0 ? gains[k] + 0.2 : gains[k] * 0.8;
+//     gk = max(gk, min_gain); gains[k] = gk; u = update[k] * momentum - (learning_rate * gk) * g;
+//     update[k] = u; Y[k] += u
+//   exactly step()'s operations (no centering, no KL), so given the same gradient the results
+//   equal the CPU's bit for bit. finite may be nullptr (a stream-ordered scratch int is used).
+//
+// tsne_step_bh_cuda: one whole optimisation iteration on the device: y32 = float32(Y) (a kernel),
+//   copied to the host, where the quadtree is built (the call synchronizes `stream` there); a
+//   non-finite float32(Y) sets *finite = 0 and *kl = NaN (when kl is not null) and modifies
+//   nothing, as step() does. Otherwise the gradient is tsne_gradient_bh_cuda's (ops/tsne_bh.h:
+//   the PER-POINT Barnes-Hut criterion of the reference, in double, on the device) -- NOT the
+//   grouped gradient of TsneBarnesHut::gradient() above (group criterion, float32 SIMD kernels):
+//   the device iteration follows tsne_bh's trajectory, not the CPU fast path's. The KL (when kl is
+//   not null) is tsne_gradient_bh_cuda's; then tsne_step_cuda's check and update. P is the CSR
+//   of tsne_gradient_bh_cuda (indptr n + 1, indices / pvals nnz; on the device, not checked
+//   there: the from_host helper checks it first).
+//
+// The launchers check sizes and scalars (std::invalid_argument: n >= 1 (>= 2 for the BH step),
+// momentum, learning_rate and min_gain finite) and allocate their scratch stream-ordered. The
+// *_from_host helpers (the tests' entry) upload, run launch configuration `config` of the step
+// kernels on the default stream (the BH step's gradient runs tsne_gradient_bh_cuda's own
+// configuration), wait, and download Y, update, gains; they return finite (and the KL).
+inline constexpr int kTsneStepCudaConfigs = 2;  // launch configurations (the emulator tests all)
+
+void tsne_step_cuda(double* Y, double* update, double* gains, int32_t* finite, const float* grad,
+                    int64_t n, double momentum, double learning_rate, double min_gain,
+                    void* stream);
+
+void tsne_step_bh_cuda(double* Y, double* update, double* gains, int32_t* finite, double* kl,
+                       const int64_t* indptr, const int64_t* indices, const float* pvals, int64_t n,
+                       int64_t nnz, double theta, double exaggeration, double momentum,
+                       double learning_rate, double min_gain, void* stream);
+
+bool tsne_step_cuda_from_host(double* Y, double* update, double* gains, const float* grad,
+                              int64_t n, double momentum, double learning_rate, double min_gain,
+                              int config);
+
+TsneBarnesHut::StepResult tsne_step_bh_cuda_from_host(double* Y, double* update, double* gains,
+                                                      const int64_t* indptr, const int64_t* indices,
+                                                      const float* pvals, int64_t n, int64_t nnz,
+                                                      double theta, double exaggeration,
+                                                      double momentum, double learning_rate,
+                                                      double min_gain, bool compute_kl, int config);
+
 }  // namespace lf

@@ -64,7 +64,7 @@ OPS: tuple[Op, ...] = (
     Op("tsne_bh", "t-SNE gradient: exact and per-point Barnes-Hut (the reference)",
        "tsne_gradient_exact_cpu", cuda=True),
     Op("tsne_grouped", "t-SNE gradient and optimiser step: grouped Barnes-Hut with SIMD",
-       "op:tsne_bh"),
+       "op:tsne_bh", cuda=True),
     Op("pool2d", "2-D max / average / L2 pooling over NCHW, forward and backward",
        "pool2d_forward_naive pool2d_backward_naive", ("MaxPool2d", "AvgPool2d", "L2Pool2d"),
        cuda=True),
