@@ -627,7 +627,11 @@ def test_ctrl_c_during_training_leaves_a_usable_model():
     import textwrap
     import time
 
+    # Default Ctrl-C handling in the child even when this process ignores SIGINT (a background
+    # CI run does, and children inherit it).
     body = textwrap.dedent("""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import numpy as np, latentforge as lf
         sents = [[f"w{(i * 7 + j * 13) % 300}" for j in range(20)] for i in range(20000)]
         m = lf.models.Word2Vec(vector_size=50, min_count=1, epochs=1000, workers=2)

@@ -17,7 +17,11 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
+# The child handles Ctrl-C as an interactive Python does, whatever its parent ignores: a shell
+# starts background jobs (a CI runner's, say) with SIGINT ignored, and children inherit that.
 PRELUDE = textwrap.dedent("""
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import sys, threading, time
     import numpy as np
     import latentforge as lf
