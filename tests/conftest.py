@@ -121,3 +121,12 @@ def threads():
     lf.set_num_threads(0)
     if lf.get_num_threads() != before:
         lf.set_num_threads(before)
+
+
+@pytest.fixture
+def fake_device(monkeypatch):
+    """A CUDA device played by host memory (tests/_fakedevice.py): ``_C.device`` runs the CPU
+    kernels on the pointers it is given and ``cupy`` is a strict stand-in over numpy."""
+    from _fakedevice import install
+
+    return install(monkeypatch)

@@ -11,13 +11,13 @@ tests/test_device_cupy.py."""
 
 from __future__ import annotations
 
-import ctypes
 import types
 
 import numpy as np
 import pytest
 
 import latentforge as lf
+from _fakedevice import FakeArray, FakeCupy, FakeDeviceEntries
 from latentforge import _C, _device
 from latentforge.testing import assert_dot_close
 
@@ -41,105 +41,10 @@ class Dev:
         return Dev(self.a.T)
 
 
-def _view(ptr: int, shape, row_stride=None, dtype=np.float32) -> np.ndarray:
-    """A numpy view of `shape` at host address `ptr` (rows `row_stride` items apart)."""
-    dtype = np.dtype(dtype)
-    shape = tuple(int(e) for e in shape)
-    if not ptr or 0 in shape:
-        return np.zeros(shape, dtype)
-    rows_stride = shape[-1] if row_stride is None else row_stride
-    extent = (shape[0] - 1) * rows_stride + shape[-1] if len(shape) == 2 else int(np.prod(shape))
-    buf = (ctypes.c_byte * (extent * dtype.itemsize)).from_address(ptr)
-    flat = np.frombuffer(buf, dtype=dtype)
-    if len(shape) == 2:
-        return np.lib.stride_tricks.as_strided(
-            flat, shape, (rows_stride * dtype.itemsize, dtype.itemsize)
-        )
-    return flat.reshape(shape)
-
-
-class FakeDeviceEntries:
-    """Stands in for _C.device: the CPU kernels run on the pointers the Python layer passes."""
-
-    def __init__(self):
-        self.waits: list[tuple[int, int]] = []
-        self.launches: list[tuple[str, int, int]] = []
-        self.devices: dict[int, int] = {}  # ptr -> device (default 0)
-
-    def current_device(self):
-        return 0
-
-    def pointer_device(self, ptr):
-        return self.devices.get(ptr, 0)
-
-    def stream_wait(self, consumer, producer):
-        self.waits.append((consumer, producer))
-
-    def gemm(self, device, stream, C, ldc, A, lda, ta, B, ldb, tb, M, N, K, alpha, beta, bias,
-             act):
-        self.launches.append(("gemm", device, stream))
-        a = _view(A, (K, M) if ta else (M, K), lda)
-        b = _view(B, (N, K) if tb else (K, N), ldb)
-        c = _view(C, (M, N), ldc)
-        bv = _view(bias, (N,)) if bias else None
-        c[...] = _C.gemm(a, b, c.copy() if beta else None, ta, tb, alpha, beta, bv, act)
-
-    def pool2d_forward(self, device, stream, y, argmax, x, g, mode):
-        self.launches.append(("pool2d_forward", device, stream))
-        n, c, h, w, kh, kw, sh, sw, ph, pw = g
-        xv = _view(x, (n, c, h, w))
-        args = (xv, (kh, kw), (sh, sw), (ph, pw))
-        if mode == 0:
-            ref, idx = _C.max_pool2d_forward(*args)
-            _view(argmax, idx.shape, dtype=np.int32)[...] = idx
-        else:
-            ref = (_C.avg_pool2d_forward if mode == 1 else _C.l2_pool2d_forward)(*args)
-        _view(y, ref.shape)[...] = ref
-
-    def conv2d_forward(self, device, stream, y, x, w, bias, g):
-        self.launches.append(("conv2d_forward", device, stream))
-        N, C_in, H, W, C_out, kh, kw, sh, sw, ph, pw = g
-        ref = _C.conv2d_forward(
-            _view(x, (N, C_in, H, W)), _view(w, (C_out, C_in, kh, kw)),
-            _view(bias, (C_out,)) if bias else None, (sh, sw), (ph, pw),
-        )
-        _view(y, ref.shape)[...] = ref
-
-
-class FakeCupy:
-    """The part of CuPy that latentforge._device uses: allocation, devices, the current stream."""
-
-    float32 = np.float32
-    stream_ptr = 0
-
-    def __init__(self):
-        outer = self
-
-        class Device:
-            def __init__(self, index):
-                self.index = index
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-        self.cuda = types.SimpleNamespace(
-            Device=Device,
-            get_current_stream=lambda: types.SimpleNamespace(ptr=outer.stream_ptr),
-        )
-
-    def empty(self, shape, dtype=np.float32):
-        return Dev(np.full(shape, np.nan if np.dtype(dtype).kind == "f" else -1, dtype))
-
-    def zeros(self, shape, dtype=np.float32):
-        return Dev(np.zeros(shape, dtype))
-
-
 @pytest.fixture
 def fake(monkeypatch):
-    entries, cupy = FakeDeviceEntries(), FakeCupy()
+    # Not strict: the Dev inputs here are plain host memory playing device memory.
+    entries, cupy = FakeDeviceEntries(strict=False), FakeCupy()
     monkeypatch.setattr(_C, "device", entries)
     monkeypatch.setattr(_device, "require_cuda", lambda what: None)
     monkeypatch.setattr(_device, "_cupy", lambda what: cupy)
@@ -162,7 +67,7 @@ def test_gemm_layouts(fake, order_a, order_b, trans_a, trans_b):
     A = np.asfortranarray(A) if order_a == "F" else A
     B = np.asfortranarray(B) if order_b == "F" else B
     out = lf.ops.gemm(Dev(A), Dev(B), trans_a=trans_a, trans_b=trans_b)
-    assert isinstance(out, Dev) and out.a.shape == (M, N)
+    assert isinstance(out, FakeArray) and out.a.shape == (M, N)
     ref = (A.T if trans_a else A).astype(np.float64) @ (B.T if trans_b else B)
     absref = np.abs(A.T if trans_a else A) @ np.abs(B.T if trans_b else B)
     assert_dot_close(out.a, ref, absref)

@@ -373,3 +373,106 @@ def output_check(call: Call, out: Any, name: str, shape: tuple[int, ...]) -> Dev
             f"{call.device}"
         )
     return arr
+
+
+# ---------------------------------------------------------------------- the array-module switch
+#
+# lf.Tensor, the autograd functions, the optimizers, the losses and the models hold either numpy
+# arrays (host) or CuPy arrays (device) and run one code path for both: the non-hot array work
+# is written against ``xp = array_module(...)`` (numpy or cupy, which share the API), and each
+# native kernel call goes to ``_C`` or ``_C.device`` by where its operands live.
+
+_HOST_TYPES = (np.ndarray, np.generic, int, float, bool)
+
+
+def array_module(*arrays: Any):
+    """``numpy``, or the ``cupy`` module when any of ``arrays`` is a device array (CuPy or any
+    ``__cuda_array_interface__`` / DLPack producer); ``None`` entries are ignored. Mixing is not
+    checked here (the kernels' :func:`classify` and CuPy itself refuse it)."""
+    for a in arrays:
+        if a is None or isinstance(a, _HOST_TYPES):
+            continue
+        if is_device_array(a):
+            return _cupy("a device array")
+    return np
+
+
+def on_device(a: Any) -> bool:
+    """True when ``a`` is a device array (cheap for numpy arrays, the common case)."""
+    return a is not None and not isinstance(a, _HOST_TYPES) and is_device_array(a)
+
+
+def as_cupy(obj: Any, what: str):
+    """``obj`` (a device array) as a CuPy array sharing its memory: a CuPy array is returned
+    unchanged, a ``__cuda_array_interface__`` producer is wrapped, a DLPack one imported."""
+    cupy = _cupy(what)
+    if isinstance(obj, cupy.ndarray):
+        return obj
+    if hasattr(obj, "__cuda_array_interface__"):
+        return cupy.asarray(obj)
+    return cupy.from_dlpack(obj)
+
+
+def parse_device(device: Any, name: str = "device") -> tuple[str, int | None]:
+    """Read a ``device=`` argument: ``None`` (follow the input), ``"cpu"``, ``"cuda"`` (the
+    current CUDA device) or ``"cuda:N"``. Returns ``(kind, index)`` with kind ``"auto"``,
+    ``"cpu"`` or ``"cuda"``; ValueError naming ``name`` for anything else. Whether CUDA is usable
+    is checked when the device is used (:func:`use_device`), not here."""
+    if device is None:
+        return "auto", None
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be None, 'cpu', 'cuda' or 'cuda:N', got "
+                        f"{type(device).__name__}")
+    spec = device.strip().lower()
+    if spec == "cpu":
+        return "cpu", None
+    if spec == "cuda":
+        return "cuda", None
+    if spec.startswith("cuda:") and spec[5:].isdigit():
+        return "cuda", int(spec[5:])
+    raise ValueError(f"{name} must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def use_device(device: Any, name: str = "device") -> tuple[str, int | None]:
+    """:func:`parse_device`, and for a CUDA device: RuntimeError when this build or machine has
+    no CUDA (saying which), ValueError for an index beyond the machine's devices."""
+    kind, index = parse_device(device, name)
+    if kind == "cuda":
+        require_cuda(f"{name}={device!r}")
+        count = int(_C.cuda_device_count())
+        if index is not None and index >= count:
+            raise ValueError(f"{name}={device!r}: CUDA device {index} is out of range "
+                             f"({count} CUDA device{'s' if count != 1 else ''} on this machine)")
+        _cupy(f"{name}={device!r}")
+    return kind, index
+
+
+def device_of(a: Any) -> str:
+    """``"cpu"`` for host data, ``"cuda:N"`` for a device array on device N."""
+    if not on_device(a):
+        return "cpu"
+    arr = resolve_device(device_array(a, "array"), "array")
+    return f"cuda:{arr.device}"
+
+
+def to_device(a: Any, kind: str, index: int | None = None, name: str = "array"):
+    """``a`` moved where ``kind`` says, on request (this is the one place data crosses):
+    ``"cuda"``: a CuPy array on device ``index`` (the current one when None), copied from the
+    host if ``a`` is host data; ``"cpu"``: a numpy array, copied back if ``a`` is on a device.
+    An array already there is returned as it is (a device array on another device than
+    ``index``: ValueError, never a silent peer copy)."""
+    if kind == "cpu":
+        if on_device(a):
+            return _cupy(name).asnumpy(as_cupy(a, name))
+        return a
+    cupy = _cupy(name)
+    if on_device(a):
+        a = as_cupy(a, name)
+        if index is not None and int(a.device.id) != index:
+            raise ValueError(f"{name} is on CUDA device {int(a.device.id)}, not cuda:{index}; "
+                             f"move it first (cupy.asarray under cupy.cuda.Device({index}))")
+        return a
+    if index is None:
+        return cupy.asarray(a)
+    with cupy.cuda.Device(index):
+        return cupy.asarray(a)

@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _device
+
 __all__ = [
     "Context",
     "Function",
@@ -114,9 +116,24 @@ def get_default_dtype() -> np.dtype:
 
 
 def _as_data(data: Any) -> np.ndarray:
-    """Convert user data to an array of the default dtype, rejecting integer/bool arrays."""
+    """Convert user data to an array of the default dtype, rejecting integer/bool arrays.
+
+    A device array (CuPy, ``__cuda_array_interface__`` or DLPack) stays on its device, as a CuPy
+    array sharing its memory (see :mod:`latentforge._device`)."""
     if isinstance(data, Tensor):
         data = data.data
+    if _device.on_device(data):
+        arr = _device.as_cupy(data, "a Tensor on the device")
+        if arr.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor data must be floating point (float32 is the compute type), got dtype "
+                f"{arr.dtype} on the device; integer arrays are index arrays: use them as t[idx]"
+            )
+        if arr.dtype != _state.dtype:
+            arr = arr.astype(_state.dtype)
+        elif any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
+            arr = arr.copy()
+        return arr
     if isinstance(data, (bool, np.bool_)):
         raise TypeError("Tensor data must be floating point, got a bool")
     if isinstance(data, (int, float, np.floating, np.integer)):
@@ -197,7 +214,8 @@ class Function:
         needs = tuple(t.requires_grad for t in tensors)
         ctx = Context(needs)
         out = cls.forward(ctx, *(t.data for t in tensors), **params)
-        out = np.asarray(out)
+        if not isinstance(out, np.ndarray) and not _device.on_device(out):
+            out = np.asarray(out)
         record = _state.grad_enabled and any(needs)
         result = Tensor._from_op(out, requires_grad=record)
         if record:
@@ -266,9 +284,35 @@ class Tensor:
     def T(self) -> Tensor:
         return self.transpose()
 
+    @property
+    def device(self) -> str:
+        """Where ``data`` lives: ``"cpu"`` or ``"cuda:N"``."""
+        return _device.device_of(self.data)
+
     def numpy(self) -> np.ndarray:
-        """The underlying array (not a copy)."""
+        """The underlying array (not a copy). TypeError for a tensor on a CUDA device (use
+        ``t.to("cpu").numpy()``, the explicit copy, or ``t.data``, the CuPy array)."""
+        if _device.on_device(self.data):
+            raise TypeError(f"numpy() of a tensor on {self.device}: copy it to the host first "
+                            "with t.to('cpu'), or use t.data (a CuPy array)")
         return self.data
+
+    def to(self, device: str) -> Tensor:
+        """This tensor on ``device`` (``"cpu"``, ``"cuda"`` or ``"cuda:N"``): ``self`` when it is
+        already there, otherwise a copy as a new leaf (outside the graph) with the same
+        ``requires_grad``. Moving a non-leaf raises RuntimeError: the copy is not differentiable,
+        move the inputs (or the module, ``Module.to``) instead."""
+        kind, index = _device.use_device(device)
+        here = self.device
+        if kind == "cpu" and here == "cpu":
+            return self
+        if kind == "cuda" and here != "cpu" and (index is None or here == f"cuda:{index}"):
+            return self
+        if not self.is_leaf:
+            raise RuntimeError(f"to({device!r}) of a tensor computed by {self._op.__name__}: the "
+                               "copy is outside the graph; move the inputs instead")
+        return Tensor._from_op(_device.to_device(self.data, kind, index, "tensor"),
+                               self.requires_grad)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python float."""
@@ -284,7 +328,10 @@ class Tensor:
     def __repr__(self) -> str:
         extra = ", requires_grad=True" if self.requires_grad else ""
         op = f", op={self._op.__name__}" if self._op is not None else ""
-        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}{extra}{op})"
+        data, where = self.data, ""
+        if _device.on_device(data):
+            data, where = _device.to_device(data, "cpu"), f", device={self.device}"
+        return f"Tensor({np.array2string(data, precision=4, threshold=20)}{extra}{op}{where})"
 
     # ----------------------------------------------------------------- backward
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
@@ -310,12 +357,19 @@ class Tensor:
                     f"grad can be omitted only for one-element outputs; this one has shape "
                     f"{self.shape}: pass grad= of that shape"
                 )
-            g = np.ones(self.shape, dtype=self.data.dtype)
+            g = _device.array_module(self.data).ones(self.shape, dtype=self.data.dtype)
         else:
-            try:
-                g = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"grad cannot be converted to an array: {exc}") from None
+            g = grad.data if isinstance(grad, Tensor) else grad
+            if _device.on_device(g) != _device.on_device(self.data):
+                raise TypeError(f"grad is on {_device.device_of(g)} but the tensor is on "
+                                f"{self.device}: pass grad where the tensor lives")
+            if _device.on_device(g):
+                g = _device.as_cupy(g, "grad")
+            else:
+                try:
+                    g = np.asarray(g)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"grad cannot be converted to an array: {exc}") from None
             if g.dtype.kind != "f":
                 raise TypeError(f"grad must be floating point, got dtype {g.dtype}")
             if g.shape != self.shape:
@@ -339,8 +393,8 @@ class Tensor:
                 if gt is not None and t.requires_grad:
                     if t.grad is None:
                         adopt = (id(t) in fresh and gt.dtype == t.data.dtype
-                                 and gt.flags.writeable)
-                        t.grad = gt if adopt else np.array(gt, dtype=t.data.dtype, copy=True)
+                                 and getattr(gt.flags, "writeable", True))
+                        t.grad = gt if adopt else gt.astype(t.data.dtype, copy=True)
                     else:
                         t.grad += gt
                 continue
@@ -357,7 +411,8 @@ class Tensor:
                 for parent, pg in zip(ctx.parents, in_grads):
                     if pg is None or not parent.requires_grad:
                         continue
-                    pg = np.asarray(pg)
+                    if not isinstance(pg, np.ndarray) and not _device.on_device(pg):
+                        pg = np.asarray(pg)
                     assert pg.shape == parent.shape, (
                         f"{t._op.__name__}.backward: gradient shape {pg.shape} != input shape "
                         f"{parent.shape}"
@@ -499,7 +554,8 @@ def _operand(other: Any, like: Tensor) -> Tensor:
     if isinstance(other, (bool, np.bool_)):
         raise TypeError("cannot combine a Tensor with a bool")
     if isinstance(other, (int, float, np.integer, np.floating)):
-        return Tensor._from_op(np.asarray(other, dtype=like.data.dtype), requires_grad=False)
+        xp = _device.array_module(like.data)
+        return Tensor._from_op(xp.asarray(other, dtype=like.data.dtype), requires_grad=False)
     return Tensor(other)
 
 

@@ -1,0 +1,342 @@
+"""A CUDA device played by host memory, for testing the device paths on a machine without a GPU.
+
+* :class:`FakeArray` is a CuPy-like array over a numpy array. It is as strict as CuPy where
+  CuPy is strict: ``np.asarray(x)`` and every other implicit conversion to numpy raise
+  ``TypeError``; a numpy array (not a scalar) mixed into one of its ufuncs, numpy functions or
+  indexing raises ``TypeError``; a reduction returns a 0-d array, not a scalar. It exposes
+  ``__cuda_array_interface__`` (v3) over its host memory.
+* :class:`FakeCupy` is the ``cupy`` module over numpy: ``cupy.asarray`` copies host data "to the
+  device", ``cupy.asnumpy`` / ``.get()`` copy back, every other function refuses numpy arrays.
+* :class:`FakeDeviceEntries` stands in for ``latentforge._C.device``: each entry runs the CPU
+  kernel on the raw pointers it is given, so a wrong pointer, leading dimension, flag or size
+  shows up as a wrong result. With ``strict=True`` (the default) its ``pointer_device`` says -1
+  (host memory) for any address outside a live :class:`FakeArray`, so a numpy array handed to a
+  device kernel is refused as it would be on a GPU.
+
+The CUDA kernels themselves are not involved: they are compared with the CPU kernels through the
+emulator (tests/ops/test_*_cuda.py) and on a GPU (tests/test_device_cupy.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import types
+import weakref
+from typing import Any
+
+import numpy as np
+
+from latentforge import _C, _device
+
+_LIVE: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
+def _base(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _register(a: np.ndarray) -> None:
+    b = _base(a)
+    if b.nbytes:
+        _LIVE[id(b)] = b
+
+
+def fake_pointer_device(ptr: int) -> int:
+    """0 when ``ptr`` lies in the memory of a live FakeArray, -1 otherwise (host memory)."""
+    for b in list(_LIVE.values()):
+        start = b.ctypes.data
+        if start <= ptr < start + b.nbytes:
+            return 0
+    return -1
+
+
+def _refuse_host(x: Any, where: str) -> None:
+    if isinstance(x, np.ndarray) and x.ndim > 0:
+        raise TypeError(f"Unsupported type {type(x)} in {where} (fake CuPy: a host numpy array "
+                        "mixed with device arrays)")
+
+
+def _unwrap(x: Any, where: str) -> Any:
+    if isinstance(x, FakeArray):
+        return x.a
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap(v, where) for v in x)
+    _refuse_host(x, where)
+    return x
+
+
+def _wrap(r: Any) -> Any:
+    if isinstance(r, np.ndarray):
+        return FakeArray(r)
+    if isinstance(r, np.generic) and r.dtype.kind in "biufc":
+        return FakeArray(np.asarray(r))  # CuPy reductions return 0-d arrays
+    if isinstance(r, tuple):
+        return tuple(_wrap(v) for v in r)
+    if isinstance(r, list):
+        return [_wrap(v) for v in r]
+    return r
+
+
+class FakeArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """A CuPy-like device array over host memory (see the module docstring)."""
+
+    __slots__ = ("a", "__weakref__")
+
+    def __init__(self, a: np.ndarray):
+        object.__setattr__(self, "a", a)
+        _register(a)
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        a = self.a
+        return {
+            "shape": a.shape,
+            "typestr": a.dtype.str,
+            "data": (a.ctypes.data if a.size else 0, False),
+            "version": 3,
+            "strides": None if a.flags.c_contiguous else a.strides,
+            "stream": None,
+        }
+
+    @property
+    def device(self):
+        return types.SimpleNamespace(id=0)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use "
+                        "`.get()` to construct a NumPy array explicitly. (fake CuPy)")
+
+    def get(self) -> np.ndarray:
+        return self.a.copy()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        where = f"{ufunc.__name__}.{method}"
+        args = [_unwrap(x, where) for x in inputs]
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_unwrap(o, where) for o in out)
+        result = getattr(ufunc, method)(*args, **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _wrap(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        where = func.__name__
+        args = _unwrap(args, where)
+        kwargs = {k: _unwrap(v, where) for k, v in kwargs.items()}
+        return _wrap(func(*args, **kwargs))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # no __array_interface__ / __array_struct__: CuPy has none
+            raise AttributeError(name)
+        attr = getattr(self.a, name)
+        if callable(attr):
+            def method(*args, **kwargs):
+                args = _unwrap(args, name)
+                kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
+                return _wrap(attr(*args, **kwargs))
+            return method
+        return _wrap(attr)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "shape":
+            self.a.shape = value
+        else:
+            raise AttributeError(name)
+
+    def __getitem__(self, key):
+        return _wrap(self.a[_unwrap(key, "__getitem__")])
+
+    def __setitem__(self, key, value) -> None:
+        self.a[_unwrap(key, "__setitem__")] = _unwrap(value, "__setitem__")
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __iter__(self):
+        return (_wrap(v) for v in self.a)
+
+    def __float__(self) -> float:
+        return float(self.a)
+
+    def __int__(self) -> int:
+        return int(self.a)
+
+    def __bool__(self) -> bool:
+        return bool(self.a)
+
+    def __repr__(self) -> str:
+        return f"fake_device_array({self.a!r})"
+
+    def __deepcopy__(self, memo):
+        return FakeArray(self.a.copy())
+
+    def __copy__(self):
+        return FakeArray(self.a.copy())
+
+    def __reduce__(self):
+        raise TypeError("fake device arrays are not pickled (as a test guard)")
+
+
+class FakeCupy:
+    """The ``cupy`` module over numpy (see the module docstring)."""
+
+    ndarray = FakeArray
+
+    def __init__(self):
+        self.stream_ptr = 0
+        outer = self
+
+        class Device:
+            def __init__(self, index=0):
+                self.id = int(index)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        self.cuda = types.SimpleNamespace(
+            Device=Device,
+            get_current_stream=lambda: types.SimpleNamespace(ptr=outer.stream_ptr),
+            runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
+        )
+
+    def asarray(self, a, dtype=None, order=None):
+        if isinstance(a, FakeArray):
+            return a if dtype is None or np.dtype(dtype) == a.dtype else FakeArray(
+                a.a.astype(dtype))
+        if hasattr(a, "__cuda_array_interface__"):  # another producer: share its memory
+            cai = a.__cuda_array_interface__
+            shape, dt = cai["shape"], np.dtype(cai["typestr"])
+            n = int(np.prod(shape)) * dt.itemsize
+            buf = (ctypes.c_byte * n).from_address(cai["data"][0]) if n else bytearray()
+            view = np.frombuffer(buf, dtype=dt).reshape(shape)
+            return FakeArray(view if dtype is None else view.astype(dtype))
+        return FakeArray(np.array(a, dtype=dtype, order=order or "K", copy=True))
+
+    def array(self, a, dtype=None, copy=True, order="K"):
+        if isinstance(a, FakeArray):
+            return FakeArray(np.array(a.a, dtype=dtype, copy=True, order=order))
+        return FakeArray(np.array(a, dtype=dtype, copy=True, order=order))
+
+    def asnumpy(self, a):
+        return a.get() if isinstance(a, FakeArray) else np.asarray(a)
+
+    def ascontiguousarray(self, a, dtype=None):
+        return FakeArray(np.ascontiguousarray(_unwrap(a, "ascontiguousarray"), dtype=dtype))
+
+    def get_array_module(self, *args):
+        return self if any(isinstance(a, FakeArray) for a in args) else np
+
+    def __getattr__(self, name: str):
+        f = getattr(np, name)
+        if isinstance(f, type) or not callable(f):
+            return f
+
+        def fn(*args, **kwargs):
+            args = _unwrap(args, name)
+            kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
+            return _wrap(f(*args, **kwargs))
+
+        return fn
+
+
+def view(ptr: int, shape, row_stride: int | None = None, dtype=np.float32) -> np.ndarray:
+    """A numpy view of ``shape`` at host address ``ptr`` (2-D: rows ``row_stride`` items apart)."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(e) for e in shape)
+    if not ptr or 0 in shape:
+        return np.zeros(shape, dtype)
+    rows_stride = shape[-1] if row_stride is None else row_stride
+    extent = (shape[0] - 1) * rows_stride + shape[-1] if len(shape) == 2 else int(np.prod(shape))
+    buf = (ctypes.c_byte * (extent * dtype.itemsize)).from_address(ptr)
+    flat = np.frombuffer(buf, dtype=dtype)
+    if len(shape) == 2:
+        return np.lib.stride_tricks.as_strided(
+            flat, shape, (rows_stride * dtype.itemsize, dtype.itemsize)
+        )
+    return flat.reshape(shape)
+
+
+class FakeDeviceEntries:
+    """Stands in for ``_C.device``: the CPU kernels run on the pointers the Python layer passes.
+
+    ``launches`` records ``(entry, device, stream)`` for every launch; ``waits`` the stream waits.
+    """
+
+    def __init__(self, strict: bool = True):
+        self.strict = strict
+        self.waits: list[tuple[int, int]] = []
+        self.launches: list[tuple[str, int, int]] = []
+        self.devices: dict[int, int] = {}  # ptr -> device, for tests that place arrays
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.launches]
+
+    def current_device(self):
+        return 0
+
+    def pointer_device(self, ptr):
+        if ptr in self.devices:
+            return self.devices[ptr]
+        return fake_pointer_device(ptr) if self.strict else 0
+
+    def stream_wait(self, consumer, producer):
+        self.waits.append((consumer, producer))
+
+    def stream_synchronize(self, stream):
+        pass
+
+    def _launch(self, name, device, stream):
+        self.launches.append((name, device, stream))
+
+    # ----------------------------------------------------------- optimizer entries (optim.py)
+
+    # ----------------------------------------------------------- lf.ops entries (ops.py)
+
+    def gemm(self, device, stream, C, ldc, A, lda, ta, B, ldb, tb, M, N, K, alpha, beta, bias,
+             act):
+        self._launch("gemm", device, stream)
+        a = view(A, (K, M) if ta else (M, K), lda)
+        b = view(B, (N, K) if tb else (K, N), ldb)
+        c = view(C, (M, N), ldc)
+        bv = view(bias, (N,)) if bias else None
+        c[...] = _C.gemm(a, b, c.copy() if beta else None, ta, tb, alpha, beta, bv, act)
+
+    def pool2d_forward(self, device, stream, y, argmax, x, g, mode):
+        self._launch("pool2d_forward", device, stream)
+        n, c, h, w, kh, kw, sh, sw, ph, pw = g
+        args = (view(x, (n, c, h, w)), (kh, kw), (sh, sw), (ph, pw))
+        if mode == 0:
+            ref, idx = _C.max_pool2d_forward(*args)
+            view(argmax, idx.shape, dtype=np.int32)[...] = idx
+        else:
+            ref = (_C.avg_pool2d_forward if mode == 1 else _C.l2_pool2d_forward)(*args)
+        view(y, ref.shape)[...] = ref
+
+    def conv2d_forward(self, device, stream, y, x, w, bias, g):
+        self._launch("conv2d_forward", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw, ph, pw = g
+        ref = _C.conv2d_forward(
+            view(x, (N, C_in, H, W)), view(w, (C_out, C_in, kh, kw)),
+            view(bias, (C_out,)) if bias else None, (sh, sw), (ph, pw),
+        )
+        view(y, ref.shape)[...] = ref
+
+    # ----------------------------------------------------------- autograd entries (functional.py)
+
+
+def install(monkeypatch):
+    """``_C.device`` and ``cupy`` replaced by the fakes (the ``fake_device`` fixture of
+    tests/conftest.py); returns a namespace with ``entries`` (the :class:`FakeDeviceEntries`),
+    ``cupy`` (the :class:`FakeCupy`) and ``to(a)`` (a host array copied to the fake device)."""
+    entries, cupy = FakeDeviceEntries(), FakeCupy()
+    monkeypatch.setattr(_C, "device", entries, raising=False)
+    monkeypatch.setattr(_C, "cuda_device_count", lambda: 1)
+    monkeypatch.setattr(_device, "require_cuda", lambda what: None)
+    monkeypatch.setattr(_device, "_cupy", lambda what: cupy)
+    return types.SimpleNamespace(entries=entries, cupy=cupy, to=cupy.asarray)
