@@ -102,3 +102,41 @@ def test_dlpack_input(rng):
     A = rng.standard_normal((9, 5), dtype=np.float32)
     t = torch.from_numpy(A).cuda()
     _close(lf.ops.gemm(t, t.T.contiguous()), lf.ops.gemm(A, A.T.copy()), np.abs(A) @ np.abs(A).T)
+
+
+def test_models_fit_on_the_device_as_well_as_on_the_host():
+    """A model fitted on the device reaches the quality of the same fit on the host (the
+    numbers differ by float32 reduction order, so the comparison is of accuracy, not bits)."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    train, test = slice(0, 1400), slice(1400, None)
+    kw = dict(hidden=(64,), activation="relu", optimizer="adam", learning_rate=1e-3,
+              max_epochs=15, random_state=0)
+    host = lf.models.MLPClassifier(**kw).fit(X[train], y[train])
+    dev = lf.models.MLPClassifier(**kw).fit(cp.asarray(X[train]), cp.asarray(y[train]))
+    assert dev.device_.startswith("cuda:")
+    pred = dev.predict(cp.asarray(X[test]))
+    assert isinstance(pred, cp.ndarray)
+    acc_host = host.score(X[test], y[test])
+    acc_dev = float((cp.asnumpy(pred) == y[test]).mean())
+    assert acc_dev > 0.9 and abs(acc_dev - acc_host) < 0.03, (acc_dev, acc_host)
+
+    imgs = X.reshape(-1, 1, 8, 8)
+    kw = dict(channels=(8,), kernel_size=3, batchnorm=True, hidden=(32,), max_epochs=4,
+              random_state=0)
+    host = lf.models.ConvNetClassifier(**kw).fit(imgs[train], y[train])
+    dev = lf.models.ConvNetClassifier(**kw, device="cuda").fit(imgs[train], y[train])
+    acc_host = host.score(imgs[test], y[test])
+    acc_dev = dev.score(cp.asarray(imgs[test]), y[test])
+    assert acc_dev > 0.85 and abs(acc_dev - acc_host) < 0.04, (acc_dev, acc_host)
+
+    for solver in ("full", "covariance_eigh", "randomized"):
+        host = lf.models.PCA(10, svd_solver=solver, random_state=0).fit(X)
+        dev = lf.models.PCA(10, svd_solver=solver, random_state=0).fit(cp.asarray(X))
+        np.testing.assert_allclose(cp.asnumpy(dev.explained_variance_),
+                                   host.explained_variance_, rtol=1e-3)
+        # Axes agree up to the float32 rounding of the scatter matrix (both sign-fixed).
+        np.testing.assert_allclose(cp.asnumpy(dev.components_[:5]), host.components_[:5],
+                                   atol=2e-3)

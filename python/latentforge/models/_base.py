@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import _device
+
 
 class NotFittedError(ValueError, AttributeError):
     """An estimator method that needs a fitted model was called before ``fit``.
@@ -228,9 +230,51 @@ def _object_to_float(x: np.ndarray, name: str) -> np.ndarray:
         raise TypeError(f"{name} must contain numbers only: {exc}") from None
 
 
+def _check_device_array(X: Any, name: str, integer: bool, dtype: type | None, min_samples: int,
+                        model: Any, n_features: int | None):
+    """:func:`check_array` for a device array: the same checks, run on the device (the finite
+    check is one reduction there); returns a CuPy array (float32 unless ``dtype`` is None)."""
+    X = _device.as_cupy(X, name)
+    kind = X.dtype.kind
+    if kind not in "fiub":
+        what = f"{name} must be a numeric (floating-point or integer) array"
+        if kind == "c":
+            raise ComplexDataError(f"{what}, got dtype {X.dtype} (Complex data not supported)")
+        raise TypeError(f"{what}, got dtype {X.dtype} on the device")
+    if kind in "iub" and not integer:
+        raise TypeError(f"{name} must be a floating-point array (float32 is used for compute), "
+                        f"got dtype {X.dtype}; cast it, e.g. {name}.astype(cupy.float32)")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array "
+                         f"of shape {X.shape}")
+    n, d = X.shape
+    if n < max(min_samples, 1):
+        raise ValueError(f"{name} has {n} sample(s) (shape={X.shape}) while a minimum of "
+                         f"{max(min_samples, 1)} is required.")
+    if d == 0:
+        raise ValueError(f"{name} has no features: 0 feature(s) (shape={X.shape}) while a "
+                         "minimum of 1 is required.")
+    if model is not None:
+        check_n_features(model, X, name, n_features)
+    if kind == "f" and not bool(_device.array_module(X).isfinite(X).all()):
+        raise ValueError(f"{name} contains NaN or infinity")
+    if dtype is None:
+        return X
+    if np.dtype(dtype) != np.float32:
+        raise ValueError(f"dtype must be None or np.float32, got {dtype!r}")
+    xp = _device.array_module(X)
+    if kind == "f" and X.dtype.itemsize > 4:
+        big = float(xp.abs(X).max())
+        if big > float(np.finfo(np.float32).max):
+            raise ValueError(f"{name} has values beyond the float32 range (|x| up to {big:g}); "
+                             "the model computes in float32: rescale the data")
+    return xp.ascontiguousarray(X, dtype=np.float32)
+
+
 def check_array(X: Any, name: str = "X", *, integer: bool = False,
                 dtype: type | None = np.float32, min_samples: int = 1,
-                model: Any = None, n_features: int | None = None) -> np.ndarray:
+                model: Any = None, n_features: int | None = None,
+                device_ok: bool = False) -> np.ndarray:
     """Validate a 2-D data matrix, as scikit-learn's ``check_array``; returns the array.
 
     ``X`` must be 2-D (n_samples, n_features) with at least ``min_samples`` rows, at least one
@@ -249,9 +293,20 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
 
     Raises TypeError (dtype) or ValueError (shape, rows, features, NaN/infinity), naming
     ``name`` in the message.
+
+    A device array (CuPy, ``__cuda_array_interface__`` or DLPack) is checked on its device and
+    returned there, as a CuPy array, when ``device_ok`` (the estimator runs on devices);
+    otherwise it raises TypeError saying that the estimator runs on the host (never a silent
+    copy).
     """
     from .._backend import as_float32
 
+    if _device.on_device(X):
+        if not device_ok:
+            who = f"{type(model).__name__}" if model is not None else "this estimator"
+            raise TypeError(f"{name} is a CUDA device array but {who} runs on the host only: "
+                            f"pass host data ({name}.get() copies it back)")
+        return _check_device_array(X, name, integer, dtype, min_samples, model, n_features)
     X = _as_ndarray(X, name)
     if X.dtype.kind == "O":
         X = _object_to_float(X, name)
@@ -319,7 +374,8 @@ def check_n_features(model: Any, X: np.ndarray, name: str = "X",
                          f"expecting {want} features as input")
 
 
-def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.ndarray:
+def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str,
+                device_ok: bool = False) -> np.ndarray:
     """:func:`check_array` to float32 for a model's ``fit`` (``fitted=False``) or, once
     ``model`` is fitted (it has ``fitted_attr``), its other methods: then ``X`` must also have
     ``n_features_in_`` columns. Raises :class:`NotFittedError` (an AttributeError) when
@@ -327,7 +383,8 @@ def check_input(model: Any, X, name: str, fitted: bool, fitted_attr: str) -> np.
     input is accepted (converted to float32)."""
     if fitted:
         check_is_fitted(model, fitted_attr)
-    return check_array(X, name, integer=True, model=model if fitted else None)
+    return check_array(X, name, integer=True, model=model if fitted else None,
+                       device_ok=device_ok)
 
 
 def _label_kind(v: Any) -> str:
@@ -351,6 +408,10 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> np.ndarray:
     if y is None:
         raise ValueError(f"{name} is required: this estimator requires y to be passed, but the "
                          f"target y is None ({n_samples} labels are needed, one per row of X)")
+    if _device.on_device(y):
+        # Class labels are metadata (classes_ is a host array, and may hold strings): device
+        # labels are read on the host, n_samples integers. X never leaves its device.
+        y = _device.to_device(y, "cpu", name=name)
     if isinstance(y, np.ndarray) and y.dtype.kind != "O":
         arr = y
     else:
@@ -399,13 +460,14 @@ def _caller_stacklevel() -> int:
 
 
 def check_X_y(X: Any, y: Any, *, integer: bool = False, dtype: type | None = np.float32,
-              min_samples: int = 1):
+              min_samples: int = 1, device_ok: bool = False):
     """:func:`check_array` on ``X`` and :func:`check_labels` on the class labels ``y`` (one
     per row), for a classifier's ``fit``. As in scikit-learn, a column vector ``y`` of shape
     (n_samples, 1) is ravelled with a :class:`DataConversionWarning`, and float labels that are
     not all whole numbers raise ValueError ("Unknown label type: continuous"): those are
     regression targets, and every distinct value would otherwise become a class."""
-    X = check_array(X, "X", integer=integer, dtype=dtype, min_samples=min_samples)
+    X = check_array(X, "X", integer=integer, dtype=dtype, min_samples=min_samples,
+                    device_ok=device_ok)
     if y is not None and not isinstance(y, (str, bytes)):
         col = y if isinstance(y, np.ndarray) else None
         if col is None and hasattr(y, "__len__"):
@@ -510,3 +572,35 @@ def minibatch_step(compute_loss: Callable[[], Any], optimizer: Any, epoch: int,
             "lower learning_rate"
         )
     return value
+
+
+# ---------------------------------------------------------------------- devices
+#
+# Estimators with a ``device`` parameter ("cpu", "cuda", "cuda:N", or None: where X lives)
+# train where it says: data given on the other side is moved there once, on that request, at
+# the start of ``fit``. The fitted model lives on that device (``device_``); its other methods
+# take data where the model is and return arrays there (CuPy for a device model), and
+# ``model.to(device)`` moves a fitted model.
+
+
+def fit_device(model: Any, X: Any) -> tuple[str, int | None]:
+    """Where ``model.fit`` runs: ``model.device``, or where ``X`` lives when it is None.
+    Returns ``(kind, index)`` as :func:`latentforge._device.parse_device`, with ``"auto"``
+    resolved. RuntimeError (naming why) when CUDA is asked for or given but unusable."""
+    kind, index = _device.use_device(model.device, "device")
+    if kind == "auto":
+        if not _device.on_device(X):
+            return "cpu", None
+        _device.require_cuda(f"{type(model).__name__}.fit on a CUDA device array")
+        return "cuda", None
+    return kind, index
+
+
+def check_same_device(model: Any, X: Any, name: str = "X") -> None:
+    """TypeError unless ``X`` lives where the fitted ``model`` does (never a silent copy)."""
+    where = getattr(model, "device_", "cpu")
+    here = _device.device_of(X)
+    if (where == "cpu") != (here == "cpu") or (where != "cpu" and here != where):
+        raise TypeError(f"{name} is on {here} but this {type(model).__name__} lives on {where}: "
+                        f"pass {name} where the model is, or move the model first with "
+                        f"model.to({here.split(':')[0]!r})")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from ._base import check_input
+from ._base import check_input, check_same_device
 from ._params import InvalidParameterError, choice_param, int_param, real_param, sizes_param
 from .mlp import MLPClassifier
 
@@ -52,13 +52,13 @@ class ConvNetClassifier(MLPClassifier):
         Dropout after every hidden dense layer.
     activation, optimizer, learning_rate, momentum, weight_decay, l1, max_norm, batch_size,
     max_epochs, min_updates_per_epoch, validation_fraction, early_stopping, patience,
-    adversarial_eps, adversarial_weight, random_state, verbose
+    adversarial_eps, adversarial_weight, random_state, verbose, device
         As :class:`MLPClassifier` (defaults here: ReLU, Adam at 1e-3, batches of 64).
 
     Attributes
     ----------
     input_shape_ : (C, H, W)
-    classes_, n_features_in_ (C*H*W), network_, history_, n_iter_, passes_per_epoch_
+    classes_, n_features_in_ (C*H*W), network_, history_, n_iter_, passes_per_epoch_, device_
         As :class:`MLPClassifier`. ``predict``, ``predict_proba`` and ``score`` take ``X``
         flat or as images, as ``fit`` does.
     """
@@ -91,6 +91,7 @@ class ConvNetClassifier(MLPClassifier):
         adversarial_weight: float = 0.5,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
+        device: str | None = None,
     ):
         super().__init__(
             hidden=hidden, activation=activation, optimizer=optimizer,
@@ -99,7 +100,8 @@ class ConvNetClassifier(MLPClassifier):
             min_updates_per_epoch=min_updates_per_epoch,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
             patience=patience, adversarial_eps=adversarial_eps,
-            adversarial_weight=adversarial_weight, random_state=random_state, verbose=verbose)
+            adversarial_weight=adversarial_weight, random_state=random_state, verbose=verbose,
+            device=device)
         self.input_shape = input_shape
         self.channels = channels
         self.kernel_size = kernel_size
@@ -184,7 +186,9 @@ class ConvNetClassifier(MLPClassifier):
                 and image_shape != tuple(self.input_shape_):
             raise ValueError(f"X has samples of shape {image_shape}, but {type(self).__name__} "
                              f"is expecting {tuple(self.input_shape_)}")
-        return check_input(self, X, "X", True, "network_")
+        X = check_input(self, X, "X", True, "network_", device_ok=True)
+        check_same_device(self, X)
+        return X
 
     # ------------------------------------------------------------------ network
 

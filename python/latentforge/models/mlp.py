@@ -10,15 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from .. import losses, nn, optim
+from .. import _device, losses, nn, optim
 from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 from ._base import (
     ParamsMixin,
     check_input,
+    check_is_fitted,
     check_labels,
     check_labels_like,
+    check_same_device,
     check_X_y,
+    fit_device,
     minibatch_step,
     minibatches,
     progress_bar,
@@ -91,6 +94,17 @@ class MLPClassifier(ParamsMixin):
     verbose : int
         0: silent. 1: a tqdm progress bar per epoch when stderr is a terminal, otherwise one line
         per epoch.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to train. None (the default): where ``X`` lives (a CuPy / CUDA array: its
+        device; anything else: the host). Data given on the other side is moved once, at the
+        start of ``fit``, because this asks for it. The weights are initialised on the host from
+        ``random_state`` and then moved, so a seed gives the same initial network everywhere.
+        The fitted model lives on that device (``device_``): ``predict``, ``predict_proba`` and
+        ``score`` take ``X`` there (CuPy in, CuPy out on a device) and raise TypeError for data
+        on the other side; :meth:`to` moves a fitted model. Class labels are read on the host
+        (``classes_`` is a host array); ``predict`` returns CuPy labels for numeric classes and
+        a numpy array for string classes (strings cannot live on a GPU). ``adversarial_eps``
+        runs on the host only.
 
     Attributes
     ----------
@@ -105,6 +119,8 @@ class MLPClassifier(ParamsMixin):
     passes_per_epoch_ : int
         Passes over the training data in each epoch (1 unless the data set is small, see
         ``min_updates_per_epoch``).
+    device_ : str
+        Where the fitted network lives: "cpu" or "cuda:N".
     """
 
     _estimator_kind = "classifier"
@@ -130,6 +146,7 @@ class MLPClassifier(ParamsMixin):
         adversarial_weight: float = 0.5,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
+        device: str | None = None,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -150,6 +167,7 @@ class MLPClassifier(ParamsMixin):
         self.adversarial_weight = adversarial_weight
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ building blocks
 
@@ -175,6 +193,7 @@ class MLPClassifier(ParamsMixin):
         real_param(self.dropout, "dropout", low=0, high=1, high_open=True)
         real_param(self.adversarial_eps, "adversarial_eps", low=0)
         real_param(self.adversarial_weight, "adversarial_weight", low=0, high=1)
+        _device.parse_device(self.device)
 
     def _build(self, n_in: int, n_out: int, rng: np.random.Generator) -> nn.Sequential:
         layers: list[Any] = []
@@ -205,20 +224,30 @@ class MLPClassifier(ParamsMixin):
     def fit(self, X, y) -> MLPClassifier:
         """Train on ``X`` (n_samples, n_features) and integer or string labels ``y``."""
         self._validate_params()
-        X, y = check_X_y(X, y, integer=True, min_samples=2)
+        kind, index = fit_device(self, X)
+        if kind == "cuda" and self.adversarial_eps > 0:
+            raise ValueError("adversarial_eps > 0 (adversarial training) runs on the host only; "
+                             "use device='cpu' or adversarial_eps=0")
+        X, y = check_X_y(X, y, integer=True, min_samples=2, device_ok=True)
+        X = _device.to_device(X, kind, index, "X")
+        xp = _device.array_module(X)
         rng = check_random_state(self.random_state)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if self.classes_.shape[0] < 2:
             raise ValueError("y has a single class; a classifier needs at least 2")
         self.n_features_in_ = X.shape[1]
+        y_idx = xp.asarray(y_idx)
 
         n_val = int(round(self.validation_fraction * X.shape[0]))
-        order = rng.permutation(X.shape[0])
+        order = xp.asarray(rng.permutation(X.shape[0]))
         val_idx, train_idx = order[:n_val], order[n_val:]
         X_tr, y_tr = X[train_idx], y_idx[train_idx]
         X_val, y_val = X[val_idx], y_idx[val_idx]
 
+        self.device_ = _device.device_of(X)
         self.network_ = self._build(X.shape[1], self.classes_.shape[0], rng)
+        if self.device_ != "cpu":
+            self.network_.to(self.device_)
         opt = self._make_optimizer(self.network_.parameters())
         self.history_: dict[str, list[float]] = {"loss": [], "step_loss": []}
         if n_val:
@@ -238,7 +267,7 @@ class MLPClassifier(ParamsMixin):
             bar = progress_bar(self.verbose, n_batches * passes,
                                f"epoch {epoch + 1}/{self.max_epochs}")
             for p in range(passes):
-                perm = rng.permutation(X_tr.shape[0])
+                perm = xp.asarray(rng.permutation(X_tr.shape[0]))
                 for b, rows in enumerate(batches):
                     idx = perm[rows]
                     # Overflow in a diverging run is reported below as one clear error.
@@ -295,36 +324,59 @@ class MLPClassifier(ParamsMixin):
 
     def _logits(self, X: np.ndarray) -> np.ndarray:
         self.network_.eval()
+        xp = _device.array_module(X)
         out = []
         with no_grad():
             for i in range(0, X.shape[0], 1000):
                 out.append(self.network_(Tensor(X[i:i + 1000])).data)
-        return np.concatenate(out) if out else np.zeros((0, self.classes_.shape[0]), np.float32)
+        return xp.concatenate(out) if out else xp.zeros((0, self.classes_.shape[0]), np.float32)
 
     def _evaluate(self, X, y_idx):
+        xp = _device.array_module(X)
         logits = self._logits(X).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
-        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        loss = float(-logp[np.arange(len(y_idx)), y_idx].mean())
+        logp = logits - xp.log(xp.exp(logits).sum(axis=1, keepdims=True))
+        loss = float(-logp[xp.arange(len(y_idx)), y_idx].mean())
         acc = float((logits.argmax(axis=1) == y_idx).mean())
         self.network_.train()
         return loss, acc
 
     def _check_fitted_input(self, X) -> np.ndarray:
-        """``X`` for a fitted model: 2-D, finite, rows, ``n_features_in_`` columns."""
-        return check_input(self, X, "X", True, "network_")
+        """``X`` for a fitted model: 2-D, finite, rows, ``n_features_in_`` columns, where the
+        model lives."""
+        X = check_input(self, X, "X", True, "network_", device_ok=True)
+        check_same_device(self, X)
+        return X
+
+    def to(self, device: str) -> MLPClassifier:
+        """Move the fitted network to ``device`` ("cpu", "cuda" or "cuda:N"); returns self."""
+        check_is_fitted(self, "network_")
+        self.network_.to(device)
+        probe = next(iter(self.network_.parameters()), None)
+        self.device_ = "cpu" if probe is None else _device.device_of(probe.data)
+        return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``."""
-        logits = self._logits(self._check_fitted_input(X)).astype(np.float64)
+        X = self._check_fitted_input(X)
+        xp = _device.array_module(X)
+        logits = self._logits(X).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
+        p = xp.exp(logits)
         return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def _labels(self, index):
+        """``classes_[index]`` where ``index`` lives; string classes come back on the host."""
+        if not _device.on_device(index):
+            return self.classes_[index]
+        if self.classes_.dtype.kind in "US":
+            return self.classes_[_device.to_device(index, "cpu")]
+        return _device.array_module(index).asarray(self.classes_)[index]
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels (from ``classes_``)."""
         logits = self._logits(self._check_fitted_input(X))
-        return self.classes_[logits.argmax(axis=1)]
+        return self._labels(logits.argmax(axis=1))
 
     def score(self, X, y) -> float:
         """Mean accuracy on ``(X, y)``: ``y`` must hold one label per row of ``X``, of the
@@ -332,6 +384,6 @@ class MLPClassifier(ParamsMixin):
         X = self._check_fitted_input(X)
         y = check_labels(y, X.shape[0])
         check_labels_like(y, self.classes_)
-        pred = self.classes_[self._logits(X).argmax(axis=1)]
+        pred = self.classes_[_device.to_device(self._logits(X).argmax(axis=1), "cpu")]
         return float(np.mean(pred == y))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .. import ops
+from .. import _device, ops
 from .._backend import check_random_state
-from ._base import ParamsMixin, check_array, check_is_fitted
+from ._base import ParamsMixin, check_array, check_is_fitted, check_same_device, fit_device
 from ._params import choice_param, int_param
 
 #: Elements of a float64 row block in :func:`_centred_float32` (bounds its temporary, 32 MiB).
@@ -25,28 +27,30 @@ def _centred_float32(X: np.ndarray, mean: np.ndarray):
     nor overflow (1e25) in the GEMM, and the solvers' results are multiplied back by
     ``scale``."""
     n, d = X.shape
+    xp = _device.array_module(X)
     lo = X.min(axis=0).astype(np.float64) - mean
     hi = X.max(axis=0).astype(np.float64) - mean
-    amax = float(max(np.abs(lo).max(), np.abs(hi).max()))
-    exponent = int(np.frexp(amax)[1]) if amax > 0 and np.isfinite(amax) else 0
-    out = np.empty((n, d), dtype=np.float32)
+    amax = max(float(xp.abs(lo).max()), float(xp.abs(hi).max()))
+    exponent = math.frexp(amax)[1] if amax > 0 and math.isfinite(amax) else 0
+    out = xp.empty((n, d), dtype=np.float32)
     sum_sq = 0.0
     rows = max(1, _BLOCK_ELEMENTS // d)
     for start in range(0, n, rows):
         B = X[start:start + rows].astype(np.float64)
         B -= mean
-        B = np.ldexp(B, -exponent)
-        sum_sq += float(np.einsum("ij,ij->", B, B))
+        B *= math.ldexp(1.0, -exponent)  # a power of two: exact
+        sum_sq += float(xp.einsum("ij,ij->", B, B))
         out[start:start + rows] = B
-    scale = float(np.ldexp(1.0, exponent))
+    scale = float(np.ldexp(1.0, exponent))  # inf, not OverflowError, beyond float64
     return out, scale, sum_sq * scale * scale
 
 
 def _sign_flip(components: np.ndarray):
     """Deterministic signs: the largest-magnitude entry of every component is positive (the
     convention of scikit-learn >= 1.5)."""
-    idx = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(components.shape[0]), idx])
+    xp = _device.array_module(components)
+    idx = xp.argmax(xp.abs(components), axis=1)
+    signs = xp.sign(components[xp.arange(components.shape[0]), idx])
     signs[signs == 0] = 1.0
     components *= signs[:, None]
     return components, signs
@@ -84,7 +88,16 @@ class PCA(ParamsMixin):
     n_iter : int >= 0
         Randomized solver: power iterations (0: none, the plain range finder).
     random_state : None, int or numpy Generator
-        Seeds the randomized solver.
+        Seeds the randomized solver (its random matrix is drawn on the host, so a seed gives
+        the same result on a device).
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to fit. None (the default): where ``X`` lives (a CuPy / CUDA array: its device).
+        Data on the other side is moved once, on this request. The fitted arrays
+        (``components_``, ``mean_``, ...) are then CuPy arrays on that device (``device_``),
+        ``transform`` / ``inverse_transform`` take data there and return CuPy arrays (TypeError
+        for data on the other side), and :meth:`to` moves a fitted model (``save`` needs it on
+        the host). On a device the LAPACK steps are CuPy's (cuSOLVER) and the GEMMs
+        latentforge's CUDA GEMM.
 
     Attributes
     ----------
@@ -104,13 +117,14 @@ class PCA(ParamsMixin):
 
     def __init__(self, n_components: None | int | float = None, whiten: bool = False,
                  svd_solver: str = "auto", n_oversamples: int = 10, n_iter: int = 4,
-                 random_state=None):
+                 random_state=None, device: str | None = None):
         self.n_components = n_components
         self.whiten = whiten
         self.svd_solver = svd_solver
         self.n_oversamples = n_oversamples
         self.n_iter = n_iter
         self.random_state = random_state
+        self.device = device
 
     # ------------------------------------------------------------------ fitting
 
@@ -119,8 +133,11 @@ class PCA(ParamsMixin):
         fitted, ``n_features_in_`` columns."""
         if fitted:
             check_is_fitted(self, "components_")
-        return check_array(X, "X", integer=True, dtype=None, min_samples=1 if fitted else 2,
-                           model=self if fitted else None)
+        X = check_array(X, "X", integer=True, dtype=None, min_samples=1 if fitted else 2,
+                        model=self if fitted else None, device_ok=True)
+        if fitted:
+            check_same_device(self, X)
+        return X
 
     def _n_keep(self, n: int, d: int) -> int | float:
         k = self.n_components
@@ -159,7 +176,9 @@ class PCA(ParamsMixin):
         check_random_state(self.random_state)
         if not isinstance(self.whiten, (bool, np.bool_)):
             raise TypeError(f"whiten must be a bool, got {self.whiten!r}")
-        X = self._check_X(X, fitted=False)
+        kind, index = fit_device(self, X)
+        X = _device.to_device(self._check_X(X, fitted=False), kind, index, "X")
+        xp = _device.array_module(X)
         n, d = X.shape
         keep = self._n_keep(n, d)
         solver = self.svd_solver
@@ -175,11 +194,12 @@ class PCA(ParamsMixin):
             raise ValueError("a fractional n_components needs svd_solver='full'")
         self._out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
         self.n_samples_, self.n_features_in_ = n, d
+        self.device_ = _device.device_of(X)
         self.mean_ = X.mean(axis=0, dtype=np.float64)
         if solver == "full":
             Xc = X.astype(np.float64) - self.mean_
-            total_var = float(np.einsum("ij,ij->", Xc, Xc) / (n - 1))
-            _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+            total_var = float(xp.einsum("ij,ij->", Xc, Xc)) / (n - 1)
+            _, S, Vt = xp.linalg.svd(Xc, full_matrices=False)
             del Xc
         else:
             Xc32, scale, sum_sq = _centred_float32(X, self.mean_)
@@ -194,20 +214,20 @@ class PCA(ParamsMixin):
             Vt, _ = _sign_flip(Vt)
             if isinstance(keep, float):
                 if total_var > 0:
-                    ratio = np.cumsum(S**2 / (n - 1)) / total_var
+                    ratio = _device.to_device(xp.cumsum(S**2 / (n - 1)), "cpu") / total_var
                     keep = min(int(np.searchsorted(ratio, keep, side="left") + 1), len(S))
                 else:  # no variance at all: one (null) component explains all there is
                     keep = 1
             S, Vt = S[:keep], Vt[:keep]
-        S = np.asarray(S, dtype=np.float64)
+        S = S.astype(np.float64)
         var = S**2 / (n - 1)
         self.n_components_ = int(keep)
         self.components_ = Vt.astype(self._out_dtype)
         self.singular_values_ = S.astype(self._out_dtype)
         self.explained_variance_ = var.astype(self._out_dtype)
-        ratio = var / total_var if total_var > 0 else np.zeros_like(var)
+        ratio = var / total_var if total_var > 0 else xp.zeros_like(var)
         self.explained_variance_ratio_ = ratio.astype(self._out_dtype)
-        rest = total_var - float(np.sum(var))
+        rest = total_var - float(var.sum())
         left = min(n, d) - self.n_components_
         self.noise_variance_ = max(rest, 0.0) / left if left > 0 else 0.0
 
@@ -217,31 +237,33 @@ class PCA(ParamsMixin):
         one pass over the data): fast when n >> d. Small eigenvalues carry float32 rounding
         (about 1e-7 of the largest), so the leading components are accurate and the trailing
         ones less so than with "full". Returns the singular values of ``Xc`` and the axes."""
+        xp = _device.array_module(Xc)
         C = ops.gemm(Xc, Xc, trans_a=True).astype(np.float64)
         C = 0.5 * (C + C.T)
-        w, V = np.linalg.eigh(C)
-        order = np.argsort(w)[::-1][:min(Xc.shape)]
-        S = np.sqrt(np.maximum(w[order], 0.0))
-        return S, np.ascontiguousarray(V[:, order].T)
+        w, V = xp.linalg.eigh(C)
+        order = xp.argsort(w)[::-1][:min(Xc.shape)]
+        S = xp.sqrt(xp.maximum(w[order], 0.0))
+        return S, xp.ascontiguousarray(V[:, order].T)
 
     def _randomized(self, Xc: np.ndarray, k: int):
         """Halko, Martinsson & Tropp (2011), algorithm 4.4 with QR-stabilised power iterations,
         on the centred, scaled float32 data ``Xc`` (:func:`_centred_float32`). The products
         with the (n x d) data run on latentforge's float32 GEMM."""
         rng = check_random_state(self.random_state)
+        xp = _device.array_module(Xc)
         n, d = Xc.shape
         p = min(k + int(self.n_oversamples), min(n, d))
-        Q = rng.standard_normal((d, p)).astype(np.float32)
+        Q = xp.asarray(rng.standard_normal((d, p)).astype(np.float32))
         Y = ops.gemm(Xc, Q)                                  # n x p
-        Q, _ = np.linalg.qr(Y)
+        Q, _ = xp.linalg.qr(Y)
         for _ in range(int(self.n_iter)):
-            Z = ops.gemm(Xc, np.ascontiguousarray(Q, np.float32), trans_a=True)  # d x p
-            Z, _ = np.linalg.qr(Z)
-            Y = ops.gemm(Xc, np.ascontiguousarray(Z, np.float32))               # n x p
-            Q, _ = np.linalg.qr(Y)
-        Q = np.ascontiguousarray(Q, np.float32)
+            Z = ops.gemm(Xc, xp.ascontiguousarray(Q, np.float32), trans_a=True)  # d x p
+            Z, _ = xp.linalg.qr(Z)
+            Y = ops.gemm(Xc, xp.ascontiguousarray(Z, np.float32))               # n x p
+            Q, _ = xp.linalg.qr(Y)
+        Q = xp.ascontiguousarray(Q, np.float32)
         Bt = ops.gemm(Xc, Q, trans_a=True)                   # d x p = (Q^T Xc)^T
-        _, S, Vt = np.linalg.svd(Bt.T.astype(np.float64), full_matrices=False)
+        _, S, Vt = xp.linalg.svd(Bt.T.astype(np.float64), full_matrices=False)
         Vt, _ = _sign_flip(Vt[:k].copy())
         return S[:k], Vt
 
@@ -253,9 +275,9 @@ class PCA(ParamsMixin):
     def _whiten_std(self) -> np.ndarray:
         """Per component, the float64 standard deviation that whitening divides by, with 0
         for the components of zero variance (see ``whiten``)."""
-        std = self.singular_values_.astype(np.float64) / np.sqrt(self.n_samples_ - 1)
-        tol = std.max(initial=0.0) * max(self.n_samples_, self.n_features_in_) * \
-            np.finfo(np.float64).eps
+        std = self.singular_values_.astype(np.float64) / math.sqrt(self.n_samples_ - 1)
+        tol = (float(std.max()) if std.size else 0.0) * \
+            max(self.n_samples_, self.n_features_in_) * np.finfo(np.float64).eps
         std[std <= tol] = 0.0
         return std
 
@@ -263,18 +285,32 @@ class PCA(ParamsMixin):
         """Project ``X`` on the principal axes (whitened when ``whiten``)."""
         self._check_fitted()
         X = self._check_X(X, fitted=True)
+        xp = _device.array_module(X)
         Z = (X.astype(np.float64) - self.mean_) @ self.components_.T.astype(np.float64)
         if self.whiten:
             std = self._whiten_std()
-            Z = np.divide(Z, std, out=np.zeros_like(Z), where=std > 0)
+            Z = xp.where(std > 0, Z / xp.where(std > 0, std, 1.0), 0.0)
         return Z.astype(self._out_dtype, copy=False)
+
+    _DEVICE_ARRAYS = ("mean_", "components_", "singular_values_", "explained_variance_",
+                      "explained_variance_ratio_")
+
+    def to(self, device: str) -> PCA:
+        """Move the fitted arrays to ``device`` ("cpu", "cuda" or "cuda:N"); returns self."""
+        self._check_fitted()
+        kind, index = _device.use_device(device)
+        for name in self._DEVICE_ARRAYS:
+            setattr(self, name, _device.to_device(getattr(self, name), kind, index, name))
+        self.device_ = _device.device_of(self.components_)
+        return self
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Map projections ``Z`` (n, n_components_) back to the input space. ``Z`` is checked
         as ``X`` is by ``transform`` (numeric, 2-D, finite)."""
         self._check_fitted()
         Z = check_array(Z, "Z", integer=True, dtype=None, model=self,
-                        n_features=self.n_components_)
+                        n_features=self.n_components_, device_ok=True)
+        check_same_device(self, Z, "Z")
         Z = Z.astype(np.float64)
         if self.whiten:
             Z = Z * self._whiten_std()
