@@ -161,6 +161,28 @@ def test_pca_fractional_components_on_the_device(fake_device):
 def test_host_only_models_refuse_device_arrays(fake_device):
     X = fake_device.to(np.random.default_rng(9).random((20, 6), dtype=np.float32))
     for model in (lf.models.RBM(n_hidden=3), lf.models.TSNE(n_components=2),
-                  lf.models.Autoencoder(hidden=3)):
+                  lf.models.DBN(hidden=(3,))):
         with pytest.raises(TypeError, match="runs on the host only"):
             model.fit(X)
+
+
+@pytest.mark.parametrize("config", [
+    dict(hidden=6, tied=True, corruption=("mask", 0.3), sparsity=("kl", 0.1, 0.5)),
+    dict(hidden=(8, 4), batchnorm=True, corruption=("gaussian", 0.1), loss="mse"),
+    dict(hidden=6, sparsity=("topk", 3), optimizer="momentum"),
+])
+def test_autoencoder_on_the_device_matches_the_host(fake_device, config):
+    X = np.random.default_rng(10).random((64, 12), dtype=np.float32)
+    kw = dict(config, n_epochs=2, batch_size=16, random_state=0)
+    host = lf.models.Autoencoder(**kw).fit(X)
+    dev = lf.models.Autoencoder(**kw).fit(fake_device.to(X))
+    assert dev.device_ == "cuda:0"
+    assert dev.history_["loss"] == host.history_["loss"]
+    Z = dev.transform(fake_device.to(X))
+    assert isinstance(Z, fake_device.cupy.ndarray)
+    np.testing.assert_array_equal(_host(Z), host.transform(X))
+    np.testing.assert_array_equal(_host(dev.inverse_transform(Z)),
+                                  host.inverse_transform(host.transform(X)))
+    assert dev.score(fake_device.to(X)) == host.score(X)
+    with pytest.raises(TypeError, match="lives on cuda:0"):
+        dev.transform(X)

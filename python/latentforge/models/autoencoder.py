@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _device, losses, nn, optim
 from .. import functional as F
-from .. import losses, nn, optim
 from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 from ._base import (
@@ -43,7 +43,9 @@ from ._base import (
     check_array,
     check_input,
     check_is_fitted,
+    check_same_device,
     check_X_y,
+    fit_device,
     fit_stack,
     minibatch_step,
     minibatches,
@@ -154,6 +156,12 @@ class Autoencoder(TransformMixin, ParamsMixin):
         bit-identical run.
     verbose : int
         0: silent. 1: a tqdm bar per epoch on a terminal, otherwise one line per epoch.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to train, as :class:`MLPClassifier`'s: None follows ``X``; data on the other side
+        is moved once on this request; the fitted network lives on ``device_``, ``transform``,
+        ``inverse_transform``, ``reconstruct`` and ``score`` take data there (CuPy in, CuPy
+        out) and :meth:`to` moves it. The corruption noise is drawn on the host from
+        ``random_state`` (the same noise on every device for a seed).
 
     Attributes
     ----------
@@ -191,6 +199,7 @@ class Autoencoder(TransformMixin, ParamsMixin):
         n_epochs: int = 10,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
+        device: str | None = None,
     ):
         self.hidden = hidden
         self.activation = activation
@@ -208,6 +217,7 @@ class Autoencoder(TransformMixin, ParamsMixin):
         self.n_epochs = n_epochs
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ sklearn plumbing
 
@@ -298,11 +308,14 @@ class Autoencoder(TransformMixin, ParamsMixin):
         int_param(self.n_epochs, "n_epochs")
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
-        X = check_input(self, X, name, fitted, "network_")
-        if self.loss == "bce" and (X.min() < 0 or X.max() > 1):
+        X = check_input(self, X, name, fitted, "network_", device_ok=True)
+        if fitted:
+            check_same_device(self, X, name)
+        lo, hi = float(X.min()), float(X.max())
+        if self.loss == "bce" and (lo < 0 or hi > 1):
             raise ValueError(f"{name} must lie in [0, 1] for loss='bce' (got values in "
                              f"[{X.min()}, {X.max()}]); scale it, or use loss='mse'")
-        return np.ascontiguousarray(X)
+        return _device.array_module(X).ascontiguousarray(X)
 
     # ------------------------------------------------------------------ building
 
@@ -385,13 +398,14 @@ class Autoencoder(TransformMixin, ParamsMixin):
         if c is None:
             return X
         kind, amount = c[0], float(c[1])
+        xp = _device.array_module(X)  # the noise is drawn on the host (see ``device``)
         if kind == "mask":
             if amount == 0.0:
                 return X
-            return X * (rng.random(X.shape, dtype=np.float32) >= amount)
+            return X * xp.asarray(rng.random(X.shape, dtype=np.float32) >= amount)
         if amount == 0.0:
             return X
-        return X + np.float32(amount) * rng.standard_normal(X.shape, dtype=np.float32)
+        return X + xp.asarray(np.float32(amount) * rng.standard_normal(X.shape, dtype=np.float32))
 
     def _loss(self, X_in: np.ndarray, X_target: np.ndarray) -> Tensor:
         """Training objective of one minibatch: reconstruction loss of ``X_target`` from
@@ -411,11 +425,16 @@ class Autoencoder(TransformMixin, ParamsMixin):
         """Train on ``X`` (n_samples, n_features) for ``n_epochs`` epochs; ``y`` is ignored.
         Re-initialises the model."""
         self._validate_params()
-        X = self._check_X(X, fitted=False)
+        kind, index = fit_device(self, X)
+        X = _device.to_device(self._check_X(X, fitted=False), kind, index, "X")
+        xp = _device.array_module(X)
         if self.batchnorm and (X.shape[0] < 2 or self.batch_size < 2):
             raise ValueError(f"batchnorm=True needs minibatches of 2 rows or more (a variance): "
                              f"got batch_size={self.batch_size} and {X.shape[0]} sample(s)")
         rng = self._initialize(X.shape[1])
+        self.device_ = _device.device_of(X)
+        if self.device_ != "cpu":
+            self.network_.to(self.device_)
         opt = self._make_optimizer(self.network_.parameters())
         self.history_: dict[str, list[float]] = {"loss": [], "step_loss": []}
         n = X.shape[0]
@@ -423,7 +442,7 @@ class Autoencoder(TransformMixin, ParamsMixin):
         n_batches = len(batches)
         self.network_.train()
         for epoch in range(int(self.n_epochs)):
-            perm = rng.permutation(n)
+            perm = xp.asarray(rng.permutation(n))
             total, t0 = 0.0, time.perf_counter()
             bar = progress_bar(self.verbose, n_batches, f"epoch {epoch + 1}/{self.n_epochs}")
             for b, rows in enumerate(batches):
@@ -452,11 +471,18 @@ class Autoencoder(TransformMixin, ParamsMixin):
 
     def _run(self, module: nn.Module, A: np.ndarray, width: int) -> np.ndarray:
         self.network_.eval()
+        xp = _device.array_module(A)
         out = []
         with no_grad():
             for i in range(0, A.shape[0], 1000):
                 out.append(module(Tensor(A[i:i + 1000])).data)
-        return np.concatenate(out) if out else np.zeros((0, width), np.float32)
+        return xp.concatenate(out) if out else xp.zeros((0, width), np.float32)
+
+    def to(self, device: str) -> Autoencoder:
+        """Move the fitted network to ``device`` ("cpu", "cuda" or "cuda:N"); returns self."""
+        self._network().to(device)
+        self.device_ = _device.device_of(self.components_)
+        return self
 
     def _output(self, Z: np.ndarray) -> np.ndarray:
         """Decoder output: logits for "bce", reconstruction for "mse"."""
@@ -472,8 +498,11 @@ class Autoencoder(TransformMixin, ParamsMixin):
         """Decode codes ``Z`` (n_samples, n_components_) to the input space (sigmoid outputs
         for ``loss="bce"``)."""
         check_is_fitted(self, "network_")
-        Z = check_array(Z, "Z", integer=True, model=self, n_features=self.n_components_)
-        out = self._output(np.ascontiguousarray(Z))
+        Z = check_array(Z, "Z", integer=True, model=self, n_features=self.n_components_,
+                        device_ok=True)
+        check_same_device(self, Z, "Z")
+        xp = _device.array_module(Z)
+        out = self._output(xp.ascontiguousarray(Z))
         if self.loss == "bce":
             out = F._sigmoid(out)
         return out
@@ -490,8 +519,9 @@ class Autoencoder(TransformMixin, ParamsMixin):
         X = self._check_X(X)
         out = self._output(self._run(self.encoder_, X, self.n_components_)).astype(np.float64)
         t = X.astype(np.float64)
+        xp = _device.array_module(X)
         if self.loss == "bce":
-            err = np.maximum(out, 0) - out * t + np.log1p(np.exp(-np.abs(out)))
+            err = xp.maximum(out, 0) - out * t + xp.log1p(xp.exp(-xp.abs(out)))
         else:
             err = (out - t) ** 2
         return float(err.mean())
