@@ -295,6 +295,43 @@ class FakeDeviceEntries:
         self.launches.append((name, device, stream))
 
     # ----------------------------------------------------------- optimizer entries (optim.py)
+    # (and nn.py: the Philox draws of Dropout)
+
+    def optim_step(self, device, stream, rule, param, state0, state1, grad, n, lr,
+                   momentum=0.0, alpha=0.0, rho=0.0, beta1=0.0, beta2=0.0, eps=0.0,
+                   weight_decay=0.0, l1=0.0, step=1):
+        self._launch("optim_step", device, stream)
+        p, g = view(param, (n,)), view(grad, (n,))
+        s0 = view(state0, (n,)) if state0 else None
+        s1 = view(state1, (n,)) if state1 else None
+        if rule == 0:
+            _C.optim_sgd(p, g, lr, weight_decay, l1)
+        elif rule in (1, 2):
+            _C.optim_momentum(p, g, s0, lr, momentum, rule == 2, weight_decay, l1)
+        elif rule == 3:
+            _C.optim_adagrad(p, g, s0, lr, eps, weight_decay, l1)
+        elif rule == 4:
+            _C.optim_rmsprop(p, g, s0, s1, lr, alpha, eps, momentum, weight_decay, l1)
+        elif rule == 5:
+            _C.optim_adam(p, g, s0, s1, step, lr, beta1, beta2, eps, weight_decay, l1)
+        elif rule == 6:
+            _C.optim_adadelta(p, g, s0, s1, lr, rho, eps, weight_decay, l1)
+        else:
+            raise ValueError(f"optim_step: unknown rule {rule}")
+
+    def max_norm(self, device, stream, W, rescaled, rows, cols, max_norm, axis):
+        self._launch("max_norm", device, stream)
+        if axis not in (0, 1):
+            raise ValueError("axis must be 0 or 1")
+        w = view(W, (rows, cols))
+        if rescaled and rows and cols:
+            norms = np.sqrt((w.astype(np.float64) ** 2).sum(axis=1 - axis))
+            view(rescaled, norms.shape, dtype=np.int32)[...] = norms > max_norm
+        _C.optim_max_norm(w, max_norm, axis)
+
+    def uniform(self, device, stream, u, n, seed, stream_id, offset):
+        self._launch("uniform", device, stream)
+        view(u, (n,))[...] = _C.uniform(n, seed, stream_id, offset)
 
     # ----------------------------------------------------------- lf.ops entries (ops.py)
 

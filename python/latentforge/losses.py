@@ -7,6 +7,15 @@ composed from autograd ops.
 
 Targets may be Tensors (then they receive gradients where that makes sense) or array-likes,
 which are converted once to the compute dtype (integer 0/1 targets are accepted here).
+
+On a CUDA device: every loss runs on device Tensors (CuPy arrays) with the same formulas,
+written once against ``xp`` (numpy or cupy, :func:`latentforge._device.array_module`), and
+returns a 0-d Tensor on that device (reading it with ``float(loss.item())`` is a sync). A target
+or label array given as *host* data (a numpy array or list, not a Tensor) for a prediction on the
+device is copied there once with ``cupy.asarray``: passing host data as the target is the
+caller's choice of that copy (keep targets on the device to avoid it). Tensors on different
+sides (a host Tensor with a device Tensor), or device targets for a host prediction, raise
+``TypeError``: nothing is ever copied from the device to the host.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _device
 from .functional import _sigmoid
 from .tensor import Context, Function, Tensor, get_default_dtype
 
@@ -30,20 +40,36 @@ __all__ = [
 ]
 
 
-def _tensor(x: Any, name: str) -> Tensor:
+def _tensor(x: Any, name: str, like: Tensor | None = None) -> Tensor:
     """``x`` itself when a Tensor, else a Tensor of its values in the compute dtype (then it
-    carries no gradient); TypeError naming ``name`` for None, ragged or non-numeric input."""
+    carries no gradient); TypeError naming ``name`` for None, ragged or non-numeric input.
+
+    Host data ``x`` for a ``like`` on the device is copied to that device (see the module
+    docstring); a device array stays where it is."""
     if isinstance(x, Tensor):
         return x
     if x is None:
         raise TypeError(f"{name} must be a Tensor or a numeric array-like, got None")
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
+    if not isinstance(x, np.ndarray) and _device.on_device(x):
+        arr = _device.as_cupy(x, name)
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    return Tensor(arr.astype(get_default_dtype(), copy=False))
+    arr = arr.astype(get_default_dtype(), copy=False)
+    if like is not None and isinstance(arr, np.ndarray) and _device.on_device(like.data):
+        arr = _device.to_device(arr, "cuda", int(like.device.split(":")[1]), name)
+    return Tensor(arr)
+
+
+def _same_side(a: Tensor, b: Tensor, names: tuple = ("pred", "target")) -> None:
+    """TypeError (from :func:`latentforge._device.classify`) when one of ``a``, ``b`` is on a
+    CUDA device and the other on the host."""
+    if not (isinstance(a.data, np.ndarray) and isinstance(b.data, np.ndarray)):
+        _device.classify({names[0]: a.data, names[1]: b.data})
 
 
 def _same_shape(a: Tensor, b: Tensor, what: str, names: tuple = ("pred", "target")) -> None:
@@ -69,8 +95,9 @@ def _number(v: Any, name: str, ok: Any, rule: str) -> float:
 def mse(pred: Tensor, target: Any) -> Tensor:
     """Mean squared error ``mean((pred - target)**2)``."""
     pred = _tensor(pred, "pred")
-    target = _tensor(target, "target")
+    target = _tensor(target, "target", like=pred)
     _same_shape(pred, target, "mse")
+    _same_side(pred, target)
     d = pred - target
     return (d * d).mean()
 
@@ -83,10 +110,11 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, p: np.ndarray, t: np.ndarray, *, eps: float) -> np.ndarray:
-        pc = np.clip(p, eps, 1.0 - eps)
-        log_p, log_q = np.log(pc), np.log1p(-pc)
+        xp = _device.array_module(p)
+        pc = xp.clip(p, eps, 1.0 - eps)
+        log_p, log_q = xp.log(pc), xp.log1p(-pc)
         ctx.save_for_backward(pc, t, (p >= eps) & (p <= 1.0 - eps), log_p - log_q)
-        return np.asarray(-np.mean(t * log_p + (1.0 - t) * log_q), dtype=p.dtype)
+        return xp.asarray(-xp.mean(t * log_p + (1.0 - t) * log_q), dtype=p.dtype)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -104,8 +132,9 @@ def binary_cross_entropy(probs: Tensor, target: Any, eps: float = 1e-7) -> Tenso
     :func:`binary_cross_entropy_with_logits` when the logits are available.
     """
     probs = _tensor(probs, "probs")
-    target = _tensor(target, "target")
+    target = _tensor(target, "target", like=probs)
     _same_shape(probs, target, "binary_cross_entropy", ("probs", "target"))
+    _same_side(probs, target, ("probs", "target"))
     eps = _number(eps, "eps", lambda f: 0.0 < f < 0.5, "in (0, 0.5)")
     return BinaryCrossEntropy.apply(probs, target, eps=eps)
 
@@ -115,9 +144,10 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx: Context, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        xp = _device.array_module(z)
         ctx.save_for_backward(z, t)
-        loss = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
-        return np.asarray(loss.mean(), dtype=z.dtype)
+        loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+        return xp.asarray(loss.mean(), dtype=z.dtype)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -132,8 +162,9 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any) -> Tensor:
     """Binary cross-entropy of ``sigmoid(logits)`` against ``target``, mean over elements,
     computed without forming the sigmoid (finite for any logit)."""
     logits = _tensor(logits, "logits")
-    target = _tensor(target, "target")
+    target = _tensor(target, "target", like=logits)
     _same_shape(logits, target, "binary_cross_entropy_with_logits", ("logits", "target"))
+    _same_side(logits, target, ("logits", "target"))
     return BinaryCrossEntropyWithLogits.apply(logits, target)
 
 
@@ -142,19 +173,21 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Context, z: np.ndarray, *, labels: np.ndarray) -> np.ndarray:
+        xp = _device.array_module(z)
         n = z.shape[0]
         shifted = z - z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(shifted).sum(axis=1))
-        rows = np.arange(n)
+        lse = xp.log(xp.exp(shifted).sum(axis=1))
+        rows = xp.arange(n)
         ctx.save_for_backward(shifted, lse, labels)
-        return np.asarray(np.mean(lse - shifted[rows, labels]), dtype=z.dtype)
+        return xp.asarray(xp.mean(lse - shifted[rows, labels]), dtype=z.dtype)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         shifted, lse, labels = ctx.saved_tensors
+        xp = _device.array_module(shifted)
         n = shifted.shape[0]
-        p = np.exp(shifted - lse[:, None])
-        p[np.arange(n), labels] -= 1.0
+        p = xp.exp(shifted - lse[:, None])
+        p[xp.arange(n), labels] -= 1.0
         return (p * (g / n),)
 
 
@@ -165,16 +198,25 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     ----------
     logits : Tensor, shape ``(N, C)``
     labels : integer array_like, shape ``(N,)``, values in ``[0, C)``
+        For logits on a CUDA device: a CuPy integer array on that device, or host data,
+        which is checked on the host and copied to the device once (``cupy.asarray``).
     """
     logits = _tensor(logits, "logits")
     if logits.ndim != 2 or logits.shape[0] == 0:
         raise ValueError(f"logits must have shape (N, C) with N > 0, got {logits.shape}")
     if labels is None:
         raise TypeError("labels must be an integer array-like, got None")
-    try:
-        labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"labels cannot be converted to an array: {exc}") from None
+    raw = labels.data if isinstance(labels, Tensor) else labels
+    on_dev = not isinstance(logits.data, np.ndarray) and _device.on_device(logits.data)
+    if not isinstance(raw, np.ndarray) and _device.on_device(raw):
+        if not on_dev:
+            _device.classify({"labels": raw, "logits": logits.data})  # the TypeError
+        labels = _device.as_cupy(raw, "labels")
+    else:
+        try:
+            labels = np.asarray(raw)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"labels cannot be converted to an array: {exc}") from None
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (logits.shape[0],):
@@ -182,8 +224,11 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     n_classes = logits.shape[1]
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"labels must be in [0, {n_classes}), got range "
-                         f"[{labels.min()}, {labels.max()}]")
-    return SoftmaxCrossEntropy.apply(logits, labels=labels.astype(np.intp))
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    labels = labels.astype(np.intp)
+    if on_dev and isinstance(labels, np.ndarray):
+        labels = _device.to_device(labels, "cuda", int(logits.device.split(":")[1]), "labels")
+    return SoftmaxCrossEntropy.apply(logits, labels=labels)
 
 
 def _param_list(params: Any) -> list[Tensor]:

@@ -9,6 +9,13 @@ True
 Weight layout follows PyTorch: ``Linear.weight`` has shape ``(out_features, in_features)``
 and the layer computes ``act(x @ weight.T + bias)`` in one fused native GEMM
 (``trans_w=True``: the kernel reads the transpose in place, no copy).
+
+CUDA devices: layers are built and initialised on the host (the seeded numpy RNG, so a model made
+with a ``random_state`` is the same wherever it later runs); :meth:`Module.to` then moves every
+parameter and buffer to the device, keeping the same :class:`Parameter` objects. As in PyTorch,
+make the optimizer *after* ``.to()`` (its state is allocated where the parameters live at its
+first step). Dropout draws its masks on the input's side with the same Philox stream, so a seed
+gives the same masks on the host and on a device.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _device
 from . import functional as F
 from ._backend import check_random_state
 from .functional import _input
@@ -59,6 +66,26 @@ def _positive_int(v: Any, name: str) -> int:
     if v > np.iinfo(np.intp).max // 8:
         raise ValueError(f"{name} = {v} is more than an array can hold")
     return int(v)
+
+
+def _copy(a: Any) -> Any:
+    """A copy of ``a`` where it lives (a device array is copied on its own device)."""
+    if isinstance(a, np.ndarray):
+        return a.copy()
+    cupy = _device.array_module(a)
+    with cupy.cuda.Device(a.device.id):
+        return a.copy()
+
+
+def _uniform(like: Any, shape: tuple[int, ...], seed: int, stream: int, offset: int) -> Any:
+    """``_C.uniform(shape, seed, stream, offset)`` drawn where ``like`` lives: on the host, or on
+    its CUDA device by ``_C.device.uniform`` (the same Philox draws, so the same values)."""
+    if isinstance(like, np.ndarray) or not _device.on_device(like):
+        return _C.uniform(shape, seed, stream, offset)
+    call = _device.Call("Dropout (the mask)", x=like)
+    u = call.empty(shape)
+    call.launch(_C.device.uniform, _device.ptr(u), int(u.size), seed, stream, offset)
+    return u
 
 
 class Parameter(Tensor):
@@ -151,12 +178,62 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    # ----------------------------------------------------------------- devices
+    def _arrays(self) -> Iterator[tuple[Any, str, Any]]:
+        """``(owner, attribute, array)`` for every distinct parameter (owner: the Parameter,
+        attribute ``"data"``) and every buffer (a public array attribute of a module)."""
+        for p in self.parameters():
+            yield p, "data", p.data
+        for mod in self.modules():
+            for n, v in vars(mod).items():
+                if not n.startswith("_") and (isinstance(v, np.ndarray) or _device.on_device(v)):
+                    yield mod, n, v
+
+    def to(self, device: str) -> Module:
+        """Move every parameter (and its ``.grad``) and every buffer (e.g. BatchNorm running
+        statistics) to ``device`` (``"cpu"``, ``"cuda"`` or ``"cuda:N"``); returns ``self``.
+
+        The arrays are replaced in place: the :class:`Parameter` objects stay the same (tied
+        weights stay tied), their ``.data`` is a copy on the new device (CuPy there, numpy on
+        the host); arrays already there are kept. This is an explicit copy, the only one: make
+        the optimizer after ``.to()``, as in PyTorch (an optimizer made before keeps its state
+        where it was and refuses to step a moved parameter: :meth:`Optimizer.load_state_dict`
+        of its ``state_dict()`` moves that state across). Raises (before moving anything)
+        RuntimeError when CUDA is unavailable, ValueError for an unknown device or an array on
+        another CUDA device than ``cuda:N``.
+        """
+        kind, index = _device.use_device(device, "device")
+        moves = []
+        for owner, attr, arr in self._arrays():
+            moves.append((owner, attr, _device.to_device(arr, kind, index, attr)))
+            if isinstance(owner, Parameter) and owner.grad is not None:
+                moves.append((owner, "grad", _device.to_device(owner.grad, kind, index, "grad")))
+        for owner, attr, arr in moves:
+            setattr(owner, attr, arr)
+        return self
+
+    @property
+    def device(self) -> str:
+        """Where the parameters live: ``"cpu"`` or ``"cuda:N"`` (``"cpu"`` for a module without
+        parameters); RuntimeError if they are on several devices."""
+        where = {p.device for p in self.parameters()}
+        if len(where) > 1:
+            raise RuntimeError(f"{type(self).__name__} has parameters on several devices: "
+                               f"{sorted(where)}; move it with .to(device)")
+        return where.pop() if where else "cpu"
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter's array, keyed by dotted name."""
-        return OrderedDict((n, p.data.copy()) for n, p in self.named_parameters())
+        """Copies of every parameter's array, keyed by dotted name, where they live: numpy
+        arrays for host parameters, CuPy arrays on their device for device ones (bring them to
+        the host explicitly, e.g. ``cupy.asnumpy``, to save them)."""
+        return OrderedDict((n, _copy(p.data)) for n, p in self.named_parameters())
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
         """Copy arrays from ``state`` into the parameters (in place, keeping their dtype).
+
+        Each value is copied to where its parameter lives (host or device, whichever side the
+        value comes from: this is an explicit copy); a value on another CUDA device than its
+        parameter raises ValueError.
 
         Raises ``KeyError`` for missing or unexpected keys when ``strict``, ``ValueError`` for
         a shape mismatch and ``TypeError`` for non-floating arrays. Nothing is modified unless
@@ -174,8 +251,11 @@ class Module:
         for name, value in state.items():
             if name not in params:
                 continue
+            raw = value.data if isinstance(value, Tensor) else value
             try:
-                arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+                arr = (_device.as_cupy(raw, name)
+                       if not isinstance(raw, np.ndarray) and _device.on_device(raw)
+                       else np.asarray(raw))
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"load_state_dict: {name} cannot be converted to an array: "
                                 f"{exc}") from None
@@ -186,8 +266,15 @@ class Module:
                 raise ValueError(
                     f"load_state_dict: {name} has shape {arr.shape}, parameter is {p.shape}"
                 )
-            staged.append((p, arr))
-        for p, arr in staged:
+            staged.append((name, p, arr))
+        moved = []  # each value copied to its parameter's side (explicit), all before writing
+        for name, p, arr in staged:
+            if isinstance(p.data, np.ndarray):
+                moved.append((p, _device.to_device(arr, "cpu", name=name)))
+            else:
+                index = int(p.device.split(":")[1])
+                moved.append((p, _device.to_device(arr, "cuda", index, name)))
+        for p, arr in moved:
             p.data[...] = arr
 
     def __repr__(self) -> str:
@@ -366,7 +453,7 @@ class Dropout(Module):
         x = _input(x, "x")
         if not self.training or self.p == 0.0:
             return x
-        u = _C.uniform(tuple(x.shape), self.seed, self.STREAM, self.offset)
+        u = _uniform(x.data, tuple(x.shape), self.seed, self.STREAM, self.offset)
         self.offset += int(u.size)
         keep = u >= np.float32(self.p)
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
@@ -749,7 +836,7 @@ class Dropout2d(Dropout):
         if not self.training or self.p == 0.0:
             return x
         n, c = x.shape[:2]
-        u = _C.uniform((n, c), self.seed, self.STREAM, self.offset)
+        u = _uniform(x.data, (n, c), self.seed, self.STREAM, self.offset)
         self.offset += int(u.size)
         keep = (u >= np.float32(self.p)).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         return x * Tensor._from_op(keep.reshape(n, c, 1, 1), requires_grad=False)

@@ -14,6 +14,21 @@ Parameters are duck-typed: any object with
 Arrays of any other dtype or layout raise ``TypeError``/``ValueError`` rather than being converted
 on every step (a per-step copy would also break the in-place update).
 
+Parameters on a CUDA device
+---------------------------
+A parameter whose ``.data`` is a device array (CuPy, see :mod:`latentforge._device`) is updated
+on its device by the fused kernel ``_C.device.optim_step`` (one launch per parameter, on CuPy's
+current stream; ``max_norm`` through ``_C.device.max_norm``), with the same rules, state names
+and float32 math as on the host. Its ``.grad`` must be a float32 C-contiguous device array on the
+same device (a host gradient for a device parameter, or the reverse: ``TypeError``; nothing is
+ever copied between host and device), and its state buffers are allocated on that device. The
+path is chosen per parameter by where ``.data`` lives; host parameters take the numpy path
+unchanged. Make the optimizer *after* moving the model (``Module.to("cuda")``), as in PyTorch:
+state created on the host for a parameter later moved to the device is refused with a
+``TypeError`` at the next step. :meth:`Optimizer.load_state_dict` copies each state buffer to
+where its parameter lives (the one explicit host<->device copy here), and
+:meth:`Optimizer.state_dict` returns copies where the state lives.
+
 Update rules (``g`` is the gradient after regularisation, ``p`` the parameter before the step)::
 
     g = grad + weight_decay * p + l1 * sign(p)                     (sign(0) = 0)
@@ -65,9 +80,15 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _device
 
 __all__ = ["SGD", "AdaDelta", "AdaGrad", "Adam", "Optimizer", "RMSProp"]
+
+
+# Rule codes of _C.device.optim_step (lf::OptimRule, csrc/ops/optim.h) and its hyperparameters
+# that a rule does not read.
+_SGD, _MOMENTUM, _NESTEROV, _ADAGRAD, _RMSPROP, _ADAM, _ADADELTA = range(7)
+_NO_HYPER = dict(momentum=0.0, alpha=0.0, rho=0.0, beta1=0.0, beta2=0.0, eps=0.0)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -117,6 +138,8 @@ def _common(lr: Any, weight_decay: Any, l1: Any, max_norm: Any) -> dict[str, Any
 
 def _check_data(data: Any, i: int) -> np.ndarray:
     if not isinstance(data, np.ndarray):
+        if _device.on_device(data):
+            return _check_device_data(data, i)
         raise TypeError(f"parameter {i}: .data must be a numpy array, got {type(data).__name__}")
     if data.dtype != np.float32:
         raise TypeError(
@@ -133,8 +156,30 @@ def _check_data(data: Any, i: int) -> np.ndarray:
     return data
 
 
+def _check_device_data(data: Any, i: int) -> Any:
+    """The checks of :func:`_check_data` for a parameter on a CUDA device (read from its
+    ``__cuda_array_interface__``; the device itself is checked when the step launches)."""
+    arr = _device.device_array(data, f"parameter {i} .data")
+    if arr.dtype != np.float32:
+        raise TypeError(
+            f"parameter {i}: .data must be float32 (it is updated in place), got dtype "
+            f"{arr.dtype} on the device; convert it once with .astype(cupy.float32)"
+        )
+    if not arr.c_contiguous:
+        raise ValueError(f"parameter {i}: .data must be C-contiguous (it is updated in place)")
+    if arr.readonly:
+        raise ValueError(f"parameter {i}: .data must be writable")
+    return data
+
+
 def _check_grad(grad: Any, data: np.ndarray, i: int) -> np.ndarray:
     if not isinstance(grad, np.ndarray):
+        if _device.on_device(grad):
+            raise TypeError(
+                f"parameter {i}: .grad is on {_device.device_of(grad)} but .data is on the "
+                "host; keep both on one device (latentforge never copies between host and "
+                "device implicitly)"
+            )
         raise TypeError(f"parameter {i}: .grad must be a numpy array or None, got "
                         f"{type(grad).__name__}")
     if grad.dtype != np.float32:
@@ -152,6 +197,34 @@ def _check_grad(grad: Any, data: np.ndarray, i: int) -> np.ndarray:
     return grad
 
 
+def _copy_state(v: Any) -> Any:
+    """A copy of a state buffer where it lives (a device buffer stays on its device)."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if _device.on_device(v):
+        cupy = _device.array_module(v)
+        with cupy.cuda.Device(v.device.id):
+            return v.copy()
+    return v
+
+
+def _placed_like(arr: Any, data: Any, name: str) -> Any:
+    """A float32 C-contiguous copy of ``arr`` (numpy or CuPy) where ``data`` lives: the
+    explicit host<->device copy of :meth:`Optimizer.load_state_dict`."""
+    if isinstance(data, np.ndarray) or not _device.on_device(data):
+        if _device.on_device(arr):
+            arr = _device.to_device(arr, "cpu", name=name)
+        return np.array(arr, dtype=np.float32, order="C", copy=True)
+    index = int(_device.device_of(data).split(":")[1])
+    if not _device.on_device(arr):
+        return _device.to_device(np.ascontiguousarray(arr, dtype=np.float32), "cuda", index,
+                                 name)
+    arr = _device.to_device(arr, "cuda", index, name)  # ValueError on another device
+    cupy = _device.array_module(arr)
+    with cupy.cuda.Device(index):
+        return cupy.array(arr, dtype=np.float32, copy=True, order="C")
+
+
 # ----------------------------------------------------------------------------- base class
 
 
@@ -161,9 +234,10 @@ class Optimizer:
     Parameters
     ----------
     params : iterable of parameter objects
-        Objects with ``.data`` (float32 C-contiguous writable ndarray, updated in place) and
-        ``.grad`` (ndarray of the same shape, or None to skip the parameter). Each object may
-        appear once.
+        Objects with ``.data`` (float32 C-contiguous writable ndarray, updated in place; or such
+        a CuPy array on a CUDA device, see the module docstring) and ``.grad`` (an array of the
+        same shape on the same side, or None to skip the parameter). Each object may appear
+        once.
     defaults : dict
         Hyperparameters, validated by the subclass.
 
@@ -244,7 +318,11 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            data = _check_data(p.data, i)
+            data = p.data
+            if not isinstance(data, np.ndarray) and _device.on_device(data):
+                self._step_device(i, data, p.grad, names, max_norm)
+                continue
+            data = _check_data(data, i)
             grad = _check_grad(p.grad, data, i)
             st = self.state[i]
             if not st:
@@ -260,11 +338,88 @@ class Optimizer:
             st["step"] += 1  # the count including this update (Adam's bias correction)
             try:
                 self._update(data, grad, st)
-            except BaseException:
+            except BaseException as exc:
                 st["step"] -= 1
+                stray = [n for n in names if not isinstance(st[n], np.ndarray)]
+                if isinstance(exc, TypeError) and stray:  # the kernel refused a device buffer
+                    raise TypeError(
+                        f"parameter {i} is on the host but its optimizer state {stray[0]!r} is "
+                        f"{type(st[stray[0]]).__name__}: make the optimizer after moving the "
+                        "model (Module.to), or move the state with "
+                        "load_state_dict(opt.state_dict())"
+                    ) from exc
                 raise
             if max_norm is not None and data.ndim == 2:
                 _C.optim_max_norm(data, max_norm, 1)
+
+    def _step_device(self, i: int, data: Any, grad: Any, names: tuple[str, ...],
+                     max_norm: float | None) -> None:
+        """:meth:`step` for a parameter on a CUDA device: ``_C.device.optim_step`` (and
+        ``_C.device.max_norm``) on its device, on CuPy's current stream; state buffers are
+        allocated there at the first update."""
+        _check_device_data(data, i)
+        if not _device.on_device(grad):
+            raise TypeError(
+                f"parameter {i}: .data is on {_device.device_of(data)} but .grad is host data "
+                f"({type(grad).__name__}); keep both on one device (latentforge never copies "
+                "between host and device implicitly)"
+            )
+        st = self.state[i]
+        for name in names if st else ():
+            if not _device.on_device(st[name]):
+                raise TypeError(
+                    f"parameter {i} is on {_device.device_of(data)} but its optimizer state "
+                    f"{name!r} is on the host: make the optimizer after moving the model "
+                    "(Module.to), or move the state with load_state_dict(opt.state_dict())"
+                )
+        what = f"{type(self).__name__}.step (parameter {i})"
+        call = _device.Call(what, param=data, grad=grad,
+                            **({name: st[name] for name in names} if st else {}))
+        call.contiguous("param")
+        g = call.contiguous("grad")
+        if g.shape != data.shape:
+            raise ValueError(
+                f"parameter {i}: .grad has shape {g.shape} but .data has shape {data.shape}"
+            )
+        p_arr = call["param"]
+        if p_arr.ptr < g.ptr + g.size * 4 and g.ptr < p_arr.ptr + p_arr.size * 4:
+            raise ValueError(f"parameter {i}: .grad must not share memory with .data")
+        if not st:
+            st["step"] = 0
+            for name in names:
+                st[name] = call.zeros(data.shape)
+        for name in names:
+            if name in call.arrays:
+                call.contiguous(name)
+            if st[name].shape != data.shape:
+                raise ValueError(
+                    f"parameter {i}: .data has shape {data.shape} but its state "
+                    f"{name!r} has shape {st[name].shape}"
+                )
+        rule, state0, state1, hyper = self._device_rule(st)
+        h = dict(_NO_HYPER, lr=self.defaults["lr"], weight_decay=self.defaults["weight_decay"],
+                 l1=self.defaults["l1"], **hyper)
+        st["step"] += 1
+        try:
+            call.launch(
+                _C.device.optim_step, rule, _device.ptr(data),
+                _device.ptr(state0) if state0 is not None else 0,
+                _device.ptr(state1) if state1 is not None else 0,
+                _device.ptr(grad), int(data.size), h["lr"], h["momentum"], h["alpha"], h["rho"],
+                h["beta1"], h["beta2"], h["eps"], h["weight_decay"], h["l1"], st["step"],
+            )
+        except BaseException:
+            st["step"] -= 1
+            raise
+        if max_norm is not None and data.ndim == 2:
+            rows, cols = data.shape
+            # rescaled=0: no per-row flags (reading them back would be a sync); axis 1: rows.
+            call.launch(_C.device.max_norm, _device.ptr(data), 0, rows, cols, max_norm, 1)
+
+    def _device_rule(self, st: dict[str, Any]) -> tuple[int, Any, Any, dict[str, float]]:
+        """``(rule code, state0, state1, hyperparameters)`` of ``_C.device.optim_step`` for this
+        optimizer (the codes of ``csrc/bindings/bind_device.cpp``)."""
+        raise NotImplementedError  # pragma: no cover
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients.
@@ -288,12 +443,14 @@ class Optimizer:
         Returns
         -------
         dict
-            ``{"hyper": {...}, "state": {index: {"step": int, buffer_name: ndarray}}}``, where
+            ``{"hyper": {...}, "state": {index: {"step": int, buffer_name: array}}}``, where
             ``index`` is the parameter's position and only parameters updated at least once
-            appear.
+            appear. Each buffer is copied where it lives: a numpy array for a host parameter,
+            a CuPy array on the parameter's device for a device one (bring it to the host
+            explicitly, e.g. ``cupy.asnumpy``, to save it).
         """
         state = {
-            i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+            i: {k: (v if k == "step" else _copy_state(v)) for k, v in st.items()}
             for i, st in enumerate(self.state)
             if st
         }
@@ -301,6 +458,12 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`state_dict` (copied; validated before applying).
+
+        Each buffer is copied to where its parameter lives *now*, whatever side it comes from:
+        host (numpy) state loaded into an optimizer of device parameters is copied to their
+        device, device state into one of host parameters is copied to the host. This explicit
+        copy is the way to carry optimizer state across ``Module.to``; state on another CUDA
+        device than the parameter's raises ValueError (no implicit peer copy).
 
         Raises
         ------
@@ -331,16 +494,21 @@ class Optimizer:
             step = entry["step"]
             if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
                 raise ValueError(f"state of parameter {key}: step must be an int >= 0")
-            shape = self.params[key].data.shape
+            data = self.params[key].data
+            shape = data.shape
             st: dict[str, Any] = {"step": int(step)}
             for name in names:
-                arr = np.asarray(entry[name])
+                src = entry[name]
+                if _device.on_device(src):
+                    arr = _device.as_cupy(src, f"state {name!r} of parameter {key}")
+                else:
+                    arr = np.asarray(src)
                 if arr.dtype.kind != "f" or arr.shape != shape:
                     raise ValueError(
                         f"state of parameter {key}: {name!r} must be a float array of shape "
                         f"{shape}, got {arr.dtype} {arr.shape}"
                     )
-                st[name] = np.array(arr, dtype=np.float32, order="C", copy=True)
+                st[name] = _placed_like(arr, data, f"state {name!r} of parameter {key}")
             new_state[int(key)] = st
         self.defaults = hyper
         self.state = new_state
@@ -401,6 +569,13 @@ class SGD(Optimizer):
         else:
             _C.optim_sgd(data, grad, h["lr"], h["weight_decay"], h["l1"])
 
+    def _device_rule(self, st):
+        h = self.defaults
+        if h["momentum"] > 0:
+            rule = _NESTEROV if h["nesterov"] else _MOMENTUM
+            return rule, st["momentum_buffer"], None, {"momentum": h["momentum"]}
+        return _SGD, None, None, {}
+
 
 class AdaGrad(Optimizer):
     """AdaGrad: per-element steps scaled by the root of the summed squared gradients.
@@ -432,6 +607,9 @@ class AdaGrad(Optimizer):
     def _update(self, data, grad, st):
         h = self.defaults
         _C.optim_adagrad(data, grad, st["sum"], h["lr"], h["eps"], h["weight_decay"], h["l1"])
+
+    def _device_rule(self, st):
+        return _ADAGRAD, st["sum"], None, {"eps": self.defaults["eps"]}
 
 
 class RMSProp(Optimizer):
@@ -477,6 +655,11 @@ class RMSProp(Optimizer):
         h = self.defaults
         _C.optim_rmsprop(data, grad, st["square_avg"], st.get("momentum_buffer"), h["lr"],
                          h["alpha"], h["eps"], h["momentum"], h["weight_decay"], h["l1"])
+
+    def _device_rule(self, st):
+        h = self.defaults
+        return (_RMSPROP, st["square_avg"], st.get("momentum_buffer"),
+                {"alpha": h["alpha"], "eps": h["eps"], "momentum": h["momentum"]})
 
 
 class Adam(Optimizer):
@@ -524,6 +707,11 @@ class Adam(Optimizer):
         _C.optim_adam(data, grad, st["exp_avg"], st["exp_avg_sq"], st["step"], h["lr"], b1, b2,
                       h["eps"], h["weight_decay"], h["l1"])
 
+    def _device_rule(self, st):
+        h = self.defaults
+        b1, b2 = h["betas"]
+        return _ADAM, st["exp_avg"], st["exp_avg_sq"], {"beta1": b1, "beta2": b2, "eps": h["eps"]}
+
 
 class AdaDelta(Optimizer):
     """AdaDelta (Zeiler 2012): steps scaled by the ratio of running RMS of updates and gradients.
@@ -560,3 +748,7 @@ class AdaDelta(Optimizer):
         h = self.defaults
         _C.optim_adadelta(data, grad, st["square_avg"], st["acc_delta"], h["lr"], h["rho"],
                           h["eps"], h["weight_decay"], h["l1"])
+
+    def _device_rule(self, st):
+        h = self.defaults
+        return _ADADELTA, st["square_avg"], st["acc_delta"], {"rho": h["rho"], "eps": h["eps"]}
