@@ -365,6 +365,178 @@ class FakeDeviceEntries:
         view(y, ref.shape)[...] = ref
 
     # ----------------------------------------------------------- autograd entries (functional.py)
+    # Each runs the CPU kernel of the host path (log-softmax, which has none, runs the CUDA
+    # kernel's source through the emulator when it is built, else the kernel's float64 contract).
+
+    def activation_forward(self, device, stream, y, x, n, activation):
+        self._launch("activation_forward", device, stream)
+        view(y, (n,))[...] = _C.activation_forward(view(x, (n,)), activation)
+
+    def activation_backward(self, device, stream, dx, dy, y, n, activation):
+        self._launch("activation_backward", device, stream)
+        view(dx, (n,))[...] = _C.activation_backward(view(dy, (n,)), view(y, (n,)), activation)
+
+    def softmax_rows(self, device, stream, y, x, rows, cols):
+        self._launch("softmax_rows", device, stream)
+        view(y, (rows, cols))[...] = _C.softmax_rows(view(x, (rows, cols)))
+
+    def softmax_rows_backward(self, device, stream, dx, dy, y, rows, cols):
+        self._launch("softmax_rows_backward", device, stream)
+        view(dx, (rows, cols))[...] = _C.softmax_rows_backward(view(dy, (rows, cols)),
+                                                               view(y, (rows, cols)))
+
+    @staticmethod
+    def _emu():
+        """The CUDA emulator (test-only; None in a LATENTFORGE_EMU=OFF build)."""
+        try:
+            from latentforge import _emu
+        except ImportError:
+            return None
+        return _emu
+
+    def log_softmax_rows(self, device, stream, y, x, rows, cols):
+        self._launch("log_softmax_rows", device, stream)
+        xa = view(x, (rows, cols))
+        emu = self._emu()
+        if emu is not None:
+            out = emu.elementwise_cuda("log_softmax_forward", xa.copy())
+        else:
+            z = xa.astype(np.float64) - xa.max(axis=1, keepdims=True)
+            out = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        view(y, (rows, cols))[...] = out
+
+    def log_softmax_rows_backward(self, device, stream, dx, dy, y, rows, cols):
+        self._launch("log_softmax_rows_backward", device, stream)
+        dya, ya = view(dy, (rows, cols)), view(y, (rows, cols))
+        emu = self._emu()
+        if emu is not None:
+            out = emu.elementwise_cuda("log_softmax_backward", dya.copy(), ya.copy())
+        else:
+            d64 = dya.astype(np.float64)
+            out = d64 - np.exp(ya.astype(np.float64)) * d64.sum(axis=1, keepdims=True)
+        view(dx, (rows, cols))[...] = out
+
+    def conv2d_backward_data(self, device, stream, dx, dy, w, g):
+        self._launch("conv2d_backward_data", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw, ph, pw = g
+        oh, ow = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        view(dx, (N, C_in, H, W))[...] = _C.conv2d_backward_data(
+            view(dy, (N, C_out, oh, ow)), view(w, (C_out, C_in, kh, kw)), (H, W), (sh, sw),
+            (ph, pw))
+
+    def conv2d_backward_weights(self, device, stream, dw, db, dy, x, g):
+        self._launch("conv2d_backward_weights", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw, ph, pw = g
+        oh, ow = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        gw, gb = _C.conv2d_backward_weights(view(dy, (N, C_out, oh, ow)),
+                                            view(x, (N, C_in, H, W)), (kh, kw), (sh, sw),
+                                            (ph, pw), bias=bool(db))
+        view(dw, gw.shape)[...] = gw
+        if db:
+            view(db, gb.shape)[...] = gb
+
+    def pool2d_backward(self, device, stream, dx, dy, argmax, x, y, g, mode):
+        self._launch("pool2d_backward", device, stream)
+        n, c, h, w, kh, kw, sh, sw, ph, pw = g
+        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        dya = view(dy, (n, c, oh, ow))
+        k, s, p = (kh, kw), (sh, sw), (ph, pw)
+        if mode == 0:
+            ref = _C.max_pool2d_backward(dya, view(argmax, (n, c, oh, ow), dtype=np.int32),
+                                         (h, w), k, s, p)
+        elif mode == 1:
+            ref = _C.avg_pool2d_backward(dya, (h, w), k, s, p)
+        else:
+            ref = _C.l2_pool2d_backward(dya, view(x, (n, c, h, w)), view(y, (n, c, oh, ow)), k, s,
+                                        p)
+        view(dx, (n, c, h, w))[...] = ref
+
+    def batch_norm_forward_train(self, device, stream, y, mean, invstd, running_mean,
+                                 running_var, x, gamma, beta, N, C, HW, momentum, eps):
+        self._launch("batch_norm_forward_train", device, stream)
+        opt = [None if q == 0 else view(q, (C,)) for q in (gamma, beta, running_mean, running_var)]
+        out, m, inv = _C.batch_norm_forward_train(view(x, (N, C, HW, 1)), opt[0], opt[1], opt[2],
+                                                  opt[3], momentum, eps)
+        view(y, (N, C, HW, 1))[...] = out
+        view(mean, (C,))[...] = m
+        view(invstd, (C,))[...] = inv
+
+    def batch_norm_forward_eval(self, device, stream, y, x, gamma, beta, mean, var, N, C, HW,
+                                eps):
+        self._launch("batch_norm_forward_eval", device, stream)
+        opt = [None if q == 0 else view(q, (C,)) for q in (gamma, beta)]
+        view(y, (N, C, HW, 1))[...] = _C.batch_norm_forward_eval(
+            view(x, (N, C, HW, 1)), opt[0], opt[1], view(mean, (C,)), view(var, (C,)), eps)
+
+    def batch_norm_backward(self, device, stream, dx, dgamma, dbeta, dy, x, mean, invstd, gamma,
+                            N, C, HW, training):
+        self._launch("batch_norm_backward", device, stream)
+        fn = _C.batch_norm_backward_train if training else _C.batch_norm_backward_eval
+        gx, gg, gb = fn(view(dy, (N, C, HW, 1)), view(x, (N, C, HW, 1)), view(mean, (C,)),
+                        view(invstd, (C,)), None if gamma == 0 else view(gamma, (C,)))
+        view(dx, (N, C, HW, 1))[...] = gx
+        for ptr, val in ((dgamma, gg), (dbeta, gb)):
+            if ptr:
+                view(ptr, (C,))[...] = val
+
+    def topk_rows(self, device, stream, y, mask, nan_flag, x, rows, cols, k):
+        self._launch("topk_rows", device, stream)
+        xa = view(x, (rows, cols))
+        bad = np.isnan(xa).any(axis=1)
+        out, m = _C.topk_rows(np.where(bad[:, None], 0, xa).astype(np.float32), k)
+        out[bad], m[bad] = 0, 0  # a NaN row: y = 0, mask = 0 and the flag set (ops/topk.h)
+        view(y, (rows, cols))[...] = out
+        view(mask, (rows, cols), dtype=np.uint8)[...] = m
+        if nan_flag:
+            view(nan_flag, (1,), dtype=np.int32)[...] = int(bad.any())
+
+    def topk_rows_backward(self, device, stream, dx, dy, mask, rows, cols):
+        self._launch("topk_rows_backward", device, stream)
+        view(dx, (rows, cols))[...] = _C.topk_rows_backward(
+            view(dy, (rows, cols)), view(mask, (rows, cols), dtype=np.uint8))
+
+    def local_contrast_norm2d_forward(self, device, stream, y, mean, sigma_map, c, x, N, C, H,
+                                      W, size, sigma, eps):
+        self._launch("local_contrast_norm2d_forward", device, stream)
+        out = _C.local_contrast_norm2d_forward(view(x, (N, C, H, W)), size, sigma, eps)
+        for ptr, val in zip((y, mean, sigma_map, c), out):
+            view(ptr, val.shape)[...] = val
+
+    def local_contrast_norm2d_backward(self, device, stream, dx, work, dy, x, mean, sigma_map, c,
+                                       N, C, H, W, size, sigma, eps):
+        self._launch("local_contrast_norm2d_backward", device, stream)
+        assert work and fake_pointer_device(work) == 0, "the work buffer must be device memory"
+        view(dx, (N, C, H, W))[...] = _C.local_contrast_norm2d_backward(
+            view(dy, (N, C, H, W)), view(x, (N, C, H, W)), view(mean, (N, H, W)),
+            view(sigma_map, (N, H, W)), view(c, (N,)), size, sigma, eps)
+
+    def locally_connected2d_forward(self, device, stream, y, x, w, bias, g):
+        self._launch("locally_connected2d_forward", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw = g
+        oh, ow = (H - kh) // sh + 1, (W - kw) // sw + 1
+        ref = _C.locally_connected2d_forward(
+            view(x, (N, C_in, H, W)), view(w, (oh, ow, C_out, C_in, kh, kw)),
+            view(bias, (C_out, oh, ow)) if bias else None, (sh, sw))
+        view(y, ref.shape)[...] = ref
+
+    def locally_connected2d_backward_data(self, device, stream, dx, dy, w, g):
+        self._launch("locally_connected2d_backward_data", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw = g
+        oh, ow = (H - kh) // sh + 1, (W - kw) // sw + 1
+        view(dx, (N, C_in, H, W))[...] = _C.locally_connected2d_backward_data(
+            view(dy, (N, C_out, oh, ow)), view(w, (oh, ow, C_out, C_in, kh, kw)), (H, W),
+            (sh, sw))
+
+    def locally_connected2d_backward_weights(self, device, stream, dw, db, dy, x, g):
+        self._launch("locally_connected2d_backward_weights", device, stream)
+        N, C_in, H, W, C_out, kh, kw, sh, sw = g
+        oh, ow = (H - kh) // sh + 1, (W - kw) // sw + 1
+        gw, gb = _C.locally_connected2d_backward_weights(
+            view(dy, (N, C_out, oh, ow)), view(x, (N, C_in, H, W)), (kh, kw), (sh, sw),
+            bias=bool(db))
+        view(dw, gw.shape)[...] = gw
+        if db:
+            view(db, gb.shape)[...] = gb
 
 
 def install(monkeypatch):

@@ -22,6 +22,19 @@ Where the compute happens
   :func:`latentforge.testing.gradcheck`), MatMul and Linear compute with numpy float64
   ``@`` instead, because the native GEMM is float32 only. See :mod:`latentforge.tensor`.
 
+Device tensors (CuPy data)
+--------------------------
+Every Function runs on tensors whose data is a CUDA device array, with the same code: the
+array work is written against ``xp = _device.array_module(...)`` (numpy on the host, CuPy on a
+device), and where the host path calls a native ``_C`` kernel on float32 data, the device path
+calls its CUDA sibling through :mod:`latentforge._dkernels` (MatMul, Linear, conv2d and the
+pooling forwards through :mod:`latentforge.ops`, which take device arrays). Results and
+gradients stay on the device; a host array mixed with device data raises ``TypeError`` (never
+an implicit copy). Row log-softmax has a CUDA kernel but no CPU one: on a device, float32 over
+the last axis runs it (sums in double), the host runs numpy. Under ``default_dtype(np.float64)``
+the device runs the same xp formulas as the host's float64 fallbacks (``np.add.at`` scatters
+dispatch to ``cupy.add.at``, CuPy >= 12.1), so gradient checks can run there.
+
 The functional helpers at the end (:func:`linear`, :func:`softmax`, ...) take Tensors.
 """
 
@@ -31,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _C
+from . import _C, _device
+from . import _dkernels as _dk
 from . import ops as _ops
 from ._backend import Activation
 from ._backend import activation as _check_activation
@@ -76,6 +90,24 @@ def _native() -> bool:
     return get_default_dtype() == np.float32
 
 
+_on_device = _device.on_device
+
+
+def _xp(a: Any, b: Any = None):
+    """numpy, or the cupy module when ``a`` or ``b`` is a device array
+    (:func:`latentforge._device.array_module`, after a fast check for numpy arrays)."""
+    if type(a) is np.ndarray and (b is None or type(b) is np.ndarray):
+        return np
+    return _device.array_module(a, b)
+
+
+def _same_place(**arrays: Any) -> None:
+    """The TypeError of :func:`latentforge._device.classify` when some of ``arrays`` are on a
+    device and others on the host (free when they are all numpy arrays)."""
+    if not all(a is None or isinstance(a, np.ndarray) for a in arrays.values()):
+        _device.classify(arrays)
+
+
 def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``."""
     if g.shape == shape:
@@ -86,7 +118,7 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if stretched:
         g = g.sum(axis=stretched, keepdims=True)
-    return np.asarray(g).reshape(shape)
+    return _xp(g).asarray(g).reshape(shape)
 
 
 def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -110,7 +142,14 @@ def _norm_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
 
 
 def _broadcastable(a: np.ndarray, b: np.ndarray, op: str) -> None:
-    """ValueError naming the operation and both shapes unless they broadcast together."""
+    """ValueError naming the operation and both shapes unless they broadcast together; the
+    TypeError of :func:`latentforge._device.classify` when one is on a device and the other
+    not."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+        try:
+            _device.classify({"a": a, "b": b})
+        except TypeError as exc:
+            raise TypeError(f"{op}: {exc}") from None
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -209,14 +248,14 @@ class Pow(Function):
         (a,) = ctx.saved_tensors
         p = ctx.exponent
         if p == 0.0:
-            return (np.zeros_like(a),)
+            return (_xp(a).zeros_like(a),)
         return (g * (p * a ** (p - 1.0)),)
 
 
 class Exp(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = np.exp(a)
+        out = _xp(a).exp(a)
         ctx.save_for_backward(out)
         return out
 
@@ -230,7 +269,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
-        return np.log(a)
+        return _xp(a).log(a)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -244,12 +283,12 @@ class Abs(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
-        return np.abs(a)
+        return _xp(a).abs(a)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (a,) = ctx.saved_tensors
-        return (g * np.sign(a),)
+        return (g * _xp(a).sign(a),)
 
 
 class Clip(Function):
@@ -266,7 +305,7 @@ class Clip(Function):
         if lo > hi:
             raise ValueError(f"clip needs lo <= hi, got lo={lo}, hi={hi}")
         ctx.save_for_backward((a >= lo) & (a <= hi))
-        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+        return _xp(a).clip(a, lo, hi).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -276,8 +315,9 @@ class Clip(Function):
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive argument never overflows; both branches are exact rearrangements.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    xp = _xp(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 def _f32(*arrays: np.ndarray) -> bool:
@@ -286,23 +326,35 @@ def _f32(*arrays: np.ndarray) -> bool:
 
 
 def _contig(a: np.ndarray) -> np.ndarray:
-    """``a`` as the native kernels take it: C-contiguous and aligned (copied otherwise)."""
+    """``a`` as the native kernels take it: C-contiguous and aligned (copied otherwise; a device
+    array is copied on its device)."""
+    if not isinstance(a, np.ndarray):
+        return _dk.contiguous(a)
     if a.flags.c_contiguous and a.flags.aligned:
         return a
     return np.array(a, order="C", copy=True)
 
 
+def _act_forward(a: np.ndarray, code: Activation) -> np.ndarray:
+    """The native float32 activation: ``_C.activation_forward``, or its CUDA sibling."""
+    if isinstance(a, np.ndarray):
+        return _C.activation_forward(_contig(a), code)
+    return _dk.activation_forward(a, code)
+
+
 def _act_backward(g: np.ndarray, out: np.ndarray, code: Activation):
     """Native dx from the saved float32 output, or None when numpy must be used."""
     if _f32(g, out) and g.shape == out.shape:
-        return _C.activation_backward(_contig(g), _contig(out), code)
+        if isinstance(out, np.ndarray):
+            return _C.activation_backward(_contig(g), _contig(out), code)
+        return _dk.activation_backward(g, out, code)
     return None
 
 
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = _C.activation_forward(_contig(a), Activation.sigmoid) if _f32(a) else _sigmoid(a)
+        out = _act_forward(a, Activation.sigmoid) if _f32(a) else _sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
@@ -316,7 +368,7 @@ class Sigmoid(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = _C.activation_forward(_contig(a), Activation.tanh) if _f32(a) else np.tanh(a)
+        out = _act_forward(a, Activation.tanh) if _f32(a) else _xp(a).tanh(a)
         ctx.save_for_backward(out)
         return out
 
@@ -333,9 +385,9 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         if _f32(a):
-            out = _C.activation_forward(_contig(a), Activation.relu)
+            out = _act_forward(a, Activation.relu)
         else:
-            out = np.maximum(a, 0).astype(a.dtype, copy=False)
+            out = _xp(a).maximum(a, 0).astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
@@ -353,7 +405,7 @@ class Sum(Function):
         axes = _norm_axes(axis, a.ndim)
         keepdims = _check_keepdims(keepdims)
         ctx.in_shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
-        return np.asarray(a.sum(axis=axes, keepdims=keepdims))
+        return _xp(a).asarray(a.sum(axis=axes, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -370,7 +422,7 @@ class Mean(Function):
         if n == 0:
             raise ValueError("mean over an empty axis")
         ctx.n = n
-        return np.asarray(a.mean(axis=axes, keepdims=keepdims))
+        return _xp(a).asarray(a.mean(axis=axes, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
@@ -386,11 +438,12 @@ def _check_keepdims(keepdims: Any) -> bool:
 
 def _expand_reduced(g: np.ndarray, in_shape, axes, keepdims) -> np.ndarray:
     """Broadcast the gradient of a reduction back to the input shape (a read-only view)."""
+    xp = _xp(g)
     if axes is None:
-        return np.broadcast_to(np.asarray(g).reshape((1,) * len(in_shape)), in_shape)
+        return xp.broadcast_to(xp.asarray(g).reshape((1,) * len(in_shape)), in_shape)
     if not keepdims:
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, in_shape)
+        g = xp.expand_dims(g, axes)
+    return xp.broadcast_to(g, in_shape)
 
 
 class Reshape(Function):
@@ -427,7 +480,7 @@ class Transpose(Function):
         axes = tuple(reversed(range(a.ndim))) if axes is None else tuple(int(x) for x in axes)
         if sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of {a.ndim} axes")
-        ctx.inverse = tuple(np.argsort([x % a.ndim for x in axes]))
+        ctx.inverse = tuple(int(i) for i in np.argsort([x % a.ndim for x in axes]))
         return a.transpose(axes)
 
     @staticmethod
@@ -435,10 +488,14 @@ class Transpose(Function):
         return (g.transpose(ctx.inverse),)
 
 
-def _check_key(key: Any) -> Any:
-    """Validate an index: slices, ints, None, Ellipsis, integer or boolean arrays."""
+_HOST_KEYS = (slice, int, np.integer, np.bool_, type(None), type(Ellipsis))  # not arrays
+
+
+def _check_key(key: Any, host: bool = True) -> Any:
+    """Validate an index: slices, ints, None, Ellipsis, integer or boolean arrays (numpy, or
+    device arrays when the indexed array is on a device: ``host=False``)."""
     if isinstance(key, tuple):
-        return tuple(_check_key(k) for k in key)
+        return tuple(_check_key(k, host) for k in key)
     if isinstance(key, int) and not isinstance(key, bool) and not -(2**63) <= key < 2**63:
         raise IndexError(f"index {key} is out of bounds")
     if isinstance(key, Tensor):
@@ -449,31 +506,53 @@ def _check_key(key: Any) -> Any:
         key = np.asarray(key)
         if key.dtype.kind not in "iub":
             raise TypeError(f"index arrays must be integer or boolean, got dtype {key.dtype}")
+    elif not isinstance(key, _HOST_KEYS) and _on_device(key):
+        if host:
+            raise TypeError("a CUDA device index array cannot index a host tensor: move the "
+                            "index to the host (idx.get()) or the tensor to the device "
+                            "(t.to('cuda')); latentforge never copies implicitly")
+        key = _device.as_cupy(key, "an index array")
+        if key.dtype.kind not in "iub":
+            raise TypeError(f"index arrays must be integer or boolean, got dtype {key.dtype}")
     return key
 
 
+def _device_key(key: Any, xp) -> Any:
+    """A checked ``key`` for a device array: numpy index arrays copied to the device with
+    ``xp`` (an index is the caller's choice of where to look, so a numpy one is accepted)."""
+    if isinstance(key, tuple):
+        return tuple(_device_key(k, xp) for k in key)
+    return xp.asarray(key) if isinstance(key, np.ndarray) else key
+
+
 def _is_basic(key: Any) -> bool:
+    """True unless ``key`` holds an index array (numpy or device)."""
     keys = key if isinstance(key, tuple) else (key,)
-    return not any(isinstance(k, np.ndarray) for k in keys)
+    return all(isinstance(k, _HOST_KEYS) for k in keys)
 
 
 class GetItem(Function):
     """``a[key]``: slicing, and integer-array indexing (an embedding lookup ``W[ids]``).
 
-    The backward scatters with ``np.add.at``, so repeated indices accumulate.
+    The backward scatters with ``np.add.at``, so repeated indices accumulate. On a device, a
+    numpy index array is copied to the device (the index is data the caller chose to keep on
+    the host); ``np.add.at`` dispatches to ``cupy.add.at`` there (CuPy >= 12.1).
     """
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, key: Any) -> np.ndarray:
-        key = _check_key(key)
+        host = isinstance(a, np.ndarray)
+        key = _check_key(key, host)
+        if not host:
+            key = _device_key(key, _xp(a))
         out = a[key]
         ctx.key, ctx.in_shape, ctx.dtype = key, a.shape, a.dtype
         # Basic indexing returns a view; copy so later in-place edits of `a` cannot leak in.
-        return np.array(out, copy=True)
+        return np.array(out, copy=True) if host else out.copy()
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        grad = np.zeros(ctx.in_shape, dtype=ctx.dtype)
+        grad = _xp(g).zeros(ctx.in_shape, dtype=ctx.dtype)
         if _is_basic(ctx.key):
             grad[ctx.key] = g  # basic indexing never selects an element twice
         else:
@@ -515,17 +594,20 @@ def _rows(a: np.ndarray) -> np.ndarray:
 class Softmax(Function):
     """Numerically stable softmax along ``axis`` (the max is subtracted first).
 
-    Float32 input over the last axis runs on the native row-softmax kernel."""
+    Float32 input over the last axis runs on the native row-softmax kernel (its CUDA sibling
+    on a device)."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
         axis = _check_softmax_axis(a, axis, "softmax")
         ctx.native = _f32(a) and _last_axis(a, axis)
-        if ctx.native:
+        if ctx.native and _on_device(a):
+            out = _dk.softmax_rows(a)
+        elif ctx.native:
             out = _C.softmax_rows(_rows(a)).reshape(a.shape)
         else:
             z = a - a.max(axis=axis, keepdims=True)
-            e = np.exp(z)
+            e = _xp(a).exp(z)
             out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
         ctx.axis = axis
@@ -535,18 +617,29 @@ class Softmax(Function):
     def backward(ctx: Context, g: np.ndarray):
         (s,) = ctx.saved_tensors
         if ctx.native and _f32(g) and g.shape == s.shape:
+            if _on_device(s):
+                return (_dk.softmax_rows_backward(g, s),)
             return (_C.softmax_rows_backward(_rows(g), _rows(s)).reshape(s.shape),)
         return (s * (g - (g * s).sum(axis=ctx.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
-    """Numerically stable ``a - logsumexp(a)`` along ``axis``."""
+    """Numerically stable ``a - logsumexp(a)`` along ``axis``.
+
+    numpy on the host. On a device, float32 over the last axis runs the CUDA row kernel
+    (``_C.device.log_softmax_rows``: the sums in double, so it can differ from the host's
+    float32 numpy in the last bits); other cases the same formula with CuPy."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, axis: int = -1) -> np.ndarray:
         axis = _check_softmax_axis(a, axis, "log_softmax")
-        z = a - a.max(axis=axis, keepdims=True)
-        out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+        ctx.native = _on_device(a) and _f32(a) and _last_axis(a, axis)
+        if ctx.native:
+            out = _dk.log_softmax_rows(a)
+        else:
+            xp = _xp(a)
+            z = a - a.max(axis=axis, keepdims=True)
+            out = z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -554,13 +647,24 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved_tensors
-        return (g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
+        if ctx.native and _f32(g) and g.shape == out.shape:
+            return (_dk.log_softmax_rows_backward(g, out),)
+        return (g - _xp(out).exp(out) * g.sum(axis=ctx.axis, keepdims=True),)
 
 
 # --------------------------------------------------------------------------- dense (native)
 def _check_2d(x: np.ndarray, name: str) -> None:
     if x.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+
+
+def _gemm_operand(a):
+    """``a`` as :func:`latentforge.ops.gemm` takes it: a host array as is (ops converts it); a
+    device matrix that is neither C- nor Fortran-ordered (a strided slice) copied to C order
+    on its device (a transposed view is read in place, as on the host)."""
+    if a is None or isinstance(a, np.ndarray) or a.flags.c_contiguous or a.flags.f_contiguous:
+        return a
+    return _dk.contiguous(a)
 
 
 class MatMul(Function):
@@ -580,7 +684,7 @@ class MatMul(Function):
             b if ctx.needs_input_grad[0] else None, a if ctx.needs_input_grad[1] else None
         )
         if _native():
-            return _ops.gemm(a, b)
+            return _ops.gemm(_gemm_operand(a), _gemm_operand(b))
         return a @ b
 
     @staticmethod
@@ -588,6 +692,7 @@ class MatMul(Function):
         b, a = ctx.saved_tensors
         ga = gb = None
         if _native():
+            g, a, b = _gemm_operand(g), _gemm_operand(a), _gemm_operand(b)
             if b is not None:
                 ga = _ops.gemm(g, b, trans_b=True)
             if a is not None:
@@ -647,7 +752,8 @@ class Linear(Function):
         if b is not None and b.shape != (n_out,):
             raise ValueError(f"linear: b (the bias) must have shape ({n_out},), got {b.shape}")
         if _native():
-            out = _ops.linear(x, W, b, activation, trans_w=trans_w)
+            out = _ops.linear(_gemm_operand(x), _gemm_operand(W), _dk.contiguous(b)
+                              if _on_device(b) else b, activation, trans_w=trans_w)
         else:
             z = x @ (W.T if trans_w else W)
             if b is not None:
@@ -666,6 +772,8 @@ class Linear(Function):
         deriv = _DERIV_FROM_OUTPUT[ctx.activation]
         gz = g if deriv is None else g * deriv(out)
         native = _native()
+        if native:
+            gz, x, W = _gemm_operand(gz), _gemm_operand(x), _gemm_operand(W)
         gx = gw = None
         if W is not None:
             # dx = gz @ op(W)^T: op(W) = W (in,out) -> gz @ W^T; op(W) = W^T -> gz @ W.
@@ -693,8 +801,8 @@ def _apply_activation(z: np.ndarray, activation: str | None) -> np.ndarray:
     if activation == "sigmoid":
         return _sigmoid(z)
     if activation == "tanh":
-        return np.tanh(z)
-    return np.maximum(z, 0).astype(z.dtype, copy=False)
+        return _xp(z).tanh(z)
+    return _xp(z).maximum(z, 0).astype(z.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- helpers on Tensors
@@ -763,21 +871,32 @@ def _check_k(x: np.ndarray, k: Any) -> int:
 
 
 def _topk_mask_numpy(x: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the k largest values per row (ties: lower column index wins)."""
-    if np.isnan(x).any():
+    """Boolean mask of the k largest values per row (ties: lower column index wins); numpy, or
+    CuPy for a device ``x``."""
+    xp = _xp(x)
+    if bool(xp.isnan(x).any()):
         raise ValueError("top-k: x contains NaN")
     # A stable sort of -x orders by value descending, then by index ascending.
-    order = np.argsort(-x, axis=1, kind="stable")[:, :k]
-    mask = np.zeros(x.shape, dtype=bool)
-    np.put_along_axis(mask, order, True, axis=1)
+    order = xp.argsort(-x, axis=1, kind="stable")[:, :k]
+    mask = xp.zeros(x.shape, dtype=bool)
+    mask[xp.arange(x.shape[0])[:, None], order] = True
     return mask
 
 
+def _topk_rows(a: np.ndarray, k: int):
+    """(y, uint8 mask) of the native float32 top-k: ``_C.topk_rows`` or its CUDA sibling."""
+    if _on_device(a):
+        return _dk.topk_rows(a, k)
+    return _C.topk_rows(_contig(a), k)
+
+
 def topk_mask(x: Any, k: int) -> np.ndarray:
-    """Boolean numpy mask of the ``k`` largest entries of each row of a 2-D tensor/array
-    (ties broken by the lower column index); not differentiable. NaN raises ValueError."""
+    """Boolean mask of the ``k`` largest entries of each row of a 2-D tensor/array (ties
+    broken by the lower column index); not differentiable. NaN raises ValueError. A numpy
+    mask for host data, a CuPy one (computed there) for device data."""
     try:
-        a = x.data if isinstance(x, Tensor) else np.asarray(x)
+        a = x.data if isinstance(x, Tensor) else (
+            _device.as_cupy(x, "x") if _on_device(x) else np.asarray(x))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"x cannot be converted to an array: {exc}") from None
     if a.dtype.kind not in "fiu":
@@ -786,7 +905,7 @@ def topk_mask(x: Any, k: int) -> np.ndarray:
         a = a.astype(np.float64)  # ranked as numbers (-x of an unsigned array wraps around)
     k = _check_k(a, k)
     if a.dtype == np.float32:
-        return _C.topk_rows(_contig(a), k)[1].view(bool)
+        return _topk_rows(a, k)[1].view(bool)
     return _topk_mask_numpy(a, k)
 
 
@@ -795,17 +914,18 @@ class TopK(Function):
     of a 2-D input, zero the rest; ties go to the lower column index.
 
     Backward routes the gradient only through the kept units (``dx = mask * g``). Float32 runs
-    on the native row kernel (``_C.topk_rows``); float64 (gradcheck) uses numpy with the same
-    tie rule. NaN in the input raises ValueError."""
+    on the native row kernel (``_C.topk_rows``; on a device ``_C.device.topk_rows``, whose NaN
+    flag is read back, a small synchronisation, to raise the same error); float64 (gradcheck)
+    uses numpy (CuPy on a device) with the same tie rule. NaN in the input raises ValueError."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, *, k: int) -> np.ndarray:
         k = _check_k(a, k)
         if _f32(a):
-            out, mask = _C.topk_rows(_contig(a), k)
+            out, mask = _topk_rows(a, k)
         else:
             mask = _topk_mask_numpy(a, k)
-            out = np.where(mask, a, 0).astype(a.dtype, copy=False)
+            out = _xp(a).where(mask, a, 0).astype(a.dtype, copy=False)
             mask = mask.view(np.uint8)
         ctx.save_for_backward(mask)
         return out
@@ -814,8 +934,10 @@ class TopK(Function):
     def backward(ctx: Context, g: np.ndarray):
         (mask,) = ctx.saved_tensors
         if _f32(g) and g.shape == mask.shape:
+            if _on_device(mask):
+                return (_dk.topk_rows_backward(g, mask),)
             return (_C.topk_rows_backward(_contig(g), mask),)
-        return (np.where(mask.view(bool), g, 0).astype(g.dtype, copy=False),)
+        return (_xp(g).where(mask.view(bool), g, 0).astype(g.dtype, copy=False),)
 
 
 def ksparse(x: Tensor, k: int) -> Tensor:
@@ -844,25 +966,33 @@ def _check_momentum(momentum: Any, who: str) -> float:
 
 
 def _running(v: Any, name: str, c: int, who: str) -> np.ndarray | None:
-    """A running statistic updated in place: a writable float ndarray of shape ``(c,)``."""
+    """A running statistic updated in place: a writable float ndarray of shape ``(c,)`` (a
+    CuPy array, or a Tensor holding one, for device data)."""
     if v is None:
         return None
     arr = v.data if isinstance(v, Tensor) else v
-    if not isinstance(arr, np.ndarray):
+    if _on_device(arr):
+        arr = _device.as_cupy(arr, name)
+    elif not isinstance(arr, np.ndarray):
         raise TypeError(f"{who}: {name} must be a numpy array or a Tensor (updated in place), "
                         f"got {type(v).__name__}")
     if arr.dtype.kind != "f":
         raise TypeError(f"{who}: {name} must be a floating-point array, got dtype {arr.dtype}")
     if arr.shape != (c,):
         raise ValueError(f"{who}: {name} must have shape ({c},), got {arr.shape}")
-    if not arr.flags.writeable:
+    if not getattr(arr.flags, "writeable", True):
         raise ValueError(f"{who}: {name} must be writable (it is updated in place)")
     return arr
 
 
 def _native_f32(a: np.ndarray | None) -> np.ndarray | None:
-    """``a`` as float32, C-contiguous and aligned (a copy only when needed); None stays None."""
-    return None if a is None else _contig(np.asarray(a, dtype=np.float32))
+    """``a`` as float32, C-contiguous and aligned (a copy only when needed, on the array's side
+    of the bus); None stays None."""
+    if a is None:
+        return None
+    if _on_device(a):
+        return _dk.contiguous(a.astype(np.float32, copy=False))
+    return _contig(np.asarray(a, dtype=np.float32))
 
 
 def _bn_forward(ctx: Context, x, gamma, beta, eps, mean, var, running_mean, running_var,
@@ -883,6 +1013,11 @@ def _bn_forward(ctx: Context, x, gamma, beta, eps, mean, var, running_mean, runn
     if not training and (running[0] is not None or running[1] is not None):
         raise ValueError(f"{who}: running statistics are updated in training only")
     momentum = _check_momentum(momentum, who)
+    if not isinstance(x, np.ndarray) or any(
+            a is not None and not isinstance(a, np.ndarray)
+            for a in (gamma, beta, mean, var, *running)):
+        _device.classify({"x": x, "gamma": gamma, "beta": beta, "mean": mean, "var": var,
+                          "running_mean": running[0], "running_var": running[1]})
     count = x.size // c if c else 0
     if training and count < 2:
         if x.ndim == 2:
@@ -902,9 +1037,9 @@ def _bn_forward(ctx: Context, x, gamma, beta, eps, mean, var, running_mean, runn
         bvar = x.var(axis=axes)
         _update_running(running, momentum, bmean, bvar, count)
         mean, var = bmean, bvar
-    dt = x.dtype
-    mean = np.asarray(mean, dtype=dt)
-    invstd = (1.0 / np.sqrt(np.asarray(var, dtype=dt) + dt.type(eps))).astype(dt, copy=False)
+    dt, xp = x.dtype, _xp(x)
+    mean = xp.asarray(mean, dtype=dt)
+    invstd = (1.0 / xp.sqrt(xp.asarray(var, dtype=dt) + dt.type(eps))).astype(dt, copy=False)
     xhat = (x - mean.reshape(shp)) * invstd.reshape(shp)
     out = xhat if gamma is None else xhat * gamma.reshape(shp)
     if beta is not None:
@@ -926,23 +1061,29 @@ def _update_running(running, momentum: float, bmean, bvar, count: int) -> None:
 def _bn_forward_native(ctx, x, gamma, beta, eps, mean, var, running, momentum) -> np.ndarray:
     x, gamma, beta = _contig(x), _native_f32(gamma), _native_f32(beta)
     ctx.native = True
+    dev = _on_device(x)
     if not ctx.training:
         mean, var = _native_f32(mean), _native_f32(var)
-        out = _C.batch_norm_forward_eval(x, gamma, beta, mean, var, eps)
-        ctx.save_for_backward(x, mean, _C.batch_norm_invstd(var, eps), gamma)
+        if dev:
+            out = _dk.batch_norm_forward_eval(x, gamma, beta, mean, var, eps)
+            invstd = _dk.batch_norm_invstd(var, eps)
+        else:
+            out = _C.batch_norm_forward_eval(x, gamma, beta, mean, var, eps)
+            invstd = _C.batch_norm_invstd(var, eps)
+        ctx.save_for_backward(x, mean, invstd, gamma)
         return out
     # The kernel updates float32 running statistics in place. Others (another dtype, or not
     # contiguous) get the batch statistics from it (momentum 1 on zeroed float32 buffers: the
     # mean and the unbiased variance) and are updated here with the same rule.
-    direct = all(r is None or (r.dtype == np.float32 and r.flags.c_contiguous and r.flags.aligned)
-                 for r in running)
+    direct = all(r is None or (r.dtype == np.float32 and r.flags.c_contiguous
+                               and getattr(r.flags, "aligned", True)) for r in running)
+    train = _dk.batch_norm_forward_train if dev else _C.batch_norm_forward_train
     if direct:
-        out, bmean, invstd = _C.batch_norm_forward_train(x, gamma, beta, running[0], running[1],
-                                                         momentum, eps)
+        out, bmean, invstd = train(x, gamma, beta, running[0], running[1], momentum, eps)
     else:
-        stats = [None if r is None else np.zeros(x.shape[1], np.float32) for r in running]
-        out, bmean, invstd = _C.batch_norm_forward_train(x, gamma, beta, stats[0], stats[1],
-                                                         1.0, eps)
+        xp = _xp(x)
+        stats = [None if r is None else xp.zeros(x.shape[1], np.float32) for r in running]
+        out, bmean, invstd = train(x, gamma, beta, stats[0], stats[1], 1.0, eps)
         for r, st in zip(running, stats):
             if r is not None:
                 r[...] = (1.0 - momentum) * r + momentum * st
@@ -953,8 +1094,12 @@ def _bn_forward_native(ctx, x, gamma, beta, eps, mean, var, running, momentum) -
 def _bn_backward(ctx: Context, g: np.ndarray):
     if ctx.native:
         x, mean, invstd, gamma = ctx.saved_tensors
-        fn = _C.batch_norm_backward_train if ctx.training else _C.batch_norm_backward_eval
-        gx, ggamma, gbeta = fn(_native_f32(g), x, mean, invstd, gamma)
+        if _on_device(x):
+            gx, ggamma, gbeta = _dk.batch_norm_backward(_native_f32(g), x, mean, invstd, gamma,
+                                                        ctx.training)
+        else:
+            fn = _C.batch_norm_backward_train if ctx.training else _C.batch_norm_backward_eval
+            gx, ggamma, gbeta = fn(_native_f32(g), x, mean, invstd, gamma)
         if not ctx.needs_input_grad[0]:
             gx = None
     else:
@@ -1000,7 +1145,9 @@ class BatchNorm(Function):
 
     float32 input runs on the native kernels (``_C.batch_norm_forward_train`` / ``_eval`` and
     their backward passes: fused, numerically careful for large means, bitwise independent of
-    the thread count); float64 (gradcheck) uses numpy, the reference.
+    the thread count); float64 (gradcheck) uses numpy, the reference. Device data runs the
+    CUDA siblings (``_C.device.batch_norm_*``; float64: the same formulas with CuPy), and its
+    statistics and running statistics must be device arrays too (TypeError otherwise).
     """
 
     fresh_grads = True
@@ -1060,9 +1207,11 @@ class BatchNorm2d(Function):
 
 
 def _statistic(v: Any, name: str, c: int) -> np.ndarray:
-    """A running statistic of batch_norm: a real array of shape ``(c,)``."""
+    """A running statistic of batch_norm: a real array of shape ``(c,)`` (a CuPy array for
+    device data)."""
+    v = v.data if isinstance(v, Tensor) else v
     try:
-        arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+        arr = _device.as_cupy(v, name) if _on_device(v) else np.asarray(v)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"batch_norm: {name} cannot be converted to an array: {exc}") from None
     if arr.dtype.kind not in "fiu":
@@ -1130,11 +1279,17 @@ __all__ += ["BatchNorm", "BatchNorm2d", "TopK", "batch_norm", "batch_norm2d", "k
 
 
 # ------------------------------------------------------------------------------ 2-D pooling
-# Float32 runs on the native kernels (csrc/ops/pool2d.h: _C.max_pool2d_forward and friends);
-# float64 (gradcheck) runs the same rules in numpy, one vectorized step per window offset.
-def _pool_offsets(shape, k, s, p, out):
+# Float32 runs on the native kernels (csrc/ops/pool2d.h: _C.max_pool2d_forward and friends; on
+# a device lf.ops' pooling forward and _C.device.pool2d_backward); float64 (gradcheck) runs the
+# same rules in numpy (CuPy on a device), one vectorized step per window offset.
+def _pool_offsets(shape, k, s, p, out, xp=np):
     """For each window offset (i, j) in row-major order: the input rows/columns it reaches for
-    every output row/column and whether they lie inside the input (not padding)."""
+    every output row/column and whether they lie inside the input (not padding); as ``xp``
+    arrays (index arrays are made on the host, then copied to the device for device data)."""
+    if xp is not np:
+        for rows, cols, valid in _pool_offsets(shape, k, s, p, out):
+            yield xp.asarray(rows), xp.asarray(cols), xp.asarray(valid)
+        return
     H, W = shape[2], shape[3]
     oh, ow = np.arange(out[0]), np.arange(out[1])
     for i in range(k[0]):
@@ -1147,50 +1302,52 @@ def _pool_offsets(shape, k, s, p, out):
 
 
 def _pool_forward_numpy(x: np.ndarray, mode: str, k, s, p, out):
-    """(y, argmax or None) by the kernels' rules, in x's dtype."""
-    W = x.shape[3]
+    """(y, argmax or None) by the kernels' rules, in x's dtype (numpy, or CuPy for device x)."""
+    W, xp = x.shape[3], _xp(x)
     y = argmax = started = None
-    for rows, cols, valid in _pool_offsets(x.shape, k, s, p, out):
+    for rows, cols, valid in _pool_offsets(x.shape, k, s, p, out, xp):
         v = x[:, :, rows[:, None], cols[None, :]]
         if mode == "max":
             if y is None:
-                y = np.full(v.shape, -np.inf, x.dtype)
-                argmax = np.zeros(v.shape, np.int32)
-                started = np.zeros(v.shape[2:], bool)
+                y = xp.full(v.shape, -np.inf, x.dtype)
+                argmax = xp.zeros(v.shape, np.int32)
+                started = xp.zeros(v.shape[2:], bool)
             with np.errstate(invalid="ignore"):
-                take = valid & (~started | (v > y) | (np.isnan(v) & ~np.isnan(y)))
-            y = np.where(take, v, y)
-            argmax = np.where(take, (rows[:, None] * W + cols[None, :]).astype(np.int32), argmax)
+                take = valid & (~started | (v > y) | (xp.isnan(v) & ~xp.isnan(y)))
+            y = xp.where(take, v, y)
+            argmax = xp.where(take, (rows[:, None] * W + cols[None, :]).astype(np.int32), argmax)
             started = started | valid
         else:
-            term = np.where(valid, v if mode == "avg" else v * v, 0)
+            term = xp.where(valid, v if mode == "avg" else v * v, 0)
             y = term if y is None else y + term
     if mode == "avg":
         y = y / (k[0] * k[1])
     elif mode == "l2":
-        y = np.sqrt(y)
+        y = xp.sqrt(y)
     return y.astype(x.dtype, copy=False), argmax
 
 
 def _pool_backward_numpy(g: np.ndarray, mode: str, in_shape, k, s, p, out, argmax=None,
                          x=None, y=None) -> np.ndarray:
     N, C, H, W = in_shape
+    xp = _xp(g)
+    # np.add.at dispatches to cupy.add.at for device arrays (CuPy >= 12.1).
     if mode == "max":
-        dx = np.zeros((N * C, H * W), g.dtype)
-        planes = np.repeat(np.arange(N * C), out[0] * out[1])
+        dx = xp.zeros((N * C, H * W), g.dtype)
+        planes = xp.repeat(xp.arange(N * C), out[0] * out[1])
         np.add.at(dx, (planes, argmax.reshape(-1)), g.reshape(-1))
         return dx.reshape(in_shape)
-    dx = np.zeros(in_shape, g.dtype)
+    dx = xp.zeros(in_shape, g.dtype)
     if mode == "avg":
         coef = g / (k[0] * k[1])
     else:
         with np.errstate(divide="ignore"):
-            coef = g * np.where(y != 0, 1 / np.where(y != 0, y, 1), 0)
-    n_idx, c_idx = np.arange(N)[:, None, None, None], np.arange(C)[None, :, None, None]
-    for rows, cols, valid in _pool_offsets(in_shape, k, s, p, out):
+            coef = g * xp.where(y != 0, 1 / xp.where(y != 0, y, 1), 0)
+    n_idx, c_idx = xp.arange(N)[:, None, None, None], xp.arange(C)[None, :, None, None]
+    for rows, cols, valid in _pool_offsets(in_shape, k, s, p, out, xp):
         r, c = rows[:, None], cols[None, :]
         term = coef if mode == "avg" else coef * x[:, :, r, c]
-        np.add.at(dx, (n_idx, c_idx, r, c), np.where(valid, term, 0))
+        np.add.at(dx, (n_idx, c_idx, r, c), xp.where(valid, term, 0))
     return dx
 
 
@@ -1209,7 +1366,13 @@ class _Pool2d(Function):
         ctx.geometry = (x.shape, k, s, p, out)
         mode = cls._mode
         argmax = None
-        if _f32(x):
+        if _f32(x) and _on_device(x):
+            x = _contig(x)  # lf.ops pools device arrays (CuPy in, CuPy out)
+            if mode == "max":
+                y, argmax = _ops.max_pool2d(x, k, s, p, return_indices=True)
+            else:
+                y = getattr(_ops, f"{mode}_pool2d")(x, k, s, p)
+        elif _f32(x):
             xc = _contig(x)
             if mode == "max":
                 y, argmax = _C.max_pool2d_forward(xc, k, s, p)
@@ -1228,6 +1391,13 @@ class _Pool2d(Function):
         in_shape, k, s, p, out = ctx.geometry
         mode = cls._mode
         saved = ctx.saved_tensors
+        if _f32(g) and all(a.dtype != np.float64 for a in saved) and _on_device(g):
+            if mode == "max":
+                return (_dk.pool2d_backward(mode, g, in_shape, k, s, p, argmax=saved[0]),)
+            if mode == "avg":
+                return (_dk.pool2d_backward(mode, g, in_shape, k, s, p),)
+            x, y = saved
+            return (_dk.pool2d_backward(mode, g, in_shape, k, s, p, x=x, y=y),)
         if _f32(g) and all(a.dtype != np.float64 for a in saved):
             gc = _contig(g)
             if mode == "max":
@@ -1323,9 +1493,11 @@ __all__ += ["AvgPool2d", "L2Pool2d", "MaxPool2d", "avg_pool2d", "l2_pool2d", "ma
 
 # --------------------------------------------------------------------------- 2-D convolution
 def _conv2d_windows(x: np.ndarray, kh: int, kw: int, s, p) -> np.ndarray:
-    """numpy im2col view: windows[n, c, oh, ow, i, j] = padded x[n, c, oh*sh + i, ow*sw + j]."""
-    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    """numpy (CuPy for device x) im2col view: windows[n, c, oh, ow, i, j] = padded
+    x[n, c, oh*sh + i, ow*sw + j]."""
+    xp = _xp(x)
+    padded = xp.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    win = xp.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(2, 3))
     return win[:, :, :: s[0], :: s[1]]
 
 
@@ -1333,11 +1505,12 @@ def _conv2d_backward_data_numpy(g: np.ndarray, w: np.ndarray, hw, s, p) -> np.nd
     n, _, oh, ow = g.shape
     c_in, kh, kw = w.shape[1:]
     H, W = hw
-    gxp = np.zeros((n, c_in, H + 2 * p[0], W + 2 * p[1]), dtype=np.result_type(g, w))
+    xp = _xp(g, w)
+    gxp = xp.zeros((n, c_in, H + 2 * p[0], W + 2 * p[1]), dtype=np.result_type(g.dtype, w.dtype))
     for i in range(kh):
         for j in range(kw):
             gxp[:, :, i : i + s[0] * (oh - 1) + 1 : s[0], j : j + s[1] * (ow - 1) + 1 : s[1]] += (
-                np.einsum("nohw,oc->nchw", g, w[:, :, i, j], optimize=True)
+                xp.einsum("nohw,oc->nchw", g, w[:, :, i, j], optimize=True)
             )
     return gxp[:, :, p[0] : p[0] + H, p[1] : p[1] + W]
 
@@ -1352,6 +1525,7 @@ class Conv2d(Function):
     gradcheck) on numpy (sliding windows and einsum). Backward: ``dx`` is the transposed
     convolution of ``g`` with ``w``, ``dw`` the correlation of ``g`` with ``x``, ``db`` the sum of
     ``g`` over batch and space; each is computed only when its input needs a gradient.
+    Device data runs the CUDA siblings (``_C.device.conv2d_*``; float64: CuPy's einsum).
     """
 
     fresh_grads = True
@@ -1369,14 +1543,20 @@ class Conv2d(Function):
                 f"{H + 2 * p[0]}x{W + 2 * p[1]} (H + 2*padding x W + 2*padding)"
             )
         native = _native() and _f32(x, w, *(() if b is None else (b,)))
-        if native:
+        if native and not (isinstance(x, np.ndarray) and isinstance(w, np.ndarray)
+                           and (b is None or isinstance(b, np.ndarray))):
+            # Device data (ops.conv2d: the TypeError of a host/device mix).
+            y = _ops.conv2d(_contig(x), _contig(w), None if b is None else _contig(b), s, p)
+        elif native:
             y = _C.conv2d_forward(_contig(x), _contig(w), None if b is None else _contig(b), s, p)
         else:
+            _same_place(x=x, weight=w, bias=b)
+            xp = _xp(x)
             win = _conv2d_windows(x, kh, kw, s, p)
-            y = np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
+            y = xp.einsum("nchwij,ocij->nohw", win, w, optimize=True)
             if b is not None:
                 y = y + b[None, :, None, None]
-            y = np.ascontiguousarray(y, dtype=np.result_type(x, w))
+            y = xp.ascontiguousarray(y, dtype=np.result_type(x.dtype, w.dtype))
         need = ctx.needs_input_grad
         ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
         ctx.stride, ctx.padding, ctx.native = s, p, native
@@ -1392,10 +1572,13 @@ class Conv2d(Function):
         gx = gw = gb = None
         if ctx.native and _f32(g):
             g = _contig(g)
+            dev = _on_device(g)
             if w is not None:
-                gx = _C.conv2d_backward_data(g, _contig(w), ctx.x_hw, s, p)
+                gx = (_dk.conv2d_backward_data(g, w, ctx.x_hw, s, p) if dev else
+                      _C.conv2d_backward_data(g, _contig(w), ctx.x_hw, s, p))
             if x is not None:
-                gw, gb = _C.conv2d_backward_weights(g, _contig(x), ctx.k_hw, s, p, bias=want_b)
+                gw, gb = (_dk.conv2d_backward_weights(g, x, ctx.k_hw, s, p, want_b) if dev else
+                          _C.conv2d_backward_weights(g, _contig(x), ctx.k_hw, s, p, bias=want_b))
             elif want_b:
                 gb = g.sum(axis=(0, 2, 3), dtype=np.float64).astype(g.dtype)
         else:
@@ -1403,7 +1586,7 @@ class Conv2d(Function):
                 gx = _conv2d_backward_data_numpy(g, w, ctx.x_hw, s, p)
             if x is not None:
                 win = _conv2d_windows(x, *ctx.k_hw, s, p)
-                gw = np.einsum("nchwij,nohw->ocij", win, g, optimize=True)
+                gw = _xp(g).einsum("nchwij,nohw->ocij", win, g, optimize=True)
             if want_b:
                 gb = g.sum(axis=(0, 2, 3))
         if not ctx.has_bias:
@@ -1465,11 +1648,12 @@ def _lcn_window(size: int, sigma: float, H: int, W: int, dtype):
 def _lcn_blur(f: np.ndarray, a: np.ndarray, rr: int) -> np.ndarray:
     """Zero-padded separable window sum of (..., H, W) planes: sum_{p,q} a_p a_q f[x+p, y+q]."""
     H, W = f.shape[-2:]
-    t = np.zeros_like(f)
+    xp = _xp(f)
+    t = xp.zeros_like(f)
     for q in range(max(-rr, -(W - 1)), min(rr, W - 1) + 1):
         lo, hi = max(0, -q), min(W, W - q)
         t[..., lo:hi] += a[q + rr] * f[..., lo + q:hi + q]
-    out = np.zeros_like(f)
+    out = xp.zeros_like(f)
     for p in range(max(-rr, -(H - 1)), min(rr, H - 1) + 1):
         lo, hi = max(0, -p), min(H, H - p)
         out[..., lo:hi, :] += a[p + rr] * t[..., lo + p:hi + p, :]
@@ -1479,20 +1663,22 @@ def _lcn_blur(f: np.ndarray, a: np.ndarray, rr: int) -> np.ndarray:
 def _lcn_select(c: np.ndarray, s: np.ndarray, eps: float):
     """d = max(c, sigma, eps) and the branch taken (0: c, 1: sigma, 2: eps); ties go to c, then
     to sigma."""
+    xp = _xp(s)
     c = c[:, None, None]
-    sel = np.where((c >= s) & (c >= eps), 0, np.where(s >= eps, 1, 2))
-    d = np.where(sel == 0, c, np.where(sel == 1, s, eps)).astype(s.dtype, copy=False)
+    sel = xp.where((c >= s) & (c >= eps), 0, xp.where(s >= eps, 1, 2))
+    d = xp.where(sel == 0, c, xp.where(sel == 1, s, eps)).astype(s.dtype, copy=False)
     return d, sel
 
 
 def _lcn_forward_numpy(x: np.ndarray, size: int, sigma: float, eps: float):
     N, C, H, W = x.shape
+    xp = _xp(x)
     a, rr, A, B = _lcn_window(size, sigma, H, W, x.dtype)
-    zc = A[:, None] * B[None, :] * C
+    zc = xp.asarray(A[:, None] * B[None, :] * C)  # the taps: host scalars; Z: where x is
     x0 = x[:, :1, :1, :1]  # centred on each sample's first element, as the native kernels
     m = x0[:, 0] + _lcn_blur((x - x0).sum(axis=1), a, rr) / zc
     v = x - m[:, None]
-    s = np.sqrt(_lcn_blur((v * v).sum(axis=1), a, rr) / zc)
+    s = xp.sqrt(_lcn_blur((v * v).sum(axis=1), a, rr) / zc)
     c = s.mean(axis=(1, 2))
     d, _ = _lcn_select(c, s, eps)
     return v / d[:, None], m, s, c
@@ -1500,15 +1686,16 @@ def _lcn_forward_numpy(x: np.ndarray, size: int, sigma: float, eps: float):
 
 def _lcn_backward_numpy(g: np.ndarray, x, m, s, c, size: int, sigma: float, eps: float):
     N, C, H, W = x.shape
+    xp = _xp(x)
     a, rr, A, B = _lcn_window(size, sigma, H, W, x.dtype)
-    zc = A[:, None] * B[None, :] * C
+    zc = xp.asarray(A[:, None] * B[None, :] * C)
     v = x - m[:, None]
     d, sel = _lcn_select(c, s, eps)
     gd = -(g * v).sum(axis=1) / (d * d)
-    gc = np.where(sel == 0, gd, 0).sum(axis=(1, 2))
-    gsig = np.where(sel == 1, gd, 0) + gc[:, None, None] / (H * W)
+    gc = xp.where(sel == 0, gd, 0).sum(axis=(1, 2))
+    gsig = xp.where(sel == 1, gd, 0) + gc[:, None, None] / (H * W)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gs2 = np.where(s > 0, gsig / (2 * np.where(s > 0, s, 1)), 0)
+        gs2 = xp.where(s > 0, gsig / (2 * xp.where(s > 0, s, 1)), 0)
     R = _lcn_blur(gs2 / zc, a, rr)
     gv = g / d[:, None] + 2 * v * R[:, None]
     gm = -gv.sum(axis=1)
@@ -1531,7 +1718,8 @@ class LocalContrastNorm2d(Function):
     gradient), and the gradient through ``sigma_xy == 0`` is 0.
 
     float32 runs on the native kernels (``_C.local_contrast_norm2d_forward`` / ``_backward``,
-    csrc/ops/local_contrast_norm2d.h); float64 (gradcheck) on numpy."""
+    csrc/ops/local_contrast_norm2d.h; their CUDA siblings for device data); float64 (gradcheck)
+    on numpy (CuPy for device data)."""
 
     fresh_grads = True
 
@@ -1546,7 +1734,9 @@ class LocalContrastNorm2d(Function):
         ctx.params = (size, sigma, eps)
         if _f32(x):
             xc = _contig(x)
-            y, m, s, c = _C.local_contrast_norm2d_forward(xc, size, sigma, eps)
+            fwd = (_dk.local_contrast_norm2d_forward if _on_device(xc)
+                   else _C.local_contrast_norm2d_forward)
+            y, m, s, c = fwd(xc, size, sigma, eps)
         else:
             xc = x
             y, m, s, c = _lcn_forward_numpy(x, size, sigma, eps)
@@ -1558,7 +1748,9 @@ class LocalContrastNorm2d(Function):
         x, m, s, c = ctx.saved_tensors
         size, sigma, eps = ctx.params
         if _f32(g, x):
-            return (_C.local_contrast_norm2d_backward(_contig(g), x, m, s, c, size, sigma, eps),)
+            bwd = (_dk.local_contrast_norm2d_backward if _on_device(x)
+                   else _C.local_contrast_norm2d_backward)
+            return (bwd(_contig(g), x, m, s, c, size, sigma, eps),)
         return (_lcn_backward_numpy(g, x, m, s, c, size, sigma, eps),)
 
 
@@ -1625,34 +1817,41 @@ def _lc2d_check_shapes(x_shape, w_shape, b_shape, s) -> tuple[int, int]:
 
 
 def _lc2d_windows(x: np.ndarray, kh: int, kw: int, s) -> np.ndarray:
-    """windows[n, c, oh, ow, i, j] = x[n, c, oh*sh + i, ow*sw + j] (a view)."""
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
+    """windows[n, c, oh, ow, i, j] = x[n, c, oh*sh + i, ow*sw + j] (a view; CuPy's for device
+    x)."""
+    win = _xp(x).lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
     return win[:, :, :: s[0], :: s[1]]
 
 
 def _lc2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, s, native: bool):
     """y of the locally connected layer: the native kernel for float32, else numpy."""
+    if native and _on_device(x):
+        return _dk.locally_connected2d_forward(x, w, b, s)
     if native:
         return _C.locally_connected2d_forward(_contig(x), _contig(w),
                                               None if b is None else _contig(b), s)
+    xp = _xp(x)
     win = _lc2d_windows(x, *w.shape[4:], s)
-    y = np.einsum("nchwij,hwocij->nohw", win, w, optimize=True)
+    y = xp.einsum("nchwij,hwocij->nohw", win, w, optimize=True)
     if b is not None:
         y = y + b[None]
-    return np.ascontiguousarray(y, dtype=np.result_type(x, w))
+    return xp.ascontiguousarray(y, dtype=np.result_type(x.dtype, w.dtype))
 
 
 def _lc2d_backward_data(g: np.ndarray, w: np.ndarray, x_hw, s, native: bool) -> np.ndarray:
     """dx = the transpose of the layer applied to g (every window gets g * w)."""
+    if native and _on_device(g):
+        return _dk.locally_connected2d_backward_data(g, w, tuple(x_hw), s)
     if native:
         return _C.locally_connected2d_backward_data(_contig(g), _contig(w), tuple(x_hw), s)
+    xp = _xp(g)
     kh, kw = w.shape[4:]
     n, _, oh, ow = g.shape
-    gx = np.zeros((n, w.shape[3], *x_hw), dtype=np.result_type(g, w))
+    gx = xp.zeros((n, w.shape[3], *x_hw), dtype=np.result_type(g.dtype, w.dtype))
     for i in range(kh):
         for j in range(kw):
             gx[:, :, i : i + s[0] * (oh - 1) + 1 : s[0],
-               j : j + s[1] * (ow - 1) + 1 : s[1]] += np.einsum(
+               j : j + s[1] * (ow - 1) + 1 : s[1]] += xp.einsum(
                 "nohw,hwoc->nchw", g, w[..., i, j], optimize=True)
     return gx
 
@@ -1660,11 +1859,13 @@ def _lc2d_backward_data(g: np.ndarray, w: np.ndarray, x_hw, s, native: bool) -> 
 def _lc2d_backward_weights(g: np.ndarray, x: np.ndarray, k_hw, s, want_b: bool, native: bool):
     """(dw, db): g times each window summed over the batch, and g summed over the batch (None
     unless ``want_b``)."""
+    if native and _on_device(g):
+        return _dk.locally_connected2d_backward_weights(g, x, tuple(k_hw), s, want_b)
     if native:
         return _C.locally_connected2d_backward_weights(_contig(g), _contig(x), tuple(k_hw), s,
                                                        bias=want_b)
     win = _lc2d_windows(x, *k_hw, s)
-    gw = np.einsum("nchwij,nohw->hwocij", win, g, optimize=True)
+    gw = _xp(g).einsum("nchwij,nohw->hwocij", win, g, optimize=True)
     return gw, (g.sum(axis=0) if want_b else None)
 
 
@@ -1682,7 +1883,8 @@ class LocallyConnected2d(Function):
     other dtypes (float64 under gradcheck) on numpy (sliding windows and einsum). Backward:
     ``dx`` sends ``g * w`` back to every window, ``dw`` is ``g`` times each window summed over
     the batch, ``db`` the sum of ``g`` over the batch; each is computed only when its input
-    needs a gradient.
+    needs a gradient. Device data runs the CUDA siblings (``_C.device.locally_connected2d_*``;
+    float64: CuPy's einsum).
     """
 
     fresh_grads = True
@@ -1692,6 +1894,7 @@ class LocallyConnected2d(Function):
                 stride: Any = 1) -> np.ndarray:
         s = _lc2d_stride(stride)
         _lc2d_check_shapes(x.shape, w.shape, None if b is None else b.shape, s)
+        _same_place(x=x, weight=w, bias=b)
         native = _native() and _f32(x, w, *(() if b is None else (b,)))
         y = _lc2d_forward(x, w, b, s, native)
         need = ctx.needs_input_grad
@@ -1743,6 +1946,7 @@ class LocallyConnectedTranspose2d(Function):
             raise ValueError(f"locally_connected2d_transpose: h must have shape (N, "
                              f"{w.shape[2]}, {w.shape[0]}, {w.shape[1]}) for weight of shape "
                              f"{tuple(w.shape)}, got {tuple(h.shape)}")
+        _same_place(h=h, weight=w)
         native = _native() and _f32(h, w)
         need = ctx.needs_input_grad
         ctx.save_for_backward(h if need[1] else None, w if need[0] else None)
