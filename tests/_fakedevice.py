@@ -333,6 +333,19 @@ class FakeDeviceEntries:
         self._launch("uniform", device, stream)
         view(u, (n,))[...] = _C.uniform(n, seed, stream_id, offset)
 
+    # ----------------------------------------------------------- RBM entries (models/rbm.py)
+
+    def sigmoid_bernoulli(self, device, stream, p, s, z, n, seed, stream_id, offset):
+        self._launch("sigmoid_bernoulli", device, stream)
+        rp, rs = _C.sigmoid_bernoulli(view(z, (n,)).copy(), seed, stream_id, offset)
+        view(p, (n,))[...] = rp
+        view(s, (n,))[...] = rs
+
+    def rbm_free_energy(self, device, stream, F, V, b_v, Z, rows, n_visible, n_hidden):
+        self._launch("rbm_free_energy", device, stream)
+        view(F, (rows,))[...] = _C.rbm_free_energy(
+            view(V, (rows, n_visible)), view(b_v, (n_visible,)), view(Z, (rows, n_hidden)))
+
     # ----------------------------------------------------------- lf.ops entries (ops.py)
 
     def gemm(self, device, stream, C, ldc, A, lda, ta, B, ldb, tb, M, N, K, alpha, beta, bias,

@@ -10,7 +10,9 @@ Outputs are allocated with ``call.empty`` / ``call.zeros`` on the inputs' device
 What :mod:`latentforge.ops` already runs on a device (``gemm``, ``linear``, ``conv2d`` and the
 pooling forwards) is used from there; this module adds the activations, the row softmax and
 log-softmax, the backward passes of conv2d and the pools, batch norm, top-k, local contrast
-normalisation and the locally connected layer. The geometry and argument checks are those of
+normalisation and the locally connected layer, and the random draws (Philox uniforms, the RBM's
+fused sigmoid + Bernoulli sampler) and the RBM free energy for :mod:`latentforge.nn` and
+:class:`latentforge.models.RBM`. The geometry and argument checks are those of
 the host path (functional.py runs them before calling here); the launchers validate the sizes
 again, as the CPU kernels do.
 """
@@ -39,10 +41,13 @@ __all__ = [
     "log_softmax_rows",
     "log_softmax_rows_backward",
     "pool2d_backward",
+    "rbm_free_energy",
+    "sigmoid_bernoulli",
     "softmax_rows",
     "softmax_rows_backward",
     "topk_rows",
     "topk_rows_backward",
+    "uniform",
 ]
 
 _POOL_MODES = {"max": 0, "avg": 1, "l2": 2}
@@ -327,3 +332,38 @@ def locally_connected2d_backward_weights(dy, x, k_hw, s, bias: bool):
     call.launch(_C.device.locally_connected2d_backward_weights, _device.ptr(dw), _p(db),
                 _device.ptr(dy), _device.ptr(x), g)
     return dw, db
+
+
+# ------------------------------------------------------------------------- random draws, RBM
+def uniform(like, shape: tuple[int, ...], seed: int, stream: int, offset: int):
+    """``_C.uniform(shape, seed, stream, offset)`` drawn where ``like`` lives: on the host, or on
+    its CUDA device by ``_C.device.uniform`` (the same Philox draws, so the same values)."""
+    if isinstance(like, np.ndarray) or not _device.on_device(like):
+        return _C.uniform(shape, seed, stream, offset)
+    call = _device.Call("uniform draws", like=like)
+    u = call.empty(tuple(shape))
+    call.launch(_C.device.uniform, _device.ptr(u), int(u.size), seed, stream, offset)
+    return u
+
+
+def sigmoid_bernoulli(z, seed: int, stream: int, offset: int):
+    """``(sigmoid(z), Bernoulli(sigmoid(z)) samples)`` as ``_C.sigmoid_bernoulli``, on z's
+    device: the same Philox draws (``seed``, ``stream``, from ``offset``)."""
+    call = _device.Call("sigmoid_bernoulli", z=z)
+    z = contiguous(z)
+    p, s = call.empty(z.shape), call.empty(z.shape)
+    call.launch(_C.device.sigmoid_bernoulli, _device.ptr(p), _device.ptr(s), _device.ptr(z),
+                int(z.size), seed, stream, offset)
+    return p, s
+
+
+def rbm_free_energy(v, b_v, z):
+    """``_C.rbm_free_energy(v, b_v, z)`` on the device: ``-v.b_v - sum softplus(z)`` per row of
+    ``v`` (rows, n_visible) with hidden pre-activations ``z`` (rows, n_hidden)."""
+    call = _device.Call("rbm_free_energy", v=v, b_v=b_v, z=z)
+    v, b_v, z = contiguous(v), contiguous(b_v), contiguous(z)
+    rows, n_visible = v.shape
+    out = call.empty((rows,))
+    call.launch(_C.device.rbm_free_energy, _device.ptr(out), _device.ptr(v), _device.ptr(b_v),
+                _device.ptr(z), rows, n_visible, int(z.shape[1]))
+    return out

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _C, _device
+from . import _device, _dkernels
 from . import functional as F
 from ._backend import check_random_state
 from .functional import _input
@@ -75,17 +75,6 @@ def _copy(a: Any) -> Any:
     cupy = _device.array_module(a)
     with cupy.cuda.Device(a.device.id):
         return a.copy()
-
-
-def _uniform(like: Any, shape: tuple[int, ...], seed: int, stream: int, offset: int) -> Any:
-    """``_C.uniform(shape, seed, stream, offset)`` drawn where ``like`` lives: on the host, or on
-    its CUDA device by ``_C.device.uniform`` (the same Philox draws, so the same values)."""
-    if isinstance(like, np.ndarray) or not _device.on_device(like):
-        return _C.uniform(shape, seed, stream, offset)
-    call = _device.Call("Dropout (the mask)", x=like)
-    u = call.empty(shape)
-    call.launch(_C.device.uniform, _device.ptr(u), int(u.size), seed, stream, offset)
-    return u
 
 
 class Parameter(Tensor):
@@ -453,7 +442,7 @@ class Dropout(Module):
         x = _input(x, "x")
         if not self.training or self.p == 0.0:
             return x
-        u = _uniform(x.data, tuple(x.shape), self.seed, self.STREAM, self.offset)
+        u = _dkernels.uniform(x.data, tuple(x.shape), self.seed, self.STREAM, self.offset)
         self.offset += int(u.size)
         keep = u >= np.float32(self.p)
         mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
@@ -836,7 +825,7 @@ class Dropout2d(Dropout):
         if not self.training or self.p == 0.0:
             return x
         n, c = x.shape[:2]
-        u = _uniform(x.data, (n, c), self.seed, self.STREAM, self.offset)
+        u = _dkernels.uniform(x.data, (n, c), self.seed, self.STREAM, self.offset)
         self.offset += int(u.size)
         keep = (u >= np.float32(self.p)).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
         return x * Tensor._from_op(keep.reshape(n, c, 1, 1), requires_grad=False)

@@ -29,14 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import _C, nn, ops
+from .. import _C, _device, _dkernels, nn, ops
 from .._backend import check_random_state
 from ._base import (
     ParamsMixin,
     TransformMixin,
     UnavailableMethodError,
+    check_array,
     check_input,
     check_is_fitted,
+    check_same_device,
+    fit_device,
     fit_stack,
     transform_stack,
 )
@@ -102,6 +105,12 @@ class RBM(TransformMixin, ParamsMixin):
     random_state : None, int or numpy Generator
     verbose : int
         Non-zero: one line per epoch on stderr.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to train, as :class:`MLPClassifier`'s: None follows ``X``; data on the other side
+        is moved once on this request. The weights are drawn on the host and moved; the Gibbs
+        samples come from the CUDA twin of the fused sampler with the same Philox streams. The
+        fitted model lives on ``device_`` (its arrays are CuPy arrays there), its methods take
+        data there (CuPy in, CuPy out) and :meth:`to` moves it.
 
     Attributes
     ----------
@@ -149,6 +158,7 @@ class RBM(TransformMixin, ParamsMixin):
         visible: str = "bernoulli",
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
+        device: str | None = None,
     ):
         self.n_hidden = n_hidden
         self.learning_rate = learning_rate
@@ -161,6 +171,7 @@ class RBM(TransformMixin, ParamsMixin):
         self.visible = visible
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ sklearn plumbing
 
@@ -177,13 +188,15 @@ class RBM(TransformMixin, ParamsMixin):
         choice_param(self.visible, "visible", ("bernoulli", "gaussian"))
 
     def _check_X(self, X, name: str = "X", fitted: bool = True) -> np.ndarray:
-        X = check_input(self, X, name, fitted, "components_")
-        if self.visible == "bernoulli" and X.size and (X.min() < 0 or X.max() > 1):
+        X = check_input(self, X, name, fitted, "components_", device_ok=True)
+        if fitted:
+            check_same_device(self, X, name)
+        if self.visible == "bernoulli" and X.size and (float(X.min()) < 0 or float(X.max()) > 1):
             raise ValueError(
                 f"{name} must lie in [0, 1] for Bernoulli visible units (got values in "
                 f"[{X.min()}, {X.max()}]); scale it, or use visible='gaussian'"
             )
-        return np.ascontiguousarray(X)
+        return _device.array_module(X).ascontiguousarray(X)
 
     # ------------------------------------------------------------------ randomness
 
@@ -194,17 +207,26 @@ class RBM(TransformMixin, ParamsMixin):
         return off
 
     def _sample_sigmoid(self, Z: np.ndarray, stream: int):
-        """(sigmoid(Z), Bernoulli samples) from the fused native kernel."""
+        """(sigmoid(Z), Bernoulli samples) from the fused native kernel (the CUDA one for a
+        device array: the same Philox draws, so the same samples)."""
+        if _device.on_device(Z):
+            return _dkernels.sigmoid_bernoulli(Z, self._seed, stream, self._draw(stream, Z.size))
         Z = np.ascontiguousarray(Z, dtype=np.float32)
         return _C.sigmoid_bernoulli(Z, self._seed, stream, self._draw(stream, Z.size))
 
-    def _gauss(self, shape, stream: int) -> np.ndarray:
-        """Standard normal noise by Box-Muller from two native uniform streams."""
-        n = int(np.prod(shape))
-        u1 = _C.uniform(tuple(shape), self._seed, stream, self._draw(stream, n))
-        u2 = _C.uniform(tuple(shape), self._seed, _STREAM_GAUSS_2, self._draw(_STREAM_GAUSS_2, n))
-        u1 = np.maximum(u1.astype(np.float64), 1e-12)
-        return (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).astype(np.float32)
+    def _uniform(self, shape, stream: int, offset: int, like):
+        """Philox uniforms of ``stream`` from ``offset``, where ``like`` lives."""
+        return _dkernels.uniform(like, tuple(shape), self._seed, stream, offset)
+
+    def _gauss(self, like, stream: int) -> np.ndarray:
+        """Standard normal noise of ``like``'s shape, where it lives, by Box-Muller from two
+        native uniform streams."""
+        shape, n = like.shape, like.size
+        xp = _device.array_module(like)
+        u1 = self._uniform(shape, stream, self._draw(stream, n), like)
+        u2 = self._uniform(shape, _STREAM_GAUSS_2, self._draw(_STREAM_GAUSS_2, n), like)
+        u1 = xp.maximum(u1.astype(np.float64), 1e-12)
+        return (xp.sqrt(-2.0 * xp.log(u1)) * xp.cos(2.0 * np.pi * u2)).astype(np.float32)
 
     # ------------------------------------------------------------------ conditionals
 
@@ -223,14 +245,15 @@ class RBM(TransformMixin, ParamsMixin):
     def _visible_sample(self, H: np.ndarray, stream: int):
         """(mean, sample) of p(v | h)."""
         if self.visible == "bernoulli":
-            Z = ops.linear(H, self.components_, self.intercept_visible_, None)
-            return _C.sigmoid_bernoulli(Z, self._seed, stream, self._draw(stream, Z.size))
+            return self._sample_sigmoid(
+                ops.linear(H, self.components_, self.intercept_visible_, None), stream)
         mean = self._visible_mean(H)
-        return mean, mean + self._gauss(mean.shape, stream)
+        return mean, mean + self._gauss(mean, stream)
 
     # ------------------------------------------------------------------ training
 
-    def _initialize(self, n_visible: int) -> None:
+    def _initialize(self, n_visible: int, device: str = "cpu") -> None:
+        """A fresh model (drawn on the host from ``random_state``) on ``device``."""
         self._validate_params()
         rng = check_random_state(self.random_state)
         self._seed = int(rng.integers(0, 2**63))
@@ -238,12 +261,16 @@ class RBM(TransformMixin, ParamsMixin):
         self._offsets: dict[int, int] = {}
         self.n_features_in_ = int(n_visible)
         H = int(self.n_hidden)
-        self.components_ = (0.01 * self._rng.standard_normal((H, n_visible))).astype(np.float32)
-        self.intercept_hidden_ = np.zeros(H, np.float32)
-        self.intercept_visible_ = np.zeros(n_visible, np.float32)
-        self._vel_W = np.zeros_like(self.components_)
-        self._vel_bh = np.zeros_like(self.intercept_hidden_)
-        self._vel_bv = np.zeros_like(self.intercept_visible_)
+        W = (0.01 * self._rng.standard_normal((H, n_visible))).astype(np.float32)
+        self.device_ = device
+        kind, index = _device.parse_device(device)
+        self.components_ = _device.to_device(W, kind, index, "components_")
+        xp = _device.array_module(self.components_)
+        self.intercept_hidden_ = xp.zeros(H, np.float32)
+        self.intercept_visible_ = xp.zeros(n_visible, np.float32)
+        self._vel_W = xp.zeros_like(self.components_)
+        self._vel_bh = xp.zeros_like(self.intercept_hidden_)
+        self._vel_bv = xp.zeros_like(self.intercept_visible_)
         self._scratch_W = None
         self.history_: dict[str, list[float]] = {"reconstruction_error": []}
         if hasattr(self, "chains_"):
@@ -255,6 +282,7 @@ class RBM(TransformMixin, ParamsMixin):
         Returns the sum over the batch of squared reconstruction errors.
         """
         B = v0.shape[0]
+        xp = _device.array_module(v0)
         lr = float(self.learning_rate)
         mom = float(self.momentum)
         # Positive phase: hidden probabilities and samples from the data.
@@ -272,8 +300,8 @@ class RBM(TransformMixin, ParamsMixin):
             recon = self._visible_mean(h0s)
             if not hasattr(self, "chains_"):
                 # Fantasy chains start at data: the first minibatch, cycled to batch_size rows.
-                idx = np.arange(int(self.batch_size)) % B
-                self.chains_ = np.ascontiguousarray(v0[idx])
+                idx = xp.arange(int(self.batch_size)) % B
+                self.chains_ = xp.ascontiguousarray(v0[idx])
             vk = self.chains_
             for _ in range(int(self.k)):
                 _, hs = self._sample_sigmoid(self._hidden_logits(vk), _STREAM_CHAIN_H)
@@ -290,8 +318,8 @@ class RBM(TransformMixin, ParamsMixin):
         ops.gemm(hkp, vk, target, trans_a=True, alpha=-lr / C, beta=1.0)
         if self.weight_decay:
             if self._scratch_W is None:
-                self._scratch_W = np.empty_like(self.components_)
-            np.multiply(self.components_, np.float32(lr * self.weight_decay), out=self._scratch_W)
+                self._scratch_W = xp.empty_like(self.components_)
+            xp.multiply(self.components_, np.float32(lr * self.weight_decay), out=self._scratch_W)
             self._vel_W -= self._scratch_W
         self._vel_bh *= np.float32(mom)
         self._vel_bh += np.float32(lr / B) * h0p.sum(axis=0) - np.float32(lr / C) * hkp.sum(axis=0)
@@ -304,12 +332,13 @@ class RBM(TransformMixin, ParamsMixin):
         diff = v0 - recon
         diff *= diff
         err = float(diff.sum(dtype=np.float64))
-        if not np.isfinite(err) or not np.all(np.isfinite(self.intercept_visible_)):
+        if not np.isfinite(err) or not bool(xp.isfinite(self.intercept_visible_).all()):
             raise FloatingPointError(_DIVERGED)
         return err
 
     def _epoch(self, X: np.ndarray, order: np.ndarray | None) -> float:
         bs = int(self.batch_size)
+        xp = _device.array_module(X)
         total = 0.0
         # Overflow in a diverging run is reported as one FloatingPointError, not as warnings.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -318,10 +347,11 @@ class RBM(TransformMixin, ParamsMixin):
                     batch = X[start:start + bs]
                 else:
                     batch = X[order[start:start + bs]]
-                total += self._update(np.ascontiguousarray(batch))
+                total += self._update(xp.ascontiguousarray(batch))
         # The per-batch check sees the weights only through the next reconstruction: check the
         # weights of the last update too (one pass over W per epoch).
-        if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()):
+        if not (bool(xp.isfinite(self.components_).all())
+                and bool(xp.isfinite(self.intercept_hidden_).all())):
             raise FloatingPointError(_DIVERGED)
         return total / X.size
 
@@ -329,11 +359,13 @@ class RBM(TransformMixin, ParamsMixin):
         """Train for ``n_iter`` epochs on ``X`` (n_samples, n_features), reshuffled every
         epoch. Re-initialises the model. ``y`` is ignored."""
         self._validate_params()
-        X = self._check_X(X, fitted=False)
-        self._initialize(X.shape[1])
+        kind, index = fit_device(self, X)
+        X = _device.to_device(self._check_X(X, fitted=False), kind, index, "X")
+        xp = _device.array_module(X)
+        self._initialize(X.shape[1], _device.device_of(X))
         for epoch in range(int(self.n_iter)):
             t0 = time.perf_counter()
-            err = self._epoch(X, self._rng.permutation(X.shape[0]))
+            err = self._epoch(X, xp.asarray(self._rng.permutation(X.shape[0])))
             self.history_["reconstruction_error"].append(err)
             if self.verbose:
                 print(f"RBM epoch {epoch + 1}/{self.n_iter}: reconstruction error {err:.5f} "
@@ -345,8 +377,9 @@ class RBM(TransformMixin, ParamsMixin):
         on the first call). Appends the pass's reconstruction error to ``history_``."""
         if not hasattr(self, "components_"):
             self._validate_params()
-            X = self._check_X(X, fitted=False)
-            self._initialize(X.shape[1])
+            kind, index = fit_device(self, X)
+            X = _device.to_device(self._check_X(X, fitted=False), kind, index, "X")
+            self._initialize(X.shape[1], _device.device_of(X))
         else:
             self._validate_params()
             X = self._check_X(X)
@@ -384,11 +417,28 @@ class RBM(TransformMixin, ParamsMixin):
 
     def _free_energy(self, v: np.ndarray) -> np.ndarray:
         Z = self._hidden_logits(v)
+        kernel = _dkernels.rbm_free_energy if _device.on_device(v) else _C.rbm_free_energy
         if self.visible == "bernoulli":
-            return _C.rbm_free_energy(v, self.intercept_visible_, Z)
-        zero = np.zeros_like(self.intercept_visible_)
-        quad = 0.5 * np.square(v - self.intercept_visible_, dtype=np.float64).sum(axis=1)
-        return (_C.rbm_free_energy(v, zero, Z) + quad).astype(np.float32)
+            return kernel(v, self.intercept_visible_, Z)
+        xp = _device.array_module(v)
+        zero = xp.zeros_like(self.intercept_visible_)
+        quad = 0.5 * xp.square((v - self.intercept_visible_).astype(np.float64)).sum(axis=1)
+        return (kernel(v, zero, Z) + quad).astype(np.float32)
+
+    _DEVICE_ARRAYS = ("components_", "intercept_hidden_", "intercept_visible_", "_vel_W",
+                      "_vel_bh", "_vel_bv", "_scratch_W", "chains_")
+
+    def to(self, device: str) -> RBM:
+        """Move the fitted model (weights, velocities, persistent chains) to ``device``
+        ("cpu", "cuda" or "cuda:N"); returns self. The Philox counters go with it, so training
+        continues with the same draws."""
+        check_is_fitted(self, "components_")
+        kind, index = _device.use_device(device)
+        for name in self._DEVICE_ARRAYS:
+            if getattr(self, name, None) is not None:
+                setattr(self, name, _device.to_device(getattr(self, name), kind, index, name))
+        self.device_ = _device.device_of(self.components_)
+        return self
 
     @property
     def score_samples(self):
@@ -411,13 +461,14 @@ class RBM(TransformMixin, ParamsMixin):
     def _score_samples(self, X) -> np.ndarray:
         v = self._check_X(X)
         n, d = v.shape
-        u = _C.uniform((n,), self._seed, _STREAM_SCORE, 0)
-        col = np.minimum((u.astype(np.float64) * d).astype(np.int64), d - 1)
-        rows = np.arange(n)
+        xp = _device.array_module(v)
+        u = self._uniform((n,), _STREAM_SCORE, 0, v)
+        col = xp.minimum((u.astype(np.float64) * d).astype(np.int64), d - 1)
+        rows = xp.arange(n)
         v_ = v.copy()
         v_[rows, col] = 1.0 - v_[rows, col]
         delta = self._free_energy(v_).astype(np.float64) - self._free_energy(v).astype(np.float64)
-        return d * -np.logaddexp(0.0, -delta)
+        return d * -xp.logaddexp(0.0, -delta)
 
 
 class PretrainedMLPClassifier(MLPClassifier):
@@ -501,6 +552,10 @@ class DBN(TransformMixin, ParamsMixin):
         always use Bernoulli visible units (they see hidden probabilities).
     random_state : None, int or numpy Generator
         Each layer's RBM gets an int seed drawn from it.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where every layer trains (each RBM's ``device``; None follows ``X``). ``transform``
+        takes data where the layers live. :meth:`to_classifier` copies the weights to the host;
+        the classifier's own ``device`` then places its network.
     verbose : int
 
     Attributes
@@ -517,11 +572,13 @@ class DBN(TransformMixin, ParamsMixin):
         rbm_params: None | dict[str, Any] | Sequence[dict[str, Any]] = None,
         random_state: None | int | np.random.Generator = None,
         verbose: int = 0,
+        device: str | None = None,
     ):
         self.hidden = hidden
         self.rbm_params = rbm_params
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
 
     def _layer_params(self) -> list[dict[str, Any]]:
@@ -533,9 +590,13 @@ class DBN(TransformMixin, ParamsMixin):
         and so on. ``y`` is ignored."""
         per = self._layer_params()
         rng = check_random_state(self.random_state)
+        kind, index = fit_device(self, X)
+        if kind == "cuda":  # moved once, here, so that every layer's input is on the device
+            X = _device.to_device(check_array(X, "X", integer=True, device_ok=True), kind, index,
+                                  "X")
         self.rbms_: list[RBM] = fit_stack(
-            X, per, lambda seed, q: RBM(random_state=seed, **q), rng, self.verbose, "DBN",
-            lambda rbm: f"RBM({rbm.n_hidden})")
+            X, per, lambda seed, q: RBM(random_state=seed, **{"device": self.device, **q}), rng,
+            self.verbose, "DBN", lambda rbm: f"RBM({rbm.n_hidden})")
         self.n_features_in_ = self.rbms_[0].n_features_in_
         return self
 
@@ -563,6 +624,9 @@ class DBN(TransformMixin, ParamsMixin):
         clf = PretrainedMLPClassifier(
             hidden=tuple(r.n_hidden for r in self.rbms_), activation="sigmoid", **mlp_kwargs
         )
-        clf.pretrained_ = [(r.components_.copy(), r.intercept_hidden_.copy()) for r in self.rbms_]
+        # Kept on the host (copies) until the classifier's fit places its network (device=).
+        clf.pretrained_ = [(_device.to_device(r.components_, "cpu").copy(),
+                            _device.to_device(r.intercept_hidden_, "cpu").copy())
+                           for r in self.rbms_]
         clf.n_classes_expected_ = int(n_classes)
         return clf
