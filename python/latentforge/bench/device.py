@@ -4,9 +4,15 @@ arrays against what a GPU user would otherwise call, side by side in one run.
 * GEMM: ``lf.ops.gemm`` on CuPy float32 matrices vs ``cupy.matmul`` (cuBLAS), square sizes,
   timed with CUDA events on the same stream, interleaved, after a correctness check against
   cuBLAS (max|lf - cuBLAS| / max|cuBLAS| <= 1e-4; a case that fails is reported and not timed).
-* Training throughput vs PyTorch CUDA and t-SNE vs a GPU t-SNE: listed with the reason they are
-  not measured (the models do not run on the device yet: ``device="cuda"`` is not implemented
-  for them), never silently left out.
+* Training throughput vs PyTorch CUDA: the two layer workloads of the ``training`` suite (the
+  784-1000-750-500-10 sigmoid MLP and the 784-...-30-...-784 autoencoder, batch 100, SGD
+  momentum 0.9, forward + backward + update per step) with the parameters and the data on the
+  device, latentforge (``lf.nn`` modules moved with ``.to("cuda")``, CuPy batches) against the
+  same network in PyTorch on CUDA, in alternating chunks of steps; samples per second. Every
+  step reads its loss back (``float(loss)``) on both sides, so the wall clock times finished
+  work. The pixels are uniform random numbers (throughput does not depend on them). Without a
+  CUDA build of PyTorch, latentforge is measured alone and the table says why.
+* t-SNE vs a GPU t-SNE: listed with the reason it is not measured, never silently left out.
 
 Without a GPU (a CPU-only build, no CUDA device, or no CuPy) the suite says which, measures
 nothing and reports ``skipped`` (exit status 0: nothing failed, nothing was claimed).
@@ -28,7 +34,6 @@ SQUARE_FULL: tuple[int, ...] = (512, 1024, 2048, 4096, 8192)
 SQUARE_SMOKE: tuple[int, ...] = (256,)
 
 NOT_MEASURED = {
-    "training vs PyTorch CUDA": "models have no device path yet (device='cuda' not implemented)",
     "t-SNE vs GPU t-SNE": "TSNE has no device path yet (the device t-SNE kernels are not wired "
     "into the model)",
 }
@@ -113,7 +118,76 @@ def run(
     print(f"GEMM on {meta['device']} (float32, TF32 off), ms per call, best of {reps}", file=out)
     print(format_table(["n", "lf ms", "cuBLAS ms", "cuBLAS/lf", "lf TFLOP/s", "check"], rows),
           file=out)
+    results += _training(lf, cp, reps, out, progress, smoke)
     for what, why in NOT_MEASURED.items():
         print(f"not measured: {what}: {why}", file=out)
         results.append({"case": what, "skipped": why})
     return SuiteResult(results, meta)
+
+
+def _training(lf, cp, repeats: int, out: Any, progress: Any, smoke: bool) -> list[dict]:
+    """Training throughput on the device, latentforge vs PyTorch CUDA (see the module doc)."""
+    import numpy as np
+
+    from ._harness import interleave
+    from .training import (
+        BATCH,
+        _chunk,
+        _lf_autoencoder,
+        _lf_mlp,
+        _torch_autoencoder,
+        _torch_mlp,
+    )
+
+    steps = 3 if smoke else 50
+    rng = np.random.default_rng(0)
+    X = rng.random((steps * BATCH, 784), dtype=np.float32)
+    y = rng.integers(0, 10, steps * BATCH)
+    dX, dy = cp.asarray(X), cp.asarray(y)
+    lf_batches = [(dX[i:i + BATCH], dy[i:i + BATCH]) for i in range(0, steps * BATCH, BATCH)]
+    torch, why_not = None, None
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            torch, why_not = None, "PyTorch is installed without CUDA (or sees no GPU)"
+    except ImportError:
+        why_not = "PyTorch is not installed"
+    if torch is not None:
+        tX = torch.as_tensor(X, device="cuda")
+        ty = torch.as_tensor(y.astype(np.int64), device="cuda")
+        torch_batches = [(tX[i:i + BATCH], ty[i:i + BATCH])
+                         for i in range(0, steps * BATCH, BATCH)]
+    results, rows = [], []
+    for name, make_lf, make_torch in (("mlp 784-1000-750-500-10", _lf_mlp, _torch_mlp),
+                                      ("autoencoder 784-1000-500-250-30-...-784",
+                                       _lf_autoencoder, _torch_autoencoder)):
+        say(progress, f"[device] training {name}: {repeats} chunks of {steps} steps")
+        r: dict[str, Any] = {"case": f"training {name}"}
+        try:
+            runs = {"lf": (make_lf(lf, np.random.default_rng(0), "cuda"), lf_batches)}
+            if torch is not None:
+                runs["torch"] = (make_torch(torch, 0, "cuda"), torch_batches)
+            m = interleave(
+                {k: (lambda s=s, b=b: _chunk(s, b)) for k, (s, b) in runs.items()},
+                repeats, number=1, settle=0.05, settle_always=True,
+                warmup={k: (lambda s=s, b=b: _chunk(s, b[:2])) for k, (s, b) in runs.items()},
+            )
+            n = steps * BATCH
+            r["lf_samples_per_s"] = n / m["lf"].best_s
+            if torch is not None:
+                r["torch_samples_per_s"] = n / m["torch"].best_s
+                r["ratio"] = m["torch"].best_s / m["lf"].best_s
+        except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
+            r["error"] = f"{type(exc).__name__}: {exc}"
+        results.append(r)
+        rows.append([name, fmt(r.get("lf_samples_per_s"), ".0f"),
+                     fmt(r.get("torch_samples_per_s"), ".0f", "n/a"),
+                     fmt_ratio(r.get("ratio"), "n/a"), r.get("error") or "ok"])
+    print(f"\nTraining on the device (float32, batch {BATCH}, SGD momentum 0.9), best of "
+          f"{repeats} chunks of {steps} steps, alternating", file=out)
+    if why_not:
+        print(f"  PyTorch CUDA not measured: {why_not}", file=out)
+    print(format_table(["workload", "lf samples/s", "torch samples/s", "lf / torch", "check"],
+                       rows), file=out)
+    return results

@@ -45,12 +45,12 @@ AE_SIZES = (784, 1000, 500, 250, 30)
 # ----------------------------------------------------------------------------- latentforge
 
 
-def _lf_mlp(lf, rng):
+def _lf_mlp(lf, rng, device: str = "cpu"):
     nn = lf.nn
     layers = [nn.Linear(a, b, activation="sigmoid", random_state=rng)
               for a, b in zip(MLP_SIZES[:-2], MLP_SIZES[1:-1])]
     layers.append(nn.Linear(MLP_SIZES[-2], MLP_SIZES[-1], random_state=rng))
-    net = nn.Sequential(*layers)
+    net = nn.Sequential(*layers).to(device)
     opt = lf.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 
     def step(X, y):
@@ -74,10 +74,10 @@ def _ae_dims() -> list[tuple[int, int]]:
     return enc + dec
 
 
-def _lf_autoencoder(lf, rng):
+def _lf_autoencoder(lf, rng, device: str = "cpu"):
     nn = lf.nn
     net = nn.Sequential(*[nn.Linear(a, b, activation=act, random_state=rng)
-                          for (a, b), act in zip(_ae_dims(), _ae_layer_acts())])
+                          for (a, b), act in zip(_ae_dims(), _ae_layer_acts())]).to(device)
     opt = lf.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 
     def step(X, y):
@@ -111,13 +111,13 @@ def _lf_autoencoder_model(lf, rng):
 # ----------------------------------------------------------------------------- PyTorch
 
 
-def _torch_mlp(torch, seed):
+def _torch_mlp(torch, seed, device: str = "cpu"):
     torch.manual_seed(seed)
     mods: list[Any] = []
     for a, b in zip(MLP_SIZES[:-2], MLP_SIZES[1:-1]):
         mods += [torch.nn.Linear(a, b), torch.nn.Sigmoid()]
     mods.append(torch.nn.Linear(MLP_SIZES[-2], MLP_SIZES[-1]))
-    net = torch.nn.Sequential(*mods)
+    net = torch.nn.Sequential(*mods).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     lossf = torch.nn.CrossEntropyLoss()
 
@@ -131,14 +131,14 @@ def _torch_mlp(torch, seed):
     return step
 
 
-def _torch_autoencoder(torch, seed):
+def _torch_autoencoder(torch, seed, device: str = "cpu"):
     torch.manual_seed(seed)
     mods: list[Any] = []
     for (a, b), act in zip(_ae_dims(), _ae_layer_acts()):
         mods.append(torch.nn.Linear(a, b))
         if act == "sigmoid":
             mods.append(torch.nn.Sigmoid())
-    net = torch.nn.Sequential(*mods)
+    net = torch.nn.Sequential(*mods).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 
     def step(X, y):
