@@ -451,7 +451,7 @@ def _loss_gradient(net: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dJ/dX of softmax cross-entropy (the parameters must be frozen by the caller)."""
     xt = Tensor(X, requires_grad=True)
     losses.softmax_cross_entropy(net(xt), y).backward()
-    return np.asarray(xt.grad, np.float32)
+    return xt.grad.astype(np.float32, copy=False)  # numpy or CuPy, where X lives
 
 
 def data_range(X: np.ndarray) -> tuple[float, float]:

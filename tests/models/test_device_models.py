@@ -235,3 +235,10 @@ def test_dbn_and_its_classifier_on_the_device(fake_device):
     clf_dev = dev.to_classifier(3, device="cuda", **mlp).fit(X, y)
     assert clf_dev.device_ == "cuda:0"
     assert clf_dev.history_["loss"] == clf_host.history_["loss"]
+
+
+def test_adversarial_training_on_the_device(fake_device):
+    X, y = _blobs(seed=13)
+    host = _mlp(adversarial_eps=0.1).fit(X, y)
+    dev = _mlp(adversarial_eps=0.1).fit(fake_device.to(X), y)
+    assert dev.history_["loss"] == host.history_["loss"]

@@ -103,8 +103,7 @@ class MLPClassifier(ParamsMixin):
         ``score`` take ``X`` there (CuPy in, CuPy out on a device) and raise TypeError for data
         on the other side; :meth:`to` moves a fitted model. Class labels are read on the host
         (``classes_`` is a host array); ``predict`` returns CuPy labels for numeric classes and
-        a numpy array for string classes (strings cannot live on a GPU). ``adversarial_eps``
-        runs on the host only.
+        a numpy array for string classes (strings cannot live on a GPU).
 
     Attributes
     ----------
@@ -225,9 +224,6 @@ class MLPClassifier(ParamsMixin):
         """Train on ``X`` (n_samples, n_features) and integer or string labels ``y``."""
         self._validate_params()
         kind, index = fit_device(self, X)
-        if kind == "cuda" and self.adversarial_eps > 0:
-            raise ValueError("adversarial_eps > 0 (adversarial training) runs on the host only; "
-                             "use device='cpu' or adversarial_eps=0")
         X, y = check_X_y(X, y, integer=True, min_samples=2, device_ok=True)
         X = _device.to_device(X, kind, index, "X")
         xp = _device.array_module(X)
