@@ -242,3 +242,34 @@ def test_adversarial_training_on_the_device(fake_device):
     host = _mlp(adversarial_eps=0.1).fit(X, y)
     dev = _mlp(adversarial_eps=0.1).fit(fake_device.to(X), y)
     assert dev.history_["loss"] == host.history_["loss"]
+
+
+def test_cat_network_trains_on_the_device(fake_device):
+    """The cat paper's parts (locally connected filters, L2 pooling, local contrast
+    normalisation, the reconstruction-TICA loss) moved with Module.to and trained on the
+    device, step for step as on the host."""
+    from latentforge.models.cat import CatNet, tica_loss
+
+    X = np.random.default_rng(14).random((16, 1, 10, 10)).astype(np.float32)
+    nets = [CatNet((1, 10, 10), maps=3, n_parts=2, kernel_size=3, random_state=0)
+            for _ in range(2)]
+    nets[1].to("cuda")
+    assert nets[1].device == "cuda:0"
+    losses_ = []
+    for net, data in ((nets[0], X), (nets[1], fake_device.to(X))):
+        part = net.parts[0]
+        opt = lf.optim.Adam(part.parameters(), lr=1e-2)
+        trace = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = tica_loss(part, data.reshape(16, -1))
+            loss.backward()
+            opt.step()
+            trace.append(float(loss.data))
+        losses_.append(trace)
+        out = net(data).data
+    assert losses_[0] == losses_[1]
+    assert isinstance(out, fake_device.cupy.ndarray)
+    np.testing.assert_array_equal(_host(out), nets[0](X).data)
+    names = set(fake_device.entries.names())
+    assert {"locally_connected2d_forward", "local_contrast_norm2d_forward"} <= names, names

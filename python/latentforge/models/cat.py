@@ -36,11 +36,19 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from .. import losses, nn
+from .. import _device, losses, nn
 from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 
 __all__ = ["CatPart", "CatNet", "probe", "tica_loss"]
+
+
+def _tensor(x: Any) -> Tensor:
+    """``x`` as a Tensor: itself, or its data as float32 C-contiguous where it lives (a device
+    array stays on its device)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(_device.array_module(x).ascontiguousarray(x, dtype=np.float32))
 
 
 def _size(v: Any, name: str) -> tuple[int, int]:
@@ -191,7 +199,7 @@ class CatNet(nn.Module):
         self.parts = parts
 
     def _images(self, x: Any) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(np.ascontiguousarray(x, dtype=np.float32))
+        x = _tensor(x)
         if x.data.ndim == 2:
             x = x.reshape(x.data.shape[0], *self.input_shape)
         return x
@@ -216,7 +224,7 @@ class CatNet(nn.Module):
         if stage not in ("filters", "pooled", "normalized"):
             raise ValueError(f"stage must be 'filters', 'pooled' or 'normalized', got {stage!r}")
         k = range(len(self.parts))[part]
-        X = np.asarray(X, dtype=np.float32)
+        X = X if _device.on_device(X) else np.asarray(X, dtype=np.float32)
         out = []
         modes = [(m, m.training) for m in self.modules()]
         self.eval()
@@ -230,7 +238,7 @@ class CatNet(nn.Module):
         finally:
             for m, mode in modes:
                 m.training = mode
-        return np.concatenate(out)
+        return _device.array_module(X).concatenate(out)
 
 
 class _Features(nn.Module):
@@ -262,7 +270,7 @@ def probe(net: CatNet, part: int = -1, stage: str = "pooled") -> nn.Module:
 def tica_loss(model: nn.Module, xb: Any, yb: Any = None) -> Tensor:
     """The reconstruction-TICA loss of a :class:`CatPart` on a batch (labels ignored): the loss
     callable for :class:`latentforge.distributed.DownpourSGD` / ``SyncSGD``."""
-    x = xb if isinstance(xb, Tensor) else Tensor(np.ascontiguousarray(xb, dtype=np.float32))
+    x = _tensor(xb)
     if x.data.ndim == 2:
         x = x.reshape(x.data.shape[0], *model.input_shape)
     return model.loss(x)
