@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
 from .. import _device, losses, nn
+from .. import functional as F
 from .._backend import check_random_state
 from ..tensor import Tensor, no_grad
 
