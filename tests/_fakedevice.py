@@ -551,6 +551,129 @@ class FakeDeviceEntries:
         if db:
             view(db, gb.shape)[...] = gb
 
+    # ----------------------------------------------------------- t-SNE entries (_tsne.py)
+    # knn, the perplexity calibration, the symmetrisation and the exact gradient run the host
+    # kernels (so device affinities and exact gradients equal the host's bit for bit); the
+    # Barnes-Hut gradient and the optimiser steps run the CUDA kernels' source through the
+    # emulator when it is built (the per-point criterion of csrc/ops/tsne_bh.h), else their CPU
+    # twins (_C.tsne_gradient_bh and the step's numpy reference). Error flags are set as the
+    # device kernels set them (the host kernels would raise instead).
+
+    def knn(self, device, stream, indices, sq_distances, error_flag, X, n, d, k):
+        self._launch("knn", device, stream)
+        if not 1 <= k <= n - 1:  # argument errors are raised before any launch
+            raise ValueError(f"k must satisfy 1 <= k <= n - 1 = {n - 1}, got {k}")
+        x = view(X, (n, d))
+        idx, dist = view(indices, (n, k), dtype=np.int64), view(sq_distances, (n, k))
+        flag = view(error_flag, (1,), dtype=np.int32) if error_flag else None
+        try:
+            ri, rd = _C.knn(x.copy(), k)
+        except ValueError:  # non-finite X or an overflowing squared norm: the device's flag
+            if flag is None:
+                raise
+            flag[0] = 1
+            idx[...], dist[...] = 0, 0.0  # written, indices in [0, n)
+            return
+        idx[...], dist[...] = ri, rd
+        if flag is not None:
+            flag[0] = 0
+
+    def tsne_perplexity(self, device, stream, P, beta, D, rows, k, perplexity, tol, max_iter):
+        self._launch("tsne_perplexity", device, stream)
+        rp, rb = _C.tsne_perplexity(view(D, (rows, k)).copy(), perplexity, tol, max_iter)
+        view(P, (rows, k))[...] = rp
+        view(beta, (rows,))[...] = rb
+
+    def tsne_symmetrize(self, device, stream, indptr, indices, data, error, nbr, P, n, k):
+        self._launch("tsne_symmetrize", device, stream)
+        nb = view(nbr, (n, k), dtype=np.int64).copy()
+        pc = view(P, (n, k)).copy()
+        ip = view(indptr, (n + 1,), dtype=np.int64)
+        err = view(error, (1,), dtype=np.int32)
+        # The first invalid row (out of range, self, non-finite, repeated), as the kernel flags.
+        s = np.sort(nb, axis=1)
+        bad = ((nb < 0) | (nb >= n) | (nb == np.arange(n)[:, None]) | ~np.isfinite(pc)).any(1)
+        bad |= (s[:, 1:] == s[:, :-1]).any(axis=1)
+        if bad.any():
+            err[0] = int(np.argmax(bad))
+            ip[...] = 0
+            return
+        ri, rj, rv = _C.tsne_symmetrize(nb, pc, n)
+        ip[...] = ri
+        view(indices, (len(rj),), dtype=np.int64)[...] = rj
+        view(data, (len(rv),))[...] = rv
+        err[0] = -1
+
+    def tsne_gradient_exact(self, device, stream, grad, kl, Y, P, n, exaggeration):
+        self._launch("tsne_gradient_exact", device, stream)
+        g, k = _C.tsne_gradient_exact(view(Y, (n, 2)).copy(), view(P, (n, n)).copy(),
+                                      exaggeration, bool(kl))
+        view(grad, (n, 2))[...] = g
+        if kl:
+            view(kl, (1,), dtype=np.float64)[0] = k
+
+    def tsne_gradient_bh(self, device, stream, grad, kl, Y, indptr, indices, pvals, n, nnz,
+                         theta, exaggeration):
+        self._launch("tsne_gradient_bh", device, stream)
+        csr = (view(indptr, (n + 1,), dtype=np.int64).copy(),
+               view(indices, (nnz,), dtype=np.int64).copy(), view(pvals, (nnz,)).copy())
+        emu = self._emu()
+        fn = _C.tsne_gradient_bh if emu is None else emu.tsne_gradient_bh_cuda
+        g, k = fn(view(Y, (n, 2)).copy(), *csr, theta, exaggeration, bool(kl))
+        view(grad, (n, 2))[...] = g
+        if kl:
+            view(kl, (1,), dtype=np.float64)[0] = k
+
+    @staticmethod
+    def _step_state(Y, update, gains, n):
+        return tuple(view(p, (n, 2), dtype=np.float64) for p in (Y, update, gains))
+
+    def tsne_step(self, device, stream, Y, update, gains, finite, grad, n, momentum,
+                  learning_rate, min_gain):
+        self._launch("tsne_step", device, stream)
+        views = self._step_state(Y, update, gains, n)
+        state = tuple(v.copy() for v in views)
+        g = view(grad, (n, 2)).copy()
+        emu = self._emu()
+        if emu is not None:
+            ok = emu.tsne_step_cuda(*state, g, momentum, learning_rate, min_gain)
+        else:
+            from latentforge.models.tsne import _gains_step
+
+            assert min_gain == 0.01, "the numpy fallback of the fake tsne_step"
+            ok = _gains_step(*state, g, momentum, learning_rate)
+        for v, s in zip(views, state):
+            v[...] = s
+        if finite:
+            view(finite, (1,), dtype=np.int32)[0] = int(ok)
+
+    def tsne_step_bh(self, device, stream, Y, update, gains, finite, kl, indptr, indices,
+                     pvals, n, nnz, theta, exaggeration, momentum, learning_rate, min_gain):
+        self._launch("tsne_step_bh", device, stream)
+        views = self._step_state(Y, update, gains, n)
+        state = tuple(v.copy() for v in views)
+        csr = (view(indptr, (n + 1,), dtype=np.int64).copy(),
+               view(indices, (nnz,), dtype=np.int64).copy(), view(pvals, (nnz,)).copy())
+        emu = self._emu()
+        if emu is not None:
+            k, ok = emu.tsne_step_bh_cuda(*state, *csr, theta, exaggeration, momentum,
+                                          learning_rate, min_gain, bool(kl))
+        else:
+            from latentforge.models.tsne import _gains_step
+
+            assert min_gain == 0.01, "the numpy fallback of the fake tsne_step_bh"
+            y32 = state[0].astype(np.float32)
+            if not np.isfinite(y32).all():
+                k, ok = np.nan, False
+            else:
+                g, k = _C.tsne_gradient_bh(y32, *csr, theta, exaggeration, bool(kl))
+                ok = _gains_step(*state, g, momentum, learning_rate)
+        for v, s in zip(views, state):
+            v[...] = s
+        view(finite, (1,), dtype=np.int32)[0] = int(ok)
+        if kl:
+            view(kl, (1,), dtype=np.float64)[0] = k
+
 
 def install(monkeypatch):
     """``_C.device`` and ``cupy`` replaced by the fakes (the ``fake_device`` fixture of

@@ -160,13 +160,6 @@ def test_pca_fractional_components_on_the_device(fake_device):
     np.testing.assert_array_equal(_host(dev.components_), host.components_)
 
 
-def test_host_only_models_refuse_device_arrays(fake_device):
-    X = fake_device.to(np.random.default_rng(9).random((20, 6), dtype=np.float32))
-    for model in (lf.models.TSNE(n_components=2),):
-        with pytest.raises(TypeError, match="runs on the host only"):
-            model.fit(X)
-
-
 @pytest.mark.parametrize("config", [
     dict(hidden=6, tied=True, corruption=("mask", 0.3), sparsity=("kl", 0.1, 0.5)),
     dict(hidden=(8, 4), batchnorm=True, corruption=("gaussian", 0.1), loss="mse"),

@@ -1,5 +1,11 @@
 """t-distributed stochastic neighbour embedding (van der Maaten & Hinton 2008; Barnes-Hut
-approximation of van der Maaten 2014), optimised as scikit-learn and openTSNE do."""
+approximation of van der Maaten 2014), optimised as scikit-learn and openTSNE do.
+
+On the host the native kernels run on numpy arrays (``_C``); on a CUDA device (``device=`` or
+CuPy input) the whole fit runs there through their CUDA siblings (``_C.device``, launched by
+:mod:`latentforge._tsne`): affinities, gradients and optimiser steps, with only small scalars
+(the KL, a finite flag, the spread of the embedding) read back per iteration.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,9 @@ import time
 
 import numpy as np
 
-from .. import _C, _backend, _tsne
+from .. import _C, _backend, _device, _tsne
 from .._backend import _MAX_THREADS, check_random_state
-from ._base import ParamsMixin, check_array, progress_bar
+from ._base import ParamsMixin, check_array, check_is_fitted, fit_device, progress_bar
 from ._params import int_param, real_param
 from .pca import PCA
 
@@ -30,10 +36,11 @@ MAX_EMBEDDING_MAGNITUDE = 1e6
 
 
 def _pad2(Y: np.ndarray) -> np.ndarray:
-    """``Y`` (n, 1 or 2) as n x 2, a zero second column added to a single one."""
+    """``Y`` (n, 1 or 2) as n x 2, a zero second column added to a single one (on Y's side)."""
     if Y.shape[1] == 2:
         return Y
-    return np.concatenate([Y, np.zeros((Y.shape[0], 2 - Y.shape[1]), Y.dtype)], axis=1)
+    xp = _device.array_module(Y)
+    return xp.concatenate([Y, xp.zeros((Y.shape[0], 2 - Y.shape[1]), Y.dtype)], axis=1)
 
 
 def _gains_step(Y, update, gains, grad, momentum, learning_rate) -> bool:
@@ -113,10 +120,19 @@ class TSNE(ParamsMixin):
     verbose : int
         0: silent. Otherwise one line per stage, and a tqdm bar over the iterations when stderr
         is a terminal, or the KL divergence every 50 iterations when it is not.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where to fit. None (the default): where ``X`` lives (a CuPy / CUDA array: its device).
+        Data on the other side is moved once, on this request -- ``X``, and an ``init`` array
+        (with ``device=None`` an ``init`` array must be on ``X``'s side: TypeError otherwise).
+        On a device everything runs there (see Notes), ``embedding_`` is a CuPy array on it
+        (``device_``) and :meth:`to` moves it.
 
     Attributes
     ----------
     embedding_ : ndarray float32 (n_samples, n_components)
+        A CuPy array on ``device_`` for a fit on a CUDA device.
+    device_ : str
+        Where the fit ran: "cpu" or "cuda:N".
     kl_divergence_ : float
         KL(P || Q) of the final embedding, for the un-exaggerated P of the chosen method. With
         ``method="exact"`` Q is normalised by the exact Z; with "barnes_hut" by the Barnes-Hut
@@ -163,13 +179,28 @@ class TSNE(ParamsMixin):
     about 150 bytes per point of working buffers, and 48 bytes per point of float64 state
     (embedding, update, gains): linear in n. Computing P holds the ``3 * perplexity``
     neighbours' indices and distances (12 bytes each) for a while.
+
+    On a CUDA device: the neighbours (the device GEMM), the perplexity calibration and the
+    symmetrisation run on the device (``_C.device.knn``, ``tsne_perplexity``,
+    ``tsne_symmetrize``; the neighbour distances can differ from the host's by float32
+    rounding); ``init="pca"`` runs :class:`PCA` on the device, ``init="random"`` draws on the
+    host from ``random_state`` (the same draws as a host fit) and moves the result. "exact":
+    ``_C.device.tsne_gradient_exact`` (the host kernel's gradient bit for bit) and the step
+    ``_C.device.tsne_step`` (the host's update, in double). "barnes_hut": one
+    ``_C.device.tsne_step_bh`` per iteration, whose gradient uses the textbook per-point
+    criterion of ``_C.tsne_gradient_bh`` (the quadtree built on the host from a copy of the
+    float32 embedding, the traversal on the device), not the grouped criterion of the host fit:
+    the device embedding follows ``_C.tsne_gradient_bh``'s trajectory and differs slightly from
+    a host fit's by design (``kl_divergence_`` uses its Barnes-Hut Z). Each iteration reads
+    back a finite flag, the largest coordinate and, when recorded, the KL (one small copy).
     """
 
     def __init__(self, n_components: int = 2, perplexity: float = 30.0,
                  early_exaggeration: float = 12.0, learning_rate: str | float = "auto",
                  max_iter: int = 1000, theta: float = 0.5,
                  init: str | np.ndarray = "pca", method: str = "barnes_hut",
-                 n_jobs: int | None = None, random_state=None, verbose: int = 0):
+                 n_jobs: int | None = None, random_state=None, verbose: int = 0,
+                 device: str | None = None):
         self.n_components = n_components
         self.perplexity = perplexity
         self.early_exaggeration = early_exaggeration
@@ -181,6 +212,7 @@ class TSNE(ParamsMixin):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     # ------------------------------------------------------------------ public API
 
@@ -190,9 +222,18 @@ class TSNE(ParamsMixin):
         return self
 
     def fit_transform(self, X, y=None) -> np.ndarray:
-        """Embed ``X`` and return ``embedding_`` (n_samples, n_components)."""
+        """Embed ``X`` and return ``embedding_`` (n_samples, n_components; a CuPy array for a
+        fit on a device)."""
         self._fit(X)
         return self.embedding_
+
+    def to(self, device: str) -> TSNE:
+        """Move ``embedding_`` to ``device`` ("cpu", "cuda" or "cuda:N"); returns self."""
+        check_is_fitted(self, "embedding_")
+        kind, index = _device.use_device(device)
+        self.embedding_ = _device.to_device(self.embedding_, kind, index, "embedding_")
+        self.device_ = _device.device_of(self.embedding_)
+        return self
 
     # ------------------------------------------------------------------ validation
 
@@ -233,32 +274,39 @@ class TSNE(ParamsMixin):
             int_param(self.n_jobs, "n_jobs", high=_MAX_THREADS)
         return perp, ee, int(mi), theta, lr
 
-    def _initial(self, X: np.ndarray) -> np.ndarray:
-        """The initial layout, always as n x 2 float64 for the 2-D kernels: the columns beyond
-        ``n_components`` (or beyond the principal components X has) are 0."""
+    def _initial(self, X: np.ndarray, init) -> np.ndarray:
+        """The initial layout, always as n x 2 float64 for the 2-D kernels, on X's side (a
+        CuPy array for X on a device): the columns beyond ``n_components`` (or beyond the
+        principal components X has) are 0. ``init`` is ``self.init``, an array already on X's
+        side (see ``_fit``)."""
         n, nc = X.shape[0], int(self.n_components)
-        init = self.init
         if isinstance(init, str):
             if init == "pca":
                 rng = check_random_state(self.random_state)
                 k = min(nc, X.shape[1])
+                # PCA follows X: on a device it runs there.
                 Y = PCA(n_components=k, random_state=rng).fit_transform(X).astype(np.float64)
-                std = Y[:, 0].std()
+                std = float(Y[:, 0].std())
                 return _pad2(Y / std * 1e-4 if std > 0 else Y)
             if init == "random":
                 rng = check_random_state(self.random_state)
-                return _pad2(rng.standard_normal((n, nc)) * 1e-4)
+                # Drawn on the host (the same draws wherever the fit runs), moved to X's side.
+                return _same_side(_pad2(rng.standard_normal((n, nc)) * 1e-4), X, "init")
             raise ValueError(f"init must be 'pca', 'random' or an array, got {init!r}")
-        Y = np.asarray(init)
+        if _device.on_device(init):
+            Y = _device.as_cupy(init, "init")
+        else:
+            Y = np.asarray(init)
+        xp = _device.array_module(Y)
         if Y.dtype.kind not in "fiu":
             raise TypeError(f"init array must be real, got dtype {Y.dtype}")
         if Y.shape != (n, nc):
             raise ValueError(f"init array must have shape (n_samples, n_components) = ({n}, "
                              f"{nc}), got {Y.shape}")
-        if not np.isfinite(Y).all():
+        if not bool(xp.isfinite(Y).all()):
             raise ValueError("init array contains NaN or infinity")
         Y = Y.astype(np.float64)  # a copy: the caller's array is not modified
-        big = float(np.abs(Y).max(initial=0.0))
+        big = float(xp.abs(Y).max()) if Y.size else 0.0
         if big > MAX_INIT_MAGNITUDE:
             raise ValueError(
                 f"init array has coordinates up to {big:.3g} in magnitude, more than "
@@ -276,28 +324,38 @@ class TSNE(ParamsMixin):
             print(f"[t-SNE] {msg}", file=sys.stderr, flush=True)
 
     def _fit(self, X) -> None:
-        X = _tsne._check_X(check_array(X, "X", integer=True))
+        kind, index = fit_device(self, X)
+        X = check_array(X, "X", integer=True, device_ok=True)
+        X = _tsne._check_X(_device.to_device(X, kind, index, "X"))
+        init = self.init
+        if not isinstance(init, str):
+            if self.device is None:  # follow X: an init array must be on its side
+                _device.classify({"X": X, "init": init})
+                init = _same_side(init, X, "init")
+            else:  # moved on request, as X
+                init = _device.to_device(init, kind, index, "init")
         n = X.shape[0]
         perp, ee, max_iter, theta, lr = self._check_params(n)
         if isinstance(self.init, str) and self.init not in ("pca", "random"):
             raise ValueError(f"init must be 'pca', 'random' or an array, got {self.init!r}")
         # An init array is checked before the affinities are computed (they take long).
-        Y0 = None if isinstance(self.init, str) else self._initial(X)
+        Y0 = None if isinstance(init, str) else self._initial(X, init)
         old_threads = None
         if self.n_jobs is not None:
             old_threads = _backend.get_num_threads()
             _backend.set_num_threads(int(self.n_jobs))
         try:
-            self._run(X, perp, ee, max_iter, theta, lr, Y0)
+            self._run(X, perp, ee, max_iter, theta, lr, init, Y0)
         finally:
             if old_threads is not None:
                 _backend.set_num_threads(old_threads)
 
-    def _run(self, X, perp, ee, max_iter, theta, lr, Y0=None) -> None:
-        n = X.shape[0]
-        t0 = time.perf_counter()
-        exact = self.method == "exact"
-        indptr, indices, pvals = _tsne.joint_probabilities(X, perp, k=n - 1 if exact else None)
+    @staticmethod
+    def _host_kernels(indptr, indices, pvals, exact: bool, theta: float):
+        """(gradient, step) on the host: ``gradient(Y32, exaggeration, compute_kl)`` -> (grad,
+        kl: float); ``step(Y, update, gains, exaggeration, momentum, learning_rate,
+        compute_kl)`` -> (kl, finite, largest |coordinate|), in place on the float64 arrays."""
+        n = len(indptr) - 1
         if exact:
             P = np.zeros((n, n), dtype=np.float32)
             P[np.repeat(np.arange(n), np.diff(indptr)), indices] = pvals
@@ -308,7 +366,8 @@ class TSNE(ParamsMixin):
             def step(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
                 grad, kl = gradient(np.ascontiguousarray(Y, dtype=np.float32), exaggeration,
                                     compute_kl)
-                return kl, _gains_step(Y, update, gains, grad, momentum, learning_rate)
+                finite = _gains_step(Y, update, gains, grad, momentum, learning_rate)
+                return kl, finite, float(np.abs(Y).max(initial=0.0))
         else:
             bh = _C.TsneBarnesHut(np.ascontiguousarray(indptr, dtype=np.int64),
                                   np.ascontiguousarray(indices, dtype=np.int64),
@@ -318,12 +377,70 @@ class TSNE(ParamsMixin):
                 return bh.gradient(Y32, theta, float(exaggeration), compute_kl)
 
             def step(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
-                return bh.step(Y, update, gains, theta, float(exaggeration), momentum,
-                               learning_rate, _MIN_GAIN, compute_kl)
-        self._log(f"affinities of {n} samples ({len(pvals)} non-zeros, perplexity {perp:g}, "
-                  f"{self.method}) in {time.perf_counter() - t0:.2f} s")
+                kl, finite = bh.step(Y, update, gains, theta, float(exaggeration), momentum,
+                                     learning_rate, _MIN_GAIN, compute_kl)
+                return kl, finite, float(np.abs(Y).max(initial=0.0))
+        return gradient, step
 
-        Y = np.ascontiguousarray(self._initial(X) if Y0 is None else Y0, dtype=np.float64)
+    @staticmethod
+    def _device_kernels(indptr, indices, pvals, exact: bool, theta: float):
+        """:meth:`_host_kernels` on a CUDA device (CuPy CSR of P): "exact" launches
+        ``_C.device.tsne_gradient_exact`` and ``tsne_step`` (the dense P is built on the
+        device); "barnes_hut" one ``_C.device.tsne_step_bh`` per iteration (the per-point
+        criterion, see the class Notes). ``gradient`` returns the KL as a float64 (1,) device
+        array (None when not computed); ``step`` reads back one small array per iteration (the
+        finite flag, the largest |coordinate| and the KL when computed)."""
+        xp = _device.array_module(pvals)
+        n = int(indptr.shape[0]) - 1
+        if exact:
+            P = xp.zeros((n, n), dtype=np.float32)
+            rows = xp.searchsorted(indptr, xp.arange(int(indices.shape[0])), side="right") - 1
+            P[rows, indices] = pvals
+
+            def gradient(Y32, exaggeration, compute_kl=True):
+                return _tsne.gradient_exact_device(Y32, P, exaggeration, compute_kl)
+
+            def launch(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
+                grad, kl = gradient(xp.ascontiguousarray(Y, dtype=np.float32), exaggeration,
+                                    compute_kl)
+                return _tsne.step_device(Y, update, gains, grad, momentum, learning_rate,
+                                         _MIN_GAIN), kl
+        else:
+            def gradient(Y32, exaggeration, compute_kl=True):
+                return _tsne.gradient_bh_device(Y32, indptr, indices, pvals, theta, exaggeration,
+                                                compute_kl)
+
+            def launch(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
+                return _tsne.step_bh_device(Y, update, gains, indptr, indices, pvals, theta,
+                                            exaggeration, momentum, learning_rate, _MIN_GAIN,
+                                            compute_kl)
+
+        def step(Y, update, gains, exaggeration, momentum, learning_rate, compute_kl):
+            finite, kl = launch(Y, update, gains, exaggeration, momentum, learning_rate,
+                                compute_kl)
+            parts = [finite.astype(np.float64), xp.abs(Y).max().reshape(1)]
+            if kl is not None:
+                parts.append(kl)
+            vals = _device.to_device(xp.concatenate(parts), "cpu")  # one small copy
+            return (float(vals[2]) if kl is not None else float("nan"), bool(vals[0]),
+                    float(vals[1]))
+        return gradient, step
+
+    def _run(self, X, perp, ee, max_iter, theta, lr, init, Y0=None) -> None:
+        n = X.shape[0]
+        t0 = time.perf_counter()
+        exact = self.method == "exact"
+        on_device = not isinstance(X, np.ndarray)
+        xp = _device.array_module(X)
+        indptr, indices, pvals = _tsne.joint_probabilities(X, perp, k=n - 1 if exact else None)
+        kernels = self._device_kernels if on_device else self._host_kernels
+        gradient, step = kernels(indptr, indices, pvals, exact, theta)
+        where = f" on {_device.device_of(X)}" if on_device else ""
+        self._log(f"affinities of {n} samples ({len(pvals)} non-zeros, perplexity {perp:g}, "
+                  f"{self.method}){where} in {time.perf_counter() - t0:.2f} s")
+
+        Y = xp.ascontiguousarray(self._initial(X, init) if Y0 is None else Y0,
+                                 dtype=np.float64)
         self.early_learning_rate_, self.learning_rate_ = lr
         self.n_features_in_ = X.shape[1]
         history, history_iters = [], []
@@ -333,18 +450,17 @@ class TSNE(ParamsMixin):
         try:
             for it in range(max_iter):
                 if it == 0 or it == EXAGGERATION_ITER:  # a phase starts: fresh update and gains
-                    update = np.zeros_like(Y)
-                    gains = np.ones_like(Y)
+                    update = xp.zeros_like(Y)
+                    gains = xp.ones_like(Y)
                 early = it < EXAGGERATION_ITER
                 momentum = _MOMENTUM_EARLY if early else _MOMENTUM_LATE
                 want_kl = (it == 0 or it == EXAGGERATION_ITER - 1
                            or (it + 1) % _LOG_EVERY == 0)
-                kl, finite = step(Y, update, gains, ee if early else 1.0, momentum,
-                                  lr[0] if early else lr[1], want_kl)
+                kl, finite, spread = step(Y, update, gains, ee if early else 1.0, momentum,
+                                          lr[0] if early else lr[1], want_kl)
                 if want_kl:
                     history.append(kl)
                     history_iters.append(it)
-                spread = float(np.abs(Y).max(initial=0.0))
                 # A KL below 0 (impossible in exact arithmetic) is float32 arithmetic broken by
                 # the scale of the embedding.
                 if (not (finite and (np.isfinite(kl) or not want_kl))
@@ -364,12 +480,24 @@ class TSNE(ParamsMixin):
         finally:
             if bar is not None:
                 bar.close()
-        Y32 = np.ascontiguousarray(Y, dtype=np.float32)
+        Y32 = xp.ascontiguousarray(Y, dtype=np.float32)
         _, kl = gradient(Y32, 1.0)
-        self.embedding_ = np.ascontiguousarray(Y32[:, :int(self.n_components)])
+        if on_device:
+            kl = _device.to_device(kl, "cpu")[0]
+        self.embedding_ = xp.ascontiguousarray(Y32[:, :int(self.n_components)])
+        self.device_ = _device.device_of(self.embedding_)
         self.kl_divergence_ = float(kl)
         self.kl_history_ = np.asarray(history, dtype=np.float64)
         self.kl_iterations_ = np.asarray(history_iters, dtype=np.int64)
         self.n_iter_ = max_iter
         self._log(f"done: KL {self.kl_divergence_:.4f} after {max_iter} iterations "
                   f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _same_side(a, X, name: str):
+    """``a`` where ``X`` is: unchanged for host X, on X's CUDA device otherwise (copied there
+    from the host when it is host data; ValueError for another device)."""
+    if isinstance(X, np.ndarray):
+        return a
+    kind, index = _device.parse_device(_device.device_of(X))
+    return _device.to_device(a, kind, index, name)
