@@ -215,10 +215,9 @@ def test_errors_on_the_device_are_the_hosts(fake_device):
             _model(method=m).fit(bad)
         with pytest.raises(ValueError) as dev_err:
             _model(method=m).fit(fake_device.to(bad))
-        # check_array's message; on the host it also names the first bad entry (row 5,
-        # column 2), which the device check (models/_base.py) does not locate yet.
-        assert str(host_err.value).startswith(str(dev_err.value))
-        assert str(dev_err.value) == "X contains NaN or infinity"
+        # check_array's message, naming the first bad entry on both sides.
+        assert str(dev_err.value) == str(host_err.value)
+        assert "(first at row 5, column 2)" in str(dev_err.value)
     with pytest.raises(ValueError, match="init array contains NaN"):
         _model(init=fake_device.to(np.full((80, 2), np.nan))).fit(fake_device.to(X))
     with pytest.raises(ValueError, match="init array has coordinates up to"):

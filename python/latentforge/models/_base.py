@@ -256,8 +256,12 @@ def _check_device_array(X: Any, name: str, integer: bool, dtype: type | None, mi
                          "minimum of 1 is required.")
     if model is not None:
         check_n_features(model, X, name, n_features)
-    if kind == "f" and not bool(_device.array_module(X).isfinite(X).all()):
-        raise ValueError(f"{name} contains NaN or infinity")
+    if kind == "f":
+        xp = _device.array_module(X)
+        finite = xp.isfinite(X)
+        if not bool(finite.all()):
+            i, j = (int(v) for v in xp.argwhere(~finite)[0])
+            raise ValueError(f"{name} contains NaN or infinity (first at row {i}, column {j})")
     if dtype is None:
         return X
     if np.dtype(dtype) != np.float32:
