@@ -674,6 +674,61 @@ class FakeDeviceEntries:
         if kl:
             view(kl, (1,), dtype=np.float64)[0] = k
 
+    # ----------------------------------------------------------- word2vec entries
+    # (models/word2vec.py). The noise sampler runs the CPU samplers, whose draws the CUDA
+    # sampler's equal exactly (tests/ops/test_word2vec_cuda.py). The training step runs the CUDA
+    # kernel's own source through the emulator (its shards one after another, i.e. the serial
+    # order of the job), which is not the CPU kernel bit for bit (other dot-product order, no
+    # batched variant); without the emulator, the CPU kernel's classic updates on one thread.
+    # The emulator returns only the totals: they go to shard 0's slots, the others get 0 (the
+    # Python side sums the slots).
+
+    def alias_sample(self, device, stream, out, prob, alias, V, n, seed, counter):
+        self._launch("alias_sample", device, stream)
+        if prob:
+            draws = _C.alias_sample(view(prob, (V,)).copy(),
+                                    view(alias, (V,), dtype=np.int32).copy(), n, seed, counter)
+        else:  # no table: the log-uniform sampler (ops/word2vec_cuda.cuh)
+            draws = _C.log_uniform_sample(V, n, seed, counter)
+        view(out, (n,), dtype=np.int32)[...] = draws
+
+    def word2vec_train(self, device, stream, syn0, syn1, bias, ids, n, sent_ends, S, keep_prob,
+                       noise_prob, noise_alias, noise_logq, V, D, blocks, loss_per_block,
+                       pairs_per_block, sg, loss, negative, window, alpha, alpha_end, seed,
+                       counter, remove_accidental_hits):
+        self._launch("word2vec_train", device, stream)
+        for ptr in (syn0, syn1, bias, ids, sent_ends, keep_prob, noise_prob, noise_alias,
+                    noise_logq, loss_per_block, pairs_per_block):
+            assert not ptr or fake_pointer_device(ptr) == 0, "word2vec_train: a host pointer"
+        if S == 0:  # the launcher returns without launching
+            return
+        s0, s1 = view(syn0, (V, D)), view(syn1, (V, D))
+        b = view(bias, (V,)) if bias else None
+
+        def opt(ptr, dtype=np.float32):
+            return view(ptr, (V,), dtype=dtype).copy() if ptr else None
+
+        args = [view(ids, (n,), dtype=np.int32).copy(),
+                view(sent_ends, (S,), dtype=np.int64).copy(), opt(keep_prob), opt(noise_prob),
+                opt(noise_alias, np.int32), opt(noise_logq)]
+        kw = dict(sg=sg, loss=loss, negative=negative, window=window, alpha=alpha,
+                  alpha_end=alpha_end, seed=seed, counter=counter,
+                  remove_accidental_hits=remove_accidental_hits)
+        a0, a1, ab = s0.copy(), s1.copy(), None if b is None else b.copy()
+        emu = self._emu()
+        if emu is not None:
+            r = emu.word2vec_train_cuda(a0, a1, ab, *args, blocks=blocks, schedule="forward", **kw)
+        else:
+            r = _C.word2vec_train(a0, a1, ab, *args, batched=False, num_threads=1, **kw)
+        s0[...], s1[...] = a0, a1
+        if b is not None:
+            b[...] = ab
+        shards = max(1, min(blocks, S))  # word2vec_cuda_blocks: the slots the kernel writes
+        lv = view(loss_per_block, (shards,), dtype=np.float64)
+        pv = view(pairs_per_block, (shards,), dtype=np.int64)
+        lv[...], pv[...] = 0, 0
+        lv[0], pv[0] = r[0], r[2]
+
 
 def install(monkeypatch):
     """``_C.device`` and ``cupy`` replaced by the fakes (the ``fake_device`` fixture of

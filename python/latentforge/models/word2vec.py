@@ -42,6 +42,42 @@ fixed ``seed`` reproduces the vectors bit for bit (on the same build). With more
 Hogwild updates race (a thread may read a vector another one is writing, as in word2vec.c and
 gensim), so the vectors differ from run to run in their last bits, and the differences grow
 with training; the quality does not change.
+
+CUDA devices
+------------
+``Word2Vec(..., device="cuda")`` (or ``"cuda:N"``) trains with the vectors on a CUDA device,
+in the CUDA sibling of the kernel (``_C.device.word2vec_train``, launched through
+:class:`latentforge._device.Call` on CuPy's current stream). The input is text, not arrays, so
+``device=None`` (the default) and ``"cpu"`` mean the host. On a device:
+
+* the vocabulary, the subsampling and the noise tables are built on the host as above; at the
+  start of each ``train`` call the vectors (``vectors_``, ``syn1_``, ``bias_``) and the tables
+  are copied to the device once, and at its end (also after Ctrl-C or an error) the vectors are
+  copied back into the host arrays, in place. Between the two, the only traffic is each job's
+  token ids and sentence ends (host to device, one explicit copy per job) and each job's loss
+  and pair count (device to host). So the model's state always lives on the host: ``wv``,
+  ``most_similar``, ``save_word2vec_format``, ``save`` / ``load`` and further training (on
+  either side) work as for a host model, and ``device_`` says where the last training ran. No
+  device memory is held between ``train`` calls (one copy each way per call);
+* the updates are word2vec.c's per-pair ones: the CUDA kernel has no batched (HogBatch)
+  variant, which the host uses for skip-gram, so a skip-gram model trained on a device is not
+  the host's (windows and subsampling come from the same draws; the batched variant draws its
+  noise words once per centre). CBOW has one update scheme on both sides (and skip-gram with
+  the host's classic updates), but the CUDA kernel sums its dot products in another order, so
+  the vectors agree up to float32 rounding, which grows with training, with the same pairs;
+* ``workers`` is the number of Hogwild shards of a job trained at once, one CUDA block (128
+  threads sharing the vector dimension) each, as CPU threads are on the host (a job holds about
+  ``batch_words * workers`` words; ``None``: :data:`DEVICE_WORKERS`). ``workers=1`` is one
+  block: deterministic, the serial order of the job. More shards race like CPU threads;
+* ``vector_size`` is at most 1024;
+* device memory: the vectors and the tables (as on the host) and the token ids and sentence
+  ends of the job being trained (the host holds the next job's meanwhile);
+* the job on the device when Ctrl-C comes finishes (a kernel is not interrupted) and is
+  counted; the next job is prepared on the host while the current one trains, and progress,
+  words/s and the loss are read after each job.
+
+A build without CUDA, or a machine without a CUDA device, with ``device="cuda"``: the
+RuntimeError of :func:`latentforge._device.use_device`, raised before any work.
 """
 
 from __future__ import annotations
@@ -58,7 +94,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _C
+from .. import _C, _device
 from .._backend import get_num_threads
 from ._base import NotFittedError, ParamsMixin, keeps_progress_on_interrupt, progress_bar
 from ._params import MAX_INT, InvalidParameterError, choice_param, int_param, real_param
@@ -74,6 +110,14 @@ _STREAM_INIT = 11
 #: Rows of unit vectors scored per GEMM in batched similarity queries (bounds the scratch
 #: matrix to _QUERY_ROWS * restrict_vocab floats).
 _QUERY_ROWS = 256
+#: Shards of a job trained at once on a CUDA device when ``workers`` is None (CUDA blocks; a
+#: job then holds about ``batch_words * DEVICE_WORKERS`` words).
+DEVICE_WORKERS = 1024
+#: Limits of the CUDA kernel (ops/word2vec.h, ops/word2vec_cuda.cuh), which cannot check its
+#: arguments on the device: they are checked here before the vectors are uploaded.
+_CUDA_MAX_D = 1024
+_MAX_WINDOW = 1 << 12
+_MAX_NEGATIVE = 1 << 16
 
 
 # ---------------------------------------------------------------------- statistics
@@ -765,6 +809,67 @@ _BATCHED = True
 _DATA_ARGS = ("sentences", "corpus_file")
 
 
+class _DeviceTrainer:
+    """One ``train`` call on a CUDA device: the device copies of the vectors and tables
+    (uploaded once, here), a launch of ``_C.device.word2vec_train`` per job, and the copy of the
+    vectors back into the model's host arrays at the end (:meth:`download`)."""
+
+    def __init__(self, model: Word2Vec, index: int | None, prob: Any, alias: Any, logq: Any,
+                 blocks: int, kwargs: dict[str, Any]):
+        def up(a, name):
+            return None if a is None else _device.to_device(a, "cuda", index, name)
+
+        self.model, self.index, self.blocks, self.kwargs = model, index, blocks, kwargs
+        self.syn0 = up(model.vectors_, "vectors_")
+        self.syn1 = up(model.syn1_, "syn1_")
+        self.bias = up(model.bias_, "bias_")
+        self.keep = up(model.keep_prob_, "keep_prob_")
+        self.prob, self.alias, self.logq = up(prob, "noise_prob"), up(alias, "noise_alias"), \
+            up(logq, "noise_logq")
+        self.device = _device.device_of(self.syn0)
+
+    def launch(self, ids: np.ndarray, ends: np.ndarray, alpha: float, alpha_end: float,
+               counter: int) -> tuple:
+        """Enqueue the training of one job (host ids / sentence ends, copied to the device
+        here); returns the pending result for :meth:`collect` (which keeps the job's device
+        arrays alive until then)."""
+        d_ids = _device.to_device(ids, "cuda", self.index, "ids")
+        d_ends = _device.to_device(ends, "cuda", self.index, "sent_ends")
+        call = _device.Call("Word2Vec.train", syn0=self.syn0, syn1=self.syn1, bias=self.bias,
+                            keep_prob=self.keep, noise_prob=self.prob, noise_logq=self.logq)
+        loss = call.zeros((self.blocks,), np.float64)  # per shard (slots past S stay 0)
+        pairs = call.zeros((self.blocks,), np.int64)
+        V, D = self.syn0.shape
+        k = self.kwargs
+
+        def p(a):
+            return 0 if a is None else _device.ptr(a)
+
+        call.launch(_C.device.word2vec_train, p(self.syn0), p(self.syn1), p(self.bias), p(d_ids),
+                    len(ids), p(d_ends), len(ends), p(self.keep), p(self.prob), p(self.alias),
+                    p(self.logq), V, D, self.blocks, p(loss), p(pairs), k["sg"], k["loss"],
+                    k["negative"], k["window"], alpha, alpha_end, k["seed"], counter,
+                    k["remove_accidental_hits"])
+        return loss, pairs, len(ids), d_ids, d_ends
+
+    @staticmethod
+    def collect(pending: tuple) -> tuple[float, int, int]:
+        """(loss_sum, words, pairs) of a launched job, as the host kernel returns them (waits
+        for the job: its per-shard sums are copied to the host)."""
+        loss, pairs, n = pending[:3]
+        return (float(_device.to_device(loss, "cpu", name="loss").sum()), n,
+                int(_device.to_device(pairs, "cpu", name="pairs").sum()))
+
+    def download(self) -> None:
+        """The trained vectors copied back into the model's host arrays, in place (so ``wv``
+        and every other view of them see the training)."""
+        m = self.model
+        m.vectors_[...] = _device.to_device(self.syn0, "cpu", name="vectors_")
+        m.syn1_[...] = _device.to_device(self.syn1, "cpu", name="syn1_")
+        if self.bias is not None:
+            m.bias_[...] = _device.to_device(self.bias, "cpu", name="bias_")
+
+
 # ---------------------------------------------------------------------- Word2Vec
 
 
@@ -821,12 +926,18 @@ class Word2Vec(ParamsMixin):
         Words each thread trains on per native call (a job holds about
         ``batch_words * workers`` in-vocabulary words, whole sentences).
     workers : int or None
-        Threads; None: the library's thread count (``lf.get_num_threads()``).
+        Threads; None: the library's thread count (``lf.get_num_threads()``). On a CUDA
+        device: Hogwild shards trained at once (CUDA blocks); None: :data:`DEVICE_WORKERS`.
     seed : int
         Seed of every random number of the model (initial vectors, windows, subsampling,
         noise words): see the module docstring for reproducibility.
     verbose : int
         Non-zero: a progress bar with words/s on a terminal, one line per epoch otherwise.
+    device : None, "cpu", "cuda" or "cuda:N"
+        Where ``train`` runs: None or "cpu", the host; "cuda" (the current CUDA device) or
+        "cuda:N", with the vectors on that device during training (see "CUDA devices" in the
+        module docstring: the model's arrays stay host arrays, copied there and back once per
+        ``train`` call). Needs CuPy and a CUDA build and device (RuntimeError otherwise).
 
     Attributes
     ----------
@@ -850,6 +961,9 @@ class Word2Vec(ParamsMixin):
         and ``"words_per_s"`` (in-vocabulary words per second, before subsampling).
     interrupted_ : bool
         True when the last training was stopped by Ctrl-C (KeyboardInterrupt).
+    device_ : str or None
+        Where the last ``train`` ran: "cpu" or "cuda:N" (None before any training). The
+        arrays above are host arrays either way.
 
     Notes
     -----
@@ -858,6 +972,8 @@ class Word2Vec(ParamsMixin):
     ``words_trained_`` and ``epochs_trained_`` up to date and ``interrupted_`` set. (Other
     latentforge models put their previous state back instead; a word2vec run is long, and
     its vectors are valid at every point.)
+    On a CUDA device the job being trained finishes, is counted, and the vectors are copied
+    back to the host arrays before the KeyboardInterrupt propagates.
     """
 
     __slots__ = ("_wv_cache",)
@@ -869,7 +985,7 @@ class Word2Vec(ParamsMixin):
                  remove_accidental_hits: bool = True, sample: float = 1e-3,
                  alpha: float = 0.025, min_alpha: float = 1e-4, epochs: int = 5,
                  batch_words: int = 10000, workers: int | None = None, seed: int = 0,
-                 verbose: int = 0):
+                 verbose: int = 0, device: str | None = None):
         self.vector_size = vector_size
         self.window = window
         self.min_count = min_count
@@ -888,6 +1004,7 @@ class Word2Vec(ParamsMixin):
         self.workers = workers
         self.seed = seed
         self.verbose = verbose
+        self.device = device
         if sentences is not None or corpus_file is not None:
             self.fit(sentences, corpus_file=corpus_file)
 
@@ -944,6 +1061,7 @@ class Word2Vec(ParamsMixin):
         int_param(self.seed, "seed", low=0, high=2**63 - 1)
         if not isinstance(self.verbose, (bool, int, np.integer)):
             raise InvalidParameterError(f"verbose must be an int or bool, got {self.verbose!r}")
+        _device.parse_device(self.device, "device")
 
     def _check_built(self) -> None:
         if "vectors_" not in self.__dict__:
@@ -1075,6 +1193,7 @@ class Word2Vec(ParamsMixin):
             "epochs_trained_": 0,
             "words_trained_": 0,
             "interrupted_": False,
+            "device_": None,
             "history_": {"loss": [], "seconds": [], "words_per_s": []},
             "_counter": 0,
         }
@@ -1130,6 +1249,16 @@ class Word2Vec(ParamsMixin):
         if ids:
             yield np.array(ids, np.int32), np.array(ends, np.int64)
 
+    def _check_cuda_limits(self, D: int) -> None:
+        """The CUDA kernel's limits (it cannot check them on the device): ValueError."""
+        if D > _CUDA_MAX_D:
+            raise ValueError(f"vector_size must be at most {_CUDA_MAX_D} on a CUDA device (the "
+                             f"CUDA kernel's limit), got {D}; train on the host (device='cpu')")
+        if int(self.window) > _MAX_WINDOW:
+            raise ValueError(f"window must be in [1, {_MAX_WINDOW}], got {self.window}")
+        if int(self.negative) > _MAX_NEGATIVE:
+            raise ValueError(f"negative must be in [1, {_MAX_NEGATIVE}], got {self.negative}")
+
     @keeps_progress_on_interrupt
     def train(self, corpus_iterable: Any = None, corpus_file: Any = None,
               epochs: int | None = None) -> tuple[int, int]:
@@ -1148,10 +1277,16 @@ class Word2Vec(ParamsMixin):
         if D != int(self.vector_size):
             raise ValueError(f"vector_size is {self.vector_size} but the vectors have {D} "
                              "dimensions: call build_vocab again after changing it")
+        kind, index = _device.use_device(self.device, "device")
+        if kind == "cuda":
+            self._check_cuda_limits(D)
         if self.loss == "nce" and self.bias_ is None:
             self.bias_ = np.zeros(V, np.float32)
         prob, alias, logq = self._noise()
-        threads = get_num_threads() if self.workers is None else int(self.workers)
+        if kind == "cuda":
+            threads = DEVICE_WORKERS if self.workers is None else int(self.workers)
+        else:
+            threads = get_num_threads() if self.workers is None else int(self.workers)
         job_words = int(self.batch_words) * threads
         alpha, min_alpha = float(self.alpha), float(self.min_alpha)
         expected = max(1, epochs * int(self.train_words_))
@@ -1161,32 +1296,58 @@ class Word2Vec(ParamsMixin):
         self.interrupted_ = False
         kwargs = dict(sg=bool(self.sg), loss=self.loss, negative=int(self.negative),
                       window=int(self.window), seed=int(self.seed),
-                      remove_accidental_hits=bool(self.remove_accidental_hits),
-                      batched=_BATCHED, num_threads=threads)
+                      remove_accidental_hits=bool(self.remove_accidental_hits))
+        # On a device, a job's result is read when the next job is ready (the host encodes it
+        # while the device trains): ``pending`` is the job in flight.
+        device: _DeviceTrainer | None = None
+        pending = None
+        epoch = 0
+        t0 = time.perf_counter()
+        loss_sum, pairs, words = 0.0, 0, 0
+
+        def account(result) -> None:
+            nonlocal loss_sum, pairs, words
+            job_loss, job_words_done, job_pairs = result
+            words += int(job_words_done)
+            pairs += int(job_pairs)
+            loss_sum += float(job_loss)
+            self.words_trained_ += int(job_words_done)
+            if bar is not None:
+                bar.update(int(job_words_done))
+                el = time.perf_counter() - t0
+                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}",
+                                words_s=f"{words / max(el, 1e-9):,.0f}", refresh=False)
+
         try:
+            if kind == "cuda":
+                device = _DeviceTrainer(self, index, prob, alias, logq, threads, kwargs)
+            self.device_ = "cpu" if device is None else device.device
             for epoch in range(epochs):
                 t0 = time.perf_counter()
                 loss_sum, pairs, words = 0.0, 0, 0
                 jobs = (self._file_jobs(corpus_file, job_words) if corpus_file is not None
                         else self._iterable_jobs(corpus_iterable, job_words))
                 for ids, ends in jobs:
+                    if pending is not None:
+                        result = device.collect(pending)
+                        pending = None
+                        account(result)
                     a0 = max(min_alpha, alpha - (alpha - min_alpha) * done / expected)
                     a1 = max(min_alpha, alpha - (alpha - min_alpha) * (done + len(ids)) / expected)
-                    job_loss, job_words_done, job_pairs = _C.word2vec_train(
-                        self.vectors_, self.syn1_, self.bias_, ids, ends, self.keep_prob_,
-                        prob, alias, logq, alpha=a0, alpha_end=a1, counter=self._counter,
-                        **kwargs)
+                    counter = self._counter
                     self._counter += len(ids)
-                    done += int(job_words_done)
-                    words += int(job_words_done)
-                    pairs += int(job_pairs)
-                    loss_sum += float(job_loss)
-                    self.words_trained_ += int(job_words_done)
-                    if bar is not None:
-                        bar.update(int(job_words_done))
-                        el = time.perf_counter() - t0
-                        bar.set_postfix(epoch=f"{epoch + 1}/{epochs}",
-                                        words_s=f"{words / max(el, 1e-9):,.0f}", refresh=False)
+                    done += len(ids)  # the kernels' words_processed: every token of the job
+                    if device is None:
+                        account(_C.word2vec_train(
+                            self.vectors_, self.syn1_, self.bias_, ids, ends, self.keep_prob_,
+                            prob, alias, logq, alpha=a0, alpha_end=a1, counter=counter,
+                            batched=_BATCHED, num_threads=threads, **kwargs))
+                    else:
+                        pending = device.launch(ids, ends, a0, a1, counter)
+                if pending is not None:
+                    result = device.collect(pending)
+                    pending = None
+                    account(result)
                 seconds = time.perf_counter() - t0
                 self.epochs_trained_ += 1
                 words_total += words
@@ -1203,9 +1364,15 @@ class Word2Vec(ParamsMixin):
             self.interrupted_ = True
             raise
         finally:
-            if bar is not None:
-                bar.close()
-            self._forget_norms()
+            try:
+                if device is not None:
+                    device.download()  # waits for the job in flight
+                    if pending is not None and self.interrupted_:
+                        account(device.collect(pending))  # it finished: count it
+            finally:
+                if bar is not None:
+                    bar.close()
+                self._forget_norms()
         if words_total == 0:
             raise ValueError("no in-vocabulary word in the training corpus: nothing was "
                              "trained (is it the corpus build_vocab counted?)")
@@ -1215,6 +1382,7 @@ class Word2Vec(ParamsMixin):
     def fit(self, sentences: Any = None, y: Any = None, *, corpus_file: Any = None) -> Word2Vec:
         """``build_vocab`` then ``train`` on the same corpus (token lists or ``corpus_file``);
         returns self. ``y`` is ignored (scikit-learn's signature)."""
+        _device.use_device(self.device, "device")  # an unusable CUDA device: before any counting
         self.build_vocab(sentences, corpus_file=corpus_file)
         self.train(sentences, corpus_file=corpus_file)
         return self
