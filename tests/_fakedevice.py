@@ -201,7 +201,8 @@ class FakeCupy:
 
         self.cuda = types.SimpleNamespace(
             Device=Device,
-            get_current_stream=lambda: types.SimpleNamespace(ptr=outer.stream_ptr),
+            get_current_stream=lambda: types.SimpleNamespace(ptr=outer.stream_ptr,
+                                                             synchronize=lambda: None),
             runtime=types.SimpleNamespace(getDeviceCount=lambda: 1),
         )
 

@@ -222,3 +222,20 @@ def test_bench_device_training_runs_on_the_fake_device(fake_device):
     assert {"gemm", "optim_step"} <= set(fake_device.entries.names())
     text = out.getvalue()
     assert "PyTorch CUDA not measured" in text and "mlp 784-1000-750-500-10" in text
+
+
+def test_bench_device_tsne_runs_on_the_fake_device(fake_device):
+    """The device t-SNE benchmark's latentforge rows run (on the fake device here, small);
+    the GPU t-SNEs that are not installed are named."""
+    import io
+
+    import latentforge as lf
+    from latentforge.bench import device
+
+    out = io.StringIO()
+    results = device._tsne(lf, fake_device.cupy, out, io.StringIO(), smoke=True, n=120, it=250)
+    ours = [r for r in results if r["case"].startswith("tsne latentforge")]
+    assert [r.get("error") for r in ours] == [None, None], ours
+    assert all(r["seconds"] > 0 and r["kl"] > 0 for r in ours)
+    assert "tsne_step_bh" in fake_device.entries.names()
+    assert "not installed, not measured: tsnecuda, cuML" in out.getvalue()
