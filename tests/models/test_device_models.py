@@ -266,3 +266,14 @@ def test_cat_network_trains_on_the_device(fake_device):
     np.testing.assert_array_equal(_host(out), nets[0](X).data)
     names = set(fake_device.entries.names())
     assert {"locally_connected2d_forward", "local_contrast_norm2d_forward"} <= names, names
+
+
+def test_stacked_autoencoder_follows_its_input_and_dnn_refuses(fake_device):
+    X = np.random.default_rng(15).random((40, 8), dtype=np.float32)
+    kw = dict(hidden=(4, 3), random_state=0, n_epochs=1)
+    dev = lf.models.StackedAutoencoder(**kw).fit(fake_device.to(X))
+    Z = dev.transform(fake_device.to(X))
+    assert isinstance(Z, fake_device.cupy.ndarray)
+    np.testing.assert_array_equal(_host(Z), lf.models.StackedAutoencoder(**kw).fit(X).transform(X))
+    with pytest.raises(TypeError, match="runs on the host only"):
+        lf.models.DNN(hidden=(6,), random_state=0).fit(fake_device.to(X), np.arange(40) % 2)
