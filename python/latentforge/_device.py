@@ -413,6 +413,17 @@ def as_cupy(obj: Any, what: str):
     return cupy.from_dlpack(obj)
 
 
+def as_array(obj: Any, name: str):
+    """``obj`` as an array where it lives: a CuPy array (sharing memory) for a device array,
+    ``np.asarray(obj)`` otherwise (TypeError naming ``name`` when it cannot be converted)."""
+    if on_device(obj):
+        return as_cupy(obj, name)
+    try:
+        return np.asarray(obj)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} cannot be converted to an array: {exc}") from None
+
+
 def parse_device(device: Any, name: str = "device") -> tuple[str, int | None]:
     """Read a ``device=`` argument: ``None`` (follow the input), ``"cpu"``, ``"cuda"`` (the
     current CUDA device) or ``"cuda:N"``. Returns ``(kind, index)`` with kind ``"auto"``,

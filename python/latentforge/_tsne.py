@@ -31,31 +31,9 @@ from . import _C, _device
 
 
 def _check_X(X, name: str = "X") -> np.ndarray:
-    if _device.on_device(X):
-        return _check_X_device(X, name)
-    try:
-        X = np.asarray(X)
-    except Exception as e:  # pragma: no cover - exotic objects
-        raise TypeError(f"{name} must be array-like: {e}") from None
-    if X.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one feature")
-    finite = np.isfinite(X).all(axis=1)
-    if not finite.all():
-        raise ValueError(
-            f"{name} contains NaN or Inf (first bad row {int(np.argmin(finite))})"
-        )
-    return X
-
-
-def _check_X_device(X, name: str = "X"):
-    """:func:`_check_X` on the device: the same checks (the finite one is a reduction there);
-    returns a C-contiguous float32 CuPy array on X's device."""
-    X = _device.as_cupy(X, name)
+    """X as a C-contiguous float32 2-D array of finite numbers with at least one feature, where
+    it lives (a device array is checked on its device, the finite test a reduction there)."""
+    X = _device.as_array(X, name)
     xp = _device.array_module(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
@@ -64,8 +42,8 @@ def _check_X_device(X, name: str = "X"):
     X = xp.ascontiguousarray(X, dtype=np.float32)
     if X.shape[1] == 0:
         raise ValueError(f"{name} must have at least one feature")
-    if X.size and not bool(xp.isfinite(X).all()):
-        finite = xp.isfinite(X).all(axis=1)
+    finite = xp.isfinite(X).all(axis=1)
+    if not bool(finite.all()):
         raise ValueError(
             f"{name} contains NaN or Inf (first bad row {int(xp.argmin(finite.astype(np.int8)))})"
         )

@@ -208,15 +208,9 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
         raise TypeError("labels must be an integer array-like, got None")
     raw = labels.data if isinstance(labels, Tensor) else labels
     on_dev = not isinstance(logits.data, np.ndarray) and _device.on_device(logits.data)
-    if not isinstance(raw, np.ndarray) and _device.on_device(raw):
-        if not on_dev:
-            _device.classify({"labels": raw, "logits": logits.data})  # the TypeError
-        labels = _device.as_cupy(raw, "labels")
-    else:
-        try:
-            labels = np.asarray(raw)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(f"labels cannot be converted to an array: {exc}") from None
+    if not on_dev and not isinstance(raw, np.ndarray) and _device.on_device(raw):
+        _device.classify({"labels": raw, "logits": logits.data})  # the TypeError
+    labels = _device.as_array(raw, "labels")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.shape != (logits.shape[0],):

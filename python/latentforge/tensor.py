@@ -363,13 +363,7 @@ class Tensor:
             if _device.on_device(g) != _device.on_device(self.data):
                 raise TypeError(f"grad is on {_device.device_of(g)} but the tensor is on "
                                 f"{self.device}: pass grad where the tensor lives")
-            if _device.on_device(g):
-                g = _device.as_cupy(g, "grad")
-            else:
-                try:
-                    g = np.asarray(g)
-                except (TypeError, ValueError) as exc:
-                    raise TypeError(f"grad cannot be converted to an array: {exc}") from None
+            g = _device.as_array(g, "grad")
             if g.dtype.kind != "f":
                 raise TypeError(f"grad must be floating point, got dtype {g.dtype}")
             if g.shape != self.shape:

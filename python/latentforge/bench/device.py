@@ -127,15 +127,7 @@ def _training(lf, cp, repeats: int, out: Any, progress: Any, smoke: bool) -> lis
     """Training throughput on the device, latentforge vs PyTorch CUDA (see the module doc)."""
     import numpy as np
 
-    from ._harness import interleave
-    from .training import (
-        BATCH,
-        _chunk,
-        _lf_autoencoder,
-        _lf_mlp,
-        _torch_autoencoder,
-        _torch_mlp,
-    )
+    from .training import BATCH, _lf_autoencoder, _lf_mlp, _torch_autoencoder, _torch_mlp, measure
 
     steps = 3 if smoke else 50
     rng = np.random.default_rng(0)
@@ -166,16 +158,7 @@ def _training(lf, cp, repeats: int, out: Any, progress: Any, smoke: bool) -> lis
             runs = {"lf": (make_lf(lf, np.random.default_rng(0), "cuda"), lf_batches)}
             if torch is not None:
                 runs["torch"] = (make_torch(torch, 0, "cuda"), torch_batches)
-            m = interleave(
-                {k: (lambda s=s, b=b: _chunk(s, b)) for k, (s, b) in runs.items()},
-                repeats, number=1, settle=0.05, settle_always=True,
-                warmup={k: (lambda s=s, b=b: _chunk(s, b[:2])) for k, (s, b) in runs.items()},
-            )
-            n = steps * BATCH
-            r["lf_samples_per_s"] = n / m["lf"].best_s
-            if torch is not None:
-                r["torch_samples_per_s"] = n / m["torch"].best_s
-                r["ratio"] = m["torch"].best_s / m["lf"].best_s
+            r.update(measure(runs, repeats, steps))
         except Exception as exc:  # noqa: BLE001 - reported in the table and the JSON
             r["error"] = f"{type(exc).__name__}: {exc}"
         results.append(r)

@@ -165,6 +165,25 @@ def _chunk(step: Callable, batches: list[tuple[Any, Any]]) -> None:
         raise FloatingPointError(f"loss became {last}")
 
 
+def measure(steps_of: dict[str, tuple[Callable, list]], repeats: int,
+            steps: int) -> dict[str, float]:
+    """Samples per second of each library's ``(step, batches)`` ("lf", and "torch" when given):
+    a chunk of each in turn, alternating, 50 ms pause before each; the warm-up (allocations,
+    thread pools) is a chunk of two steps. Returns ``lf_samples_per_s`` and, with PyTorch,
+    ``torch_samples_per_s`` and ``ratio`` (lf over torch throughput)."""
+    m = interleave(
+        {k: (lambda s=s, b=b: _chunk(s, b)) for k, (s, b) in steps_of.items()},
+        repeats, number=1, settle=0.05, settle_always=True,
+        warmup={k: (lambda s=s, b=b: _chunk(s, b[:2])) for k, (s, b) in steps_of.items()},
+    )
+    n = steps * BATCH
+    r = {"lf_samples_per_s": n / m["lf"].best_s}
+    if "torch" in steps_of:
+        r["torch_samples_per_s"] = n / m["torch"].best_s
+        r["ratio"] = m["torch"].best_s / m["lf"].best_s
+    return r
+
+
 def run(full: bool = False, repeats: int | None = None, out: Any = None, *,
         progress: Any = sys.stderr, threads: int | None = None, smoke: bool = False,
         steps: int | None = None, seed: int = 0, download: bool = False, **_: Any):
@@ -231,18 +250,7 @@ def _run(lf, repeats: int, steps: int, seed: int, nthreads: int, progress: Any,
             steps_of = {"lf": (make_lf(lf, np.random.default_rng(seed)), lf_batches)}
             if torch is not None:
                 steps_of["torch"] = (make_torch(torch, seed), torch_batches)
-            # A chunk of each library in turn, alternating, 50 ms pause before each; the warm-up
-            # (allocations, thread pools) is a chunk of two steps.
-            m = interleave(
-                {k: (lambda s=s, b=b: _chunk(s, b)) for k, (s, b) in steps_of.items()},
-                repeats, number=1, settle=0.05, settle_always=True,
-                warmup={k: (lambda s=s, b=b: _chunk(s, b[:2])) for k, (s, b) in steps_of.items()},
-            )
-            n = steps * BATCH
-            r["lf_samples_per_s"] = n / m["lf"].best_s
-            if torch is not None:
-                r["torch_samples_per_s"] = n / m["torch"].best_s
-                r["ratio"] = m["torch"].best_s / m["lf"].best_s
+            r.update(measure(steps_of, repeats, steps))
         except Exception as exc:  # report and keep going
             r["error"] = f"{type(exc).__name__}: {exc}"
         results.append(r)

@@ -230,51 +230,6 @@ def _object_to_float(x: np.ndarray, name: str) -> np.ndarray:
         raise TypeError(f"{name} must contain numbers only: {exc}") from None
 
 
-def _check_device_array(X: Any, name: str, integer: bool, dtype: type | None, min_samples: int,
-                        model: Any, n_features: int | None):
-    """:func:`check_array` for a device array: the same checks, run on the device (the finite
-    check is one reduction there); returns a CuPy array (float32 unless ``dtype`` is None)."""
-    X = _device.as_cupy(X, name)
-    kind = X.dtype.kind
-    if kind not in "fiub":
-        what = f"{name} must be a numeric (floating-point or integer) array"
-        if kind == "c":
-            raise ComplexDataError(f"{what}, got dtype {X.dtype} (Complex data not supported)")
-        raise TypeError(f"{what}, got dtype {X.dtype} on the device")
-    if kind in "iub" and not integer:
-        raise TypeError(f"{name} must be a floating-point array (float32 is used for compute), "
-                        f"got dtype {X.dtype}; cast it, e.g. {name}.astype(cupy.float32)")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got {X.ndim}-D array "
-                         f"of shape {X.shape}")
-    n, d = X.shape
-    if n < max(min_samples, 1):
-        raise ValueError(f"{name} has {n} sample(s) (shape={X.shape}) while a minimum of "
-                         f"{max(min_samples, 1)} is required.")
-    if d == 0:
-        raise ValueError(f"{name} has no features: 0 feature(s) (shape={X.shape}) while a "
-                         "minimum of 1 is required.")
-    if model is not None:
-        check_n_features(model, X, name, n_features)
-    if kind == "f":
-        xp = _device.array_module(X)
-        finite = xp.isfinite(X)
-        if not bool(finite.all()):
-            i, j = (int(v) for v in xp.argwhere(~finite)[0])
-            raise ValueError(f"{name} contains NaN or infinity (first at row {i}, column {j})")
-    if dtype is None:
-        return X
-    if np.dtype(dtype) != np.float32:
-        raise ValueError(f"dtype must be None or np.float32, got {dtype!r}")
-    xp = _device.array_module(X)
-    if kind == "f" and X.dtype.itemsize > 4:
-        big = float(xp.abs(X).max())
-        if big > float(np.finfo(np.float32).max):
-            raise ValueError(f"{name} has values beyond the float32 range (|x| up to {big:g}); "
-                             "the model computes in float32: rescale the data")
-    return xp.ascontiguousarray(X, dtype=np.float32)
-
-
 def check_array(X: Any, name: str = "X", *, integer: bool = False,
                 dtype: type | None = np.float32, min_samples: int = 1,
                 model: Any = None, n_features: int | None = None,
@@ -310,10 +265,12 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
             who = f"{type(model).__name__}" if model is not None else "this estimator"
             raise TypeError(f"{name} is a CUDA device array but {who} runs on the host only: "
                             f"pass host data ({name}.get() copies it back)")
-        return _check_device_array(X, name, integer, dtype, min_samples, model, n_features)
-    X = _as_ndarray(X, name)
-    if X.dtype.kind == "O":
-        X = _object_to_float(X, name)
+        X = _device.as_cupy(X, name)
+    else:
+        X = _as_ndarray(X, name)
+        if X.dtype.kind == "O":
+            X = _object_to_float(X, name)
+    xp = _device.array_module(X)
     kind = X.dtype.kind
     if kind not in "fiub":
         what = "a numeric (floating-point or integer)" if integer else "a floating-point"
@@ -323,7 +280,8 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
         raise TypeError(f"{name} must be {what} array, got dtype {X.dtype}")
     if kind in "iub" and not integer:
         raise TypeError(f"{name} must be a floating-point array (float32 is used for compute), "
-                        f"got dtype {X.dtype}; cast it, e.g. {name}.astype(np.float32)")
+                        f"got dtype {X.dtype}; cast it, e.g. {name}.astype("
+                        f"{'np' if xp is np else 'cupy'}.float32)")
     if X.ndim != 2:
         hint = (f". Reshape your data with {name}.reshape(-1, 1) if it has a single feature "
                 f"or {name}.reshape(1, -1) if it is a single sample") if X.ndim == 1 else ""
@@ -342,21 +300,21 @@ def check_array(X: Any, name: str = "X", *, integer: bool = False,
     if model is not None:
         check_n_features(model, X, name, n_features)
     if kind == "f":
-        finite = np.isfinite(X)
-        if not finite.all():
-            i, j = np.argwhere(~finite)[0]
+        finite = xp.isfinite(X)
+        if not bool(finite.all()):
+            i, j = (int(v) for v in xp.argwhere(~finite)[0])
             raise ValueError(f"{name} contains NaN or infinity (first at row {i}, column {j})")
     if dtype is None:
         return X
     if np.dtype(dtype) != np.float32:
         raise ValueError(f"dtype must be None or np.float32, got {dtype!r}")
     if kind == "f" and X.dtype.itemsize > 4:
-        big = float(np.abs(X).max())
+        big = float(xp.abs(X).max())
         if big > float(np.finfo(np.float32).max):
             raise ValueError(f"{name} has values beyond the float32 range (|x| up to {big:g}); "
                              "the model computes in float32: rescale the data")
-    if kind in "iub":
-        return np.ascontiguousarray(X, dtype=np.float32)
+    if xp is not np or kind in "iub":
+        return xp.ascontiguousarray(X, dtype=np.float32)
     return as_float32(X, name, ndim=2)
 
 
