@@ -268,12 +268,25 @@ def test_cat_network_trains_on_the_device(fake_device):
     assert {"locally_connected2d_forward", "local_contrast_norm2d_forward"} <= names, names
 
 
-def test_stacked_autoencoder_follows_its_input_and_dnn_refuses(fake_device):
+def test_stacked_autoencoder_follows_its_input(fake_device):
     X = np.random.default_rng(15).random((40, 8), dtype=np.float32)
     kw = dict(hidden=(4, 3), random_state=0, n_epochs=1)
     dev = lf.models.StackedAutoencoder(**kw).fit(fake_device.to(X))
     Z = dev.transform(fake_device.to(X))
     assert isinstance(Z, fake_device.cupy.ndarray)
     np.testing.assert_array_equal(_host(Z), lf.models.StackedAutoencoder(**kw).fit(X).transform(X))
-    with pytest.raises(TypeError, match="runs on the host only"):
-        lf.models.DNN(hidden=(6,), random_state=0).fit(fake_device.to(X), np.arange(40) % 2)
+
+
+@pytest.mark.parametrize("pretrain", ["ae", "rbm", None])
+def test_dnn_pretrains_and_fine_tunes_on_the_device(fake_device, pretrain):
+    X = np.random.default_rng(16).random((40, 8), dtype=np.float32)
+    y = np.arange(40) % 2
+    params = {"n_epochs": 1} if pretrain == "ae" else {"n_iter": 1} if pretrain else None
+    kw = dict(hidden=(6,), pretrain=pretrain, pretrain_params=params, random_state=0,
+              max_epochs=2, min_updates_per_epoch=1)
+    host = lf.models.DNN(**kw).fit(X, y)
+    dev = lf.models.DNN(**kw, device="cuda").fit(X, y)  # moved once, then on the device
+    assert dev.classifier_.device_ == "cuda:0"
+    assert dev.classifier_.history_["loss"] == host.classifier_.history_["loss"]
+    np.testing.assert_array_equal(_host(dev.predict_proba(fake_device.to(X))),
+                                  host.predict_proba(X))

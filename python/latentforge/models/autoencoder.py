@@ -661,7 +661,8 @@ class DNN(ParamsMixin):
     **mlp_kwargs
         :class:`MLPClassifier` parameters for fine-tuning (``optimizer``, ``learning_rate``,
         ``max_epochs``, ``validation_fraction``, ``dropout``...) except ``hidden`` and
-        ``activation`` ("sigmoid").
+        ``activation`` ("sigmoid"). ``device`` places the whole run: ``X`` is moved there once
+        (None: where ``X`` lives), and the pretraining and the fine-tuning follow it.
 
     Attributes
     ----------
@@ -736,7 +737,12 @@ class DNN(ParamsMixin):
         """Pretrain on ``X`` (unsupervised), then fine-tune on ``(X, y)``."""
         hidden = self._check()
         # Bad X or y fail here, before the (long) pretraining, not after it.
-        X, y = check_X_y(X, y, integer=True, min_samples=2)
+        kind, index = _device.use_device(self._mlp_params.get("device"), "device")
+        if kind == "auto":
+            kind = "cuda" if _device.on_device(X) else "cpu"
+        X, y = check_X_y(X, y, integer=True, min_samples=2, device_ok=True)
+        # Moved once, on request: the pretraining and the fine-tuning then follow X.
+        X = _device.to_device(X, kind, index, "X")
         rng = check_random_state(self.random_state)
         pre_seed, clf_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
         common = dict(self._mlp_params, hidden=hidden, activation="sigmoid",

@@ -506,8 +506,10 @@ class PretrainedMLPClassifier(MLPClassifier):
                     f"pretrained weight of shape {W.shape} does not fit a layer of shape "
                     f"{layer.weight.shape} (X must have the DBN's number of features)"
                 )
-            layer.weight.data[...] = W
-            layer.bias.data[...] = b
+            # The network is built on the host and placed by fit (its device): pretrained
+            # weights that live on a device are copied in (they are the pretraining's output).
+            layer.weight.data[...] = _device.to_device(W, "cpu", name="pretrained weight")
+            layer.bias.data[...] = _device.to_device(b, "cpu", name="pretrained bias")
         return net
 
 
