@@ -5,7 +5,8 @@
 //     contiguous floats. Each pass over a channel sums fixed chunks of kChunk floats of a row in
 //     kLanes float lanes (combined by a fixed tree), and adds the chunk sums into a double in row
 //     order. A channel's passes run back to back on one thread, so after the first pass its data
-//     is served from the cache.
+//     is served from the cache. The row kernels are compiled per ISA (ops/batch_norm_kernels.h)
+//     with the same operations in the same order, so the bits do not depend on the ISA either.
 //   - columns (small HW, e.g. (N, C) inputs): fixed blocks of channels, i.e. of contiguous columns
 //     of the (N, C * HW) matrix; every column accumulates in double over the rows in order
 //     (vectorised across columns), then a channel adds its HW columns in order.
@@ -18,15 +19,17 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/batch_norm.h"
+#include "ops/batch_norm_kernels.h"
 
 namespace lf {
 
 namespace {
 
-constexpr int kLanes = 16;
-constexpr int64_t kChunk = 64;
+using bn_detail::BnKernels;
+
 constexpr int64_t kRowPathMinHW = 32;
 constexpr int64_t kColumnBlock = 256;  // columns per task in the column layout (about)
 
@@ -47,97 +50,6 @@ void check_eps(double eps, const char* who) {
 
 void check_momentum(double momentum, const char* who) {
   LF_CHECK(momentum >= 0.0 && momentum <= 1.0, who, ": momentum must be in [0, 1], got ", momentum);
-}
-
-// ------------------------------------------------------------------ fixed-order chunk reductions
-// kLanes float lanes held as kLanes / 4 vectors of 4 (GCC/Clang vector extensions: SSE on any
-// x86-64, NEON on arm64). Lane l accumulates the elements i with i % kLanes == l in increasing
-// order; the lanes are then combined by a fixed tree. So the result is a function of the data and
-// the chunk length only.
-typedef float v4f __attribute__((vector_size(16)));
-constexpr int kVecs = kLanes / 4;
-
-inline v4f load4(const float* p) {
-  v4f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-inline void store4(float* p, v4f v) { std::memcpy(p, &v, sizeof v); }
-
-inline float tree(float* a) {
-  for (int s = kLanes / 2; s > 0; s >>= 1) {
-    for (int l = 0; l < s; ++l) a[l] += a[l + s];
-  }
-  return a[0];
-}
-
-// Lanes of v[0..kVecs) plus the scalar tail lanes t[0..kLanes), combined by the tree.
-inline float finish_lanes(const v4f* v, const float* t) {
-  float a[kLanes];
-  for (int k = 0; k < kVecs; ++k) store4(a + 4 * k, v[k]);
-  for (int l = 0; l < kLanes; ++l) a[l] += t[l];
-  return tree(a);
-}
-
-// sum(p[0:len]) for len <= kChunk.
-inline float chunk_sum(const float* p, int64_t len) {
-  v4f a[kVecs] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= len; i += kLanes) {
-    for (int k = 0; k < kVecs; ++k) a[k] += load4(p + i + 4 * k);
-  }
-  float t[kLanes] = {};
-  for (int l = 0; i + l < len; ++l) t[l] = p[i + l];
-  return finish_lanes(a, t);
-}
-
-// sum(d), sum(d * d) with d = p - m, for len <= kChunk.
-inline void chunk_moments(const float* p, int64_t len, float m, float& s1, float& s2) {
-  v4f a[kVecs] = {}, b[kVecs] = {};
-  const v4f mv = {m, m, m, m};
-  int64_t i = 0;
-  for (; i + kLanes <= len; i += kLanes) {
-    for (int k = 0; k < kVecs; ++k) {
-      const v4f d = load4(p + i + 4 * k) - mv;
-      a[k] += d;
-      b[k] += d * d;
-    }
-  }
-  float ta[kLanes] = {}, tb[kLanes] = {};
-  for (int l = 0; i + l < len; ++l) {
-    const float d = p[i + l] - m;
-    ta[l] = d;
-    tb[l] = d * d;
-  }
-  s1 = finish_lanes(a, ta);
-  s2 = finish_lanes(b, tb);
-}
-
-// sum(dy), sum(dy * d), sum(d) with d = x - m, for len <= kChunk.
-inline void chunk_backward(const float* dy, const float* x, int64_t len, float m, float& sa,
-                           float& sb, float& sr) {
-  v4f a[kVecs] = {}, b[kVecs] = {}, r[kVecs] = {};
-  const v4f mv = {m, m, m, m};
-  int64_t i = 0;
-  for (; i + kLanes <= len; i += kLanes) {
-    for (int k = 0; k < kVecs; ++k) {
-      const v4f g = load4(dy + i + 4 * k), d = load4(x + i + 4 * k) - mv;
-      a[k] += g;
-      b[k] += g * d;
-      r[k] += d;
-    }
-  }
-  float ta[kLanes] = {}, tb[kLanes] = {}, tr[kLanes] = {};
-  for (int l = 0; i + l < len; ++l) {
-    const float g = dy[i + l], d = x[i + l] - m;
-    ta[l] = g;
-    tb[l] = g * d;
-    tr[l] = d;
-  }
-  sa = finish_lanes(a, ta);
-  sb = finish_lanes(b, tb);
-  sr = finish_lanes(r, tr);
 }
 
 // ------------------------------------------------------------------ per-channel coefficients
@@ -203,68 +115,44 @@ struct Shape {
   int64_t count() const { return N * HW; }
 };
 
-double row_sum(const float* p, int64_t HW) {
-  double s = 0.0;
-  for (int64_t j = 0; j < HW; j += kChunk) s += chunk_sum(p + j, std::min(kChunk, HW - j));
-  return s;
-}
-
-void forward_train_rows(int64_t c, const Shape& s, float* y, float* mean, float* invstd,
-                        float* running_mean, float* running_var, const float* x, const float* gamma,
-                        const float* beta, double momentum, double eps) {
+// A channel's passes, on the row kernels of the active ISA (ops/batch_norm_kernels.h: the same
+// operations in the same order on every ISA).
+void forward_train_rows(const BnKernels& kn, int64_t c, const Shape& s, float* y, float* mean,
+                        float* invstd, float* running_mean, float* running_var, const float* x,
+                        const float* gamma, const float* beta, double momentum, double eps) {
   const int64_t HW = s.HW, st = s.stride();
   const float* xc = x + c * HW;
   double s1 = 0.0;
-  for (int64_t i = 0; i < s.N; ++i) s1 += row_sum(xc + i * st, HW);
+  for (int64_t i = 0; i < s.N; ++i) s1 += kn.row_sum(xc + i * st, HW);
   const float m0 = static_cast<float>(s1 / static_cast<double>(s.count()));
   double d1 = 0.0, d2 = 0.0;
-  for (int64_t i = 0; i < s.N; ++i) {
-    const float* p = xc + i * st;
-    for (int64_t j = 0; j < HW; j += kChunk) {
-      float a, b;
-      chunk_moments(p + j, std::min(kChunk, HW - j), m0, a, b);
-      d1 += a;
-      d2 += b;
-    }
-  }
+  for (int64_t i = 0; i < s.N; ++i) kn.row_moments(xc + i * st, HW, m0, d1, d2);
   const ForwardCoef f = finish_forward(c, m0, d1, d2, s.count(), mean, invstd, running_mean,
                                        running_var, gamma, beta, momentum, eps);
   for (int64_t i = 0; i < s.N; ++i) {
-    const float* p = xc + i * st;
-    float* q = y + c * HW + i * st;
-    for (int64_t j = 0; j < HW; ++j) q[j] = ((p[j] - f.hi) - f.lo) * f.scale + f.beta;
+    kn.affine(y + c * HW + i * st, xc + i * st, HW, f.hi, f.lo, f.scale, f.beta);
   }
 }
 
-void backward_rows(int64_t c, const Shape& s, float* dx, float* dgamma, float* dbeta,
-                   const float* dy, const float* x, const float* mean, const float* invstd,
-                   const float* gamma, bool training) {
+void backward_rows(const BnKernels& kn, int64_t c, const Shape& s, float* dx, float* dgamma,
+                   float* dbeta, const float* dy, const float* x, const float* mean,
+                   const float* invstd, const float* gamma, bool training) {
   const int64_t HW = s.HW, st = s.stride(), off = c * HW;
   const float m = mean[c];
   double sa = 0.0, sb = 0.0, sr = 0.0;
   if (training || dgamma || dbeta) {
     for (int64_t i = 0; i < s.N; ++i) {
-      const float* p = x + off + i * st;
-      const float* g = dy + off + i * st;
-      for (int64_t j = 0; j < HW; j += kChunk) {
-        float a, b, r;
-        chunk_backward(g + j, p + j, std::min(kChunk, HW - j), m, a, b, r);
-        sa += a;
-        sb += b;
-        sr += r;
-      }
+      kn.row_backward(dy + off + i * st, x + off + i * st, HW, m, sa, sb, sr);
     }
   }
   const BackwardCoef k =
       finish_backward(c, sa, sb, sr, s.count(), mean, invstd, gamma, dgamma, dbeta, training);
   for (int64_t i = 0; i < s.N; ++i) {
-    const float* p = x + off + i * st;
-    const float* g = dy + off + i * st;
-    float* q = dx + off + i * st;
+    const int64_t o = off + i * st;
     if (training) {
-      for (int64_t j = 0; j < HW; ++j) q[j] = k.a * g[j] + k.b * (p[j] - k.m) + k.k;
+      kn.backward_train(dx + o, dy + o, x + o, HW, k.a, k.b, k.m, k.k);
     } else {
-      for (int64_t j = 0; j < HW; ++j) q[j] = k.a * g[j];
+      kn.scale(dx + o, dy + o, HW, k.a);
     }
   }
 }
@@ -395,9 +283,10 @@ void batch_norm_forward_train_cpu(float* y, float* mean, float* invstd, float* r
   if (C == 0) return;
   const Shape s{N, C, HW};
   if (HW >= kRowPathMinHW) {
+    const BnKernels& kn = bn_detail::bn_kernels_for(active_isa());
     parallel_for_rows(C, s.count(), num_threads, [&](int64_t c) {
-      forward_train_rows(c, s, y, mean, invstd, running_mean, running_var, x, gamma, beta, momentum,
-                         eps);
+      forward_train_rows(kn, c, s, y, mean, invstd, running_mean, running_var, x, gamma, beta,
+                         momentum, eps);
     });
   } else {
     const int64_t cb = channels_per_block(HW), nb = (C + cb - 1) / cb;
@@ -421,8 +310,9 @@ void batch_norm_backward_cpu(float* dx, float* dgamma, float* dbeta, const float
   if (C == 0) return;
   const Shape s{N, C, HW};
   if (HW >= kRowPathMinHW) {
+    const BnKernels& kn = bn_detail::bn_kernels_for(active_isa());
     parallel_for_rows(C, s.count(), num_threads, [&](int64_t c) {
-      backward_rows(c, s, dx, dgamma, dbeta, dy, x, mean, invstd, gamma, training);
+      backward_rows(kn, c, s, dx, dgamma, dbeta, dy, x, mean, invstd, gamma, training);
     });
   } else {
     const int64_t cb = channels_per_block(HW), nb = (C + cb - 1) / cb;

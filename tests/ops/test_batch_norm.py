@@ -205,6 +205,33 @@ def test_bitwise_thread_independence(shape, threads):
             np.testing.assert_array_equal(a, b, err_msg=f"output {k} at {n} threads")
 
 
+@pytest.mark.parametrize("shape", [(16, 24, 12, 12), (5, 3, 7, 11), (3, 2, 100, 1)], ids=_sid)
+def test_bitwise_equal_on_every_isa(shape):
+    # The rows layout runs per-ISA kernels (ops/batch_norm_kernels.h) that compute the same
+    # operations in the same order (16 lanes, a fixed tree, no FMA contraction): the results
+    # are the same bits on every ISA this machine has.
+    rng, x, gamma, beta = _data(shape, 7, offset=2.0)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    runs = {}
+    old = _C.isa_active()
+    order = ["scalar", "avx2", "avx512"]
+    usable = [i for i in order if i in _C.isa_compiled()
+              and order.index(i) <= order.index(_C.isa_detected())]
+    try:
+        for isa in usable:
+            _C.set_isa(isa)
+            y, mean, invstd = _C.batch_norm_forward_train(x, gamma, beta, None, None, 0.1, 1e-5)
+            runs[isa] = [y, mean, invstd, *_C.batch_norm_backward_train(dy, x, mean, invstd, gamma),
+                         *_C.batch_norm_backward_eval(dy, x, mean, invstd, gamma)]
+    finally:
+        _C.set_isa(old)
+    assert len(runs) >= 1
+    first, *others = runs
+    for isa in others:
+        for k, (a, b) in enumerate(zip(runs[first], runs[isa])):
+            np.testing.assert_array_equal(a, b, err_msg=f"output {k}: {first} vs {isa}")
+
+
 # ------------------------------------------------------------------------------ Functions
 def _f64_params(c, seed):
     rng = np.random.default_rng(seed)

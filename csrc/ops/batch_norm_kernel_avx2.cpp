@@ -1,0 +1,8 @@
+// Batch-norm row kernels, avx2 build (ops/batch_norm_kernels.h, ops/batch_norm_kernel_impl.h).
+#include "ops/batch_norm_kernels.h"
+
+#ifdef LF_HAVE_X86_KERNELS
+#define LF_BN_ISA_NAME "avx2"
+#define LF_BN_TABLE bn_kernels_avx2
+#include "ops/batch_norm_kernel_impl.h"
+#endif
