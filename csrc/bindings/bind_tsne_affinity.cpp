@@ -32,7 +32,10 @@ py::array distances_arg(const py::object& d_obj) {
   return D;
 }
 
-py::tuple tsne_perplexity(const py::object& d_obj, double perplexity, double tol, int max_iter) {
+// (P, beta) of a calibration of the rows of D, computed by run(P, beta, D, rows, k) without the
+// GIL.
+template <class Run>
+py::tuple perplexity_outputs(const py::object& d_obj, Run run) {
   const auto D = distances_arg(d_obj);
   const int64_t rows = D.shape(0), k = D.shape(1);
   py::array_t<float> P({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(k)});
@@ -40,29 +43,26 @@ py::tuple tsne_perplexity(const py::object& d_obj, double perplexity, double tol
   float* pp = P.mutable_data();
   float* bp = beta.mutable_data();
   const float* dp = static_cast<const float*>(D.data());
-  const int nt = lf::num_threads();
   {
     py::gil_scoped_release release;
-    lf::tsne_perplexity_cpu(pp, bp, dp, rows, k, perplexity, tol, max_iter, nt);
+    run(pp, bp, dp, rows, k);
   }
   return py::make_tuple(std::move(P), std::move(beta));
+}
+
+py::tuple tsne_perplexity(const py::object& d_obj, double perplexity, double tol, int max_iter) {
+  const int nt = lf::num_threads();
+  return perplexity_outputs(d_obj, [&](float* P, float* b, const float* D, int64_t r, int64_t k) {
+    lf::tsne_perplexity_cpu(P, b, D, r, k, perplexity, tol, max_iter, nt);
+  });
 }
 
 // The CUDA kernel on host arrays (RuntimeError without CUDA or without a device).
 py::tuple tsne_perplexity_cuda(const py::object& d_obj, double perplexity, double tol, int max_iter,
                                int config) {
-  const auto D = distances_arg(d_obj);
-  const int64_t rows = D.shape(0), k = D.shape(1);
-  py::array_t<float> P({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(k)});
-  py::array_t<float> beta(static_cast<py::ssize_t>(rows));
-  float* pp = P.mutable_data();
-  float* bp = beta.mutable_data();
-  const float* dp = static_cast<const float*>(D.data());
-  {
-    py::gil_scoped_release release;
-    lf::tsne_perplexity_cuda_from_host(pp, bp, dp, rows, k, perplexity, tol, max_iter, config);
-  }
-  return py::make_tuple(std::move(P), std::move(beta));
+  return perplexity_outputs(d_obj, [&](float* P, float* b, const float* D, int64_t r, int64_t k) {
+    lf::tsne_perplexity_cuda_from_host(P, b, D, r, k, perplexity, tol, max_iter, config);
+  });
 }
 
 }  // namespace

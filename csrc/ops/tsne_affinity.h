@@ -24,9 +24,27 @@
 // D finite.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
+#include "core/check.h"
+
 namespace lf {
+
+// The argument checks shared by the CPU kernel and the CUDA launcher (std::invalid_argument).
+inline void tsne_perplexity_check(int64_t rows, int64_t k, double perplexity, double tol,
+                                  int max_iter) {
+  LF_CHECK(rows >= 0, "tsne_perplexity: negative rows ", rows);
+  LF_CHECK(k >= 1, "tsne_perplexity: k must be >= 1, got ", k);
+  LF_CHECK(perplexity > 0.0 && std::isfinite(perplexity),
+           "tsne_perplexity: perplexity must be a finite number > 0, got ", perplexity);
+  LF_CHECK(perplexity <= static_cast<double>(k), "tsne_perplexity: perplexity (", perplexity,
+           ") must not exceed the number of neighbours k = ", k,
+           " (the entropy cannot exceed log(k)); k >= 3 * perplexity is recommended");
+  LF_CHECK(tol > 0.0 && std::isfinite(tol), "tsne_perplexity: tol must be finite and > 0, got ",
+           tol);
+  LF_CHECK(max_iter >= 1, "tsne_perplexity: max_iter must be >= 1, got ", max_iter);
+}
 
 // P: rows x k output (each row sums to 1); beta_out: rows (precision of each row, in the units
 // of D). P and beta_out must not overlap D.
