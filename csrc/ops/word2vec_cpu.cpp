@@ -565,21 +565,27 @@ W2vResult word2vec_train_cpu(float* syn0, float* syn1, float* bias, const int32_
   res.words = n;
   if (S == 0) return res;
   const int T = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads, S)));
-  // Shard t: the sentences whose end lies in (t n / T, (t + 1) n / T], about n / T tokens each.
-  std::vector<int64_t> first(static_cast<size_t>(T) + 1);
-  for (int t = 0; t <= T; ++t) {
-    const int64_t target = n * t / T;
+  // P shards, taken by the T threads as they become free: with one shard per thread, a thread
+  // slowed down (by the reader thread of word2vec.py, which encodes the next job meanwhile, or
+  // by the machine) held the whole job back, its peer idle at the barrier; with kShardsPerThread
+  // the slow thread takes fewer of them. One thread: one shard (the same order either way).
+  constexpr int kShardsPerThread = 8;
+  const int P = static_cast<int>(std::min<int64_t>(S, T == 1 ? 1 : kShardsPerThread * T));
+  // Shard t: the sentences whose end lies in (t n / P, (t + 1) n / P], about n / P tokens each.
+  std::vector<int64_t> first(static_cast<size_t>(P) + 1);
+  for (int t = 0; t <= P; ++t) {
+    const int64_t target = n * t / P;
     first[static_cast<size_t>(t)] =
-        t == T ? S : std::upper_bound(sent_ends, sent_ends + S, target) - sent_ends;
+        t == P ? S : std::upper_bound(sent_ends, sent_ends + S, target) - sent_ends;
   }
   first[0] = 0;
-  std::vector<W2vResult> parts(static_cast<size_t>(T));
+  std::vector<W2vResult> parts(static_cast<size_t>(P));
   const InterruptPoll poll;
   FirstError err;
 #ifdef LF_WITH_OPENMP
-#pragma omp parallel for num_threads(T) schedule(static, 1) if (T > 1)
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1) if (T > 1)
 #endif
-  for (int t = 0; t < T; ++t) {
+  for (int t = 0; t < P; ++t) {
     err.run([&] {
       parts[static_cast<size_t>(t)] = kern.train_shard(job, first[static_cast<size_t>(t)],
                                                        first[static_cast<size_t>(t) + 1], poll);

@@ -606,6 +606,52 @@ def test_seed_reproducibility_at_one_worker_and_file_equals_lists(tmp_path):
     assert not np.array_equal(a.wv.vectors, d.wv.vectors)
 
 
+def _reader_threads():
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "latentforge-word2vec-reader"]
+
+
+def test_read_ahead_changes_nothing_and_hands_errors_over(tmp_path, monkeypatch):
+    """The jobs are read and encoded by a background thread ahead of the training
+    (_ReadAhead): the vectors are those of reading between trainings, bit for bit (workers=1,
+    from lists and from a file); an error of the corpus is raised by train() with its own type
+    and message, and no reader thread outlives a training."""
+    import latentforge.models.word2vec as w2v
+
+    sents, _ = _planted_corpus(800)
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(" ".join(s) for s in sents) + "\n")
+    kw = dict(vector_size=16, window=3, min_count=1, epochs=2, workers=1, seed=5,
+              batch_words=300)
+    ahead = [Word2Vec(sents, **kw), Word2Vec(corpus_file=str(path), **kw)]
+    monkeypatch.setattr(w2v, "_READ_AHEAD", 0)
+    inline = [Word2Vec(sents, **kw), Word2Vec(corpus_file=str(path), **kw)]
+    monkeypatch.undo()
+    for a, b in zip(ahead, inline):
+        np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+        assert a.history_["loss"] == b.history_["loss"]
+    assert not _reader_threads()
+
+    class Broken:
+        """A corpus that fails after a few hundred sentences (more than one job)."""
+
+        def __iter__(self):
+            for i, s in enumerate(sents):
+                if i == 400:
+                    raise RuntimeError("disk went away")
+                yield s
+
+    m = Word2Vec(**kw)
+    m.build_vocab(sents)
+    with pytest.raises(RuntimeError, match="disk went away"):
+        m.train(Broken())
+    assert m.words_trained_ > 0  # the jobs before the failure were trained
+    with pytest.raises(TypeError):
+        m.train([["w1", 3]])
+    assert not _reader_threads()
+
+
 def test_training_continues_and_errors():
     sents, _ = _planted_corpus(300)
     m = Word2Vec(vector_size=8, min_count=1, epochs=1).fit(sents)
@@ -646,6 +692,9 @@ def test_ctrl_c_during_training_leaves_a_usable_model():
         print("counted" if 0 < m.words_trained_ < 1000 * m.train_words_ else "not-counted")
         ok = np.isfinite(m.wv.vectors).all() and len(m.wv.most_similar("w1", topn=3)) == 3
         print("usable" if ok else "unusable")
+        import threading
+        alive = [t for t in threading.enumerate() if t.name == "latentforge-word2vec-reader"]
+        print("reader-alive" if alive else "reader-stopped")
     """)
     proc = subprocess.Popen([sys.executable, "-c", body], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
@@ -662,7 +711,7 @@ def test_ctrl_c_during_training_leaves_a_usable_model():
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert out.split() == ["interrupted", "flagged", "counted", "usable"]
+    assert out.split() == ["interrupted", "flagged", "counted", "usable", "reader-stopped"]
     assert latency < 5.0
 
 

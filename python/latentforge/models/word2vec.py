@@ -85,7 +85,9 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import queue
 import sys
+import threading
 import time
 import warnings
 from collections import Counter
@@ -801,6 +803,72 @@ def _bool_param(v: Any, name: str) -> bool:
     raise InvalidParameterError(f"{name} must be a bool (or 0 / 1), got {v!r}")
 
 
+#: Jobs read and encoded ahead of the one being trained (by ``_ReadAhead``'s thread; 0: none,
+#: the jobs are read between the trainings).
+_READ_AHEAD = 2
+
+
+class _ReadAhead:
+    """Iterates ``jobs`` (a generator of training jobs) in a background thread, at most
+    ``depth`` jobs ahead, so that reading and encoding the next job overlaps the training of
+    this one: the kernel and the encoder release the GIL, and the reading would otherwise leave
+    every training thread idle between jobs (6-16% of the wall time, issue 12). The jobs come
+    out in the generator's order (the training is unchanged bit for bit); an exception of the
+    generator is raised by ``__next__`` in the caller's thread, where the job would have been
+    read. ``close`` stops the thread (and closes the generator, which closes its file)."""
+
+    _END = object()
+
+    def __init__(self, jobs: Iterator[Any], depth: int = _READ_AHEAD):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._run, args=(jobs,), daemon=True,
+                                        name="latentforge-word2vec-reader")
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, jobs: Iterator[Any]) -> None:
+        error: BaseException | None = None
+        try:
+            for job in jobs:
+                if not self._put((job, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer's thread
+            error = exc
+        finally:
+            jobs.close()
+        self._put((self._END, error))
+
+    def __iter__(self) -> _ReadAhead:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        job, error = self._queue.get()
+        if job is self._END:
+            self._done = True
+            self._thread.join()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return job
+
+    def close(self) -> None:
+        self._done = True
+        self._stop.set()
+        self._thread.join()
+
+
 #: The kernel variant used: True, the HogBatch/pWord2Vec minibatched updates (negatives shared
 #: across a window, small GEMMs); False, word2vec.c's per-pair updates.
 _BATCHED = True
@@ -1327,23 +1395,29 @@ class Word2Vec(ParamsMixin):
                 loss_sum, pairs, words = 0.0, 0, 0
                 jobs = (self._file_jobs(corpus_file, job_words) if corpus_file is not None
                         else self._iterable_jobs(corpus_iterable, job_words))
-                for ids, ends in jobs:
-                    if pending is not None:
-                        result = device.collect(pending)
-                        pending = None
-                        account(result)
-                    a0 = max(min_alpha, alpha - (alpha - min_alpha) * done / expected)
-                    a1 = max(min_alpha, alpha - (alpha - min_alpha) * (done + len(ids)) / expected)
-                    counter = self._counter
-                    self._counter += len(ids)
-                    done += len(ids)  # the kernels' words_processed: every token of the job
-                    if device is None:
-                        account(_C.word2vec_train(
-                            self.vectors_, self.syn1_, self.bias_, ids, ends, self.keep_prob_,
-                            prob, alias, logq, alpha=a0, alpha_end=a1, counter=counter,
-                            batched=_BATCHED, num_threads=threads, **kwargs))
-                    else:
-                        pending = device.launch(ids, ends, a0, a1, counter)
+                if _READ_AHEAD:
+                    jobs = _ReadAhead(jobs, _READ_AHEAD)
+                try:
+                    for ids, ends in jobs:
+                        if pending is not None:
+                            result = device.collect(pending)
+                            pending = None
+                            account(result)
+                        a0 = max(min_alpha, alpha - (alpha - min_alpha) * done / expected)
+                        a1 = max(min_alpha,
+                                 alpha - (alpha - min_alpha) * (done + len(ids)) / expected)
+                        counter = self._counter
+                        self._counter += len(ids)
+                        done += len(ids)  # the kernels' words_processed: every token of the job
+                        if device is None:
+                            account(_C.word2vec_train(
+                                self.vectors_, self.syn1_, self.bias_, ids, ends, self.keep_prob_,
+                                prob, alias, logq, alpha=a0, alpha_end=a1, counter=counter,
+                                batched=_BATCHED, num_threads=threads, **kwargs))
+                        else:
+                            pending = device.launch(ids, ends, a0, a1, counter)
+                finally:
+                    jobs.close()
                 if pending is not None:
                     result = device.collect(pending)
                     pending = None
