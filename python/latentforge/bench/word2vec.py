@@ -19,6 +19,10 @@ apart), the Spearman rho of WordSim353 and SimLex-999 and the analogy accuracy
 last question (tests/models/test_word2vec_model.py). With ``repeats`` > 1 the libraries alternate
 (``_harness.interleave``) and the medians are shown. gensim's inner loop calls OpenBLAS
 ``sdot``/``saxpy``: the ``OPENBLAS_*`` environment it ran with is printed in the header.
+Both run at their defaults; note that gensim's ``corpus_file`` mode decays the learning rate
+per worker thread (each measures its progress against the whole corpus), so with ``w`` threads
+it never gets below about ``alpha / (w * epochs)``, while ours decays to ``min_alpha`` (the
+effect on quality is measured in benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ streamed in chunks of :data:`CHUNK_BYTES` bytes, both when counting the vocabula
 (``_C.TokenCounter``) and when training (``_C.TokenEncoder``): memory is the vocabulary (its
 words and counts), the vectors (``2 * V * vector_size * 4`` bytes, plus ``V * 4`` for NCE's
 biases), the noise and subsampling tables (``V * 12`` bytes) and bounded buffers (one chunk and
-at most one job of ``batch_words * workers + 10000`` token ids), whatever the corpus length.
+at most four jobs of ``batch_words * workers + 10000`` token ids: the one being trained, two
+read ahead and one being read), whatever the corpus length. The jobs are read and encoded by a
+background thread while the kernel trains the previous one (the training is the same bit for
+bit as reading between trainings; an error of the corpus is raised by ``train``).
 Counting keeps every distinct word of the corpus until the end (exact counts); ``min_count``
 and ``max_vocab_size`` then cut the vocabulary.
 
