@@ -21,7 +21,7 @@ last question (tests/models/test_word2vec_model.py). With ``repeats`` > 1 the li
 ``sdot``/``saxpy``: the ``OPENBLAS_*`` environment it ran with is printed in the header.
 Both run at their defaults; note that gensim's ``corpus_file`` mode decays the learning rate
 per worker thread (each measures its progress against the whole corpus), so with ``w`` threads
-it never gets below about ``alpha / (w * epochs)``, while ours decays to ``min_alpha`` (the
+it ends near ``alpha * (1 - 1/w) / epochs``, while ours decays to ``min_alpha`` (the
 effect on quality is measured in benchmarks/RESULTS.md).
 """
 
