@@ -52,9 +52,9 @@
 //
 // Threads: the optimized kernel splits the sentences into contiguous shards of about equal token
 // counts (8 per thread, taken by the threads as they become free; one with one thread), trained
-// at the same time without locks (Hogwild, as word2vec.c): with
-// num_threads = 1 a call is deterministic (same arguments, same bits); with more threads the
-// interleaving of the unsynchronized updates (and so the bits) varies from run to run. The naive
+// at the same time without locks (Hogwild, as word2vec.c): with num_threads = 1 a call is
+// deterministic (same arguments, same bits); with more threads the interleaving of the
+// unsynchronized updates (and so the bits) varies from run to run. The naive
 // reference is serial, with double dot products, sigmoid and neu1e.
 #pragma once
 

@@ -609,7 +609,9 @@ def test_seed_reproducibility_at_one_worker_and_file_equals_lists(tmp_path):
 def _reader_threads():
     import threading
 
-    return [t for t in threading.enumerate() if t.name == "latentforge-word2vec-reader"]
+    from latentforge.models.word2vec import _ReadAhead
+
+    return [t for t in threading.enumerate() if t.name == _ReadAhead.THREAD_NAME]
 
 
 def test_read_ahead_changes_nothing_and_hands_errors_over(tmp_path, monkeypatch):
@@ -693,7 +695,8 @@ def test_ctrl_c_during_training_leaves_a_usable_model():
         ok = np.isfinite(m.wv.vectors).all() and len(m.wv.most_similar("w1", topn=3)) == 3
         print("usable" if ok else "unusable")
         import threading
-        alive = [t for t in threading.enumerate() if t.name == "latentforge-word2vec-reader"]
+        from latentforge.models.word2vec import _ReadAhead
+        alive = [t for t in threading.enumerate() if t.name == _ReadAhead.THREAD_NAME]
         print("reader-alive" if alive else "reader-stopped")
     """)
     proc = subprocess.Popen([sys.executable, "-c", body], stdout=subprocess.PIPE,

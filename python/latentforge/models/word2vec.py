@@ -821,13 +821,15 @@ class _ReadAhead:
     read. ``close`` stops the thread (and closes the generator, which closes its file)."""
 
     _END = object()
+    #: The name of the reader thread (the tests look for it).
+    THREAD_NAME = "latentforge-word2vec-reader"
 
     def __init__(self, jobs: Iterator[Any], depth: int = _READ_AHEAD):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._done = False
         self._thread = threading.Thread(target=self._run, args=(jobs,), daemon=True,
-                                        name="latentforge-word2vec-reader")
+                                        name=self.THREAD_NAME)
         self._thread.start()
 
     def _put(self, item: Any) -> bool:
